@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Builds one Kiln guest image from Debian's packages only.
+#   build-image.sh RECIPE OUT_DIR CACHE_DIR
+# RECIPE is a folder under images/ holding recipe.env (what to install) and optionally customize.sh
+# (run with the root filesystem's path). OUT_DIR receives vmlinuz, initrd.img, rootfs.ext4 and
+# image.env; kiln-vm's ImageBuilder digests them and moves them into the store only when this
+# script has succeeded, so a half-built image is never used.
+set -euo pipefail
+recipe_dir=$(cd "$(dirname "$0")" && pwd)/$1
+out=$2
+cache=$3
+here=$(cd "$(dirname "$0")" && pwd)
+step() { printf '[kiln image build] %s\n' "$*"; }
+[ -f "$recipe_dir/recipe.env" ] || { echo "no recipe at $recipe_dir/recipe.env" >&2; exit 2; }
+# shellcheck source=/dev/null
+. "$recipe_dir/recipe.env"
+: "${SUITE:?recipe.env must set SUITE}" "${PACKAGES:?recipe.env must set PACKAGES}"
+MIRROR=${KILN_DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+
+mkdir -p "$out" "$cache/debs" "$cache/kernel"
+work=$(mktemp -d "$out/.work.XXXXXX")
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+
+step "kernel: $KERNEL_PACKAGE"
+kernel_pkg=$(apt-cache depends "$KERNEL_PACKAGE" | awk '/Depends: linux-image-/ {print $2; exit}')
+[ -n "$kernel_pkg" ] || { echo "apt-cache finds no kernel behind $KERNEL_PACKAGE: run apt-get update" >&2; exit 3; }
+( cd "$cache/kernel" && ls "${kernel_pkg}"_*.deb >/dev/null 2>&1 || apt-get download -q "$kernel_pkg" >/dev/null )
+kernel_deb=$(ls "$cache/kernel/${kernel_pkg}"_*.deb | head -1)
+dpkg-deb -x "$kernel_deb" "$work/kernel"
+kver=$(ls "$work/kernel/lib/modules")
+cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
+
+step "root filesystem: debootstrap $SUITE ($VARIANT) with $PACKAGES"
+debootstrap --variant="$VARIANT" --include="$PACKAGES" --cache-dir="$cache/debs" \
+  "$SUITE" "$work/rootfs" "$MIRROR" > "$work/debootstrap.log" 2>&1 \
+  || { tail -20 "$work/debootstrap.log" >&2; echo "debootstrap failed (log above)" >&2; exit 4; }
+rootfs=$work/rootfs
+
+step "modules, users and the guest init"
+mkdir -p "$rootfs/lib/modules"
+cp -a "$work/kernel/lib/modules/$kver" "$rootfs/lib/modules/"
+depmod -b "$rootfs" "$kver"
+chroot "$rootfs" /usr/sbin/useradd --create-home --uid 1001 --shell /bin/bash runner
+echo 'runner ALL=(ALL) NOPASSWD:ALL' > "$rootfs/etc/sudoers.d/runner"
+chmod 440 "$rootfs/etc/sudoers.d/runner"
+install -m 755 "$here/guest/kiln-init" "$rootfs/sbin/kiln-init"
+[ -x "$recipe_dir/customize.sh" ] && "$recipe_dir/customize.sh" "$rootfs" "$cache"
+chroot "$rootfs" apt-get clean
+rm -rf "$rootfs/var/lib/apt/lists/"* "$rootfs/var/cache/apt/"*.bin "$rootfs/var/log/"*.log
+
+step "initrd with $INITRD_MODULES"
+initrd=$work/initrd
+mkdir -p "$initrd/bin" "$initrd/lib/modules" "$initrd/proc" "$initrd/sys" "$initrd/dev"
+cp /bin/busybox "$initrd/bin/busybox"
+install -m 755 "$here/guest/initrd-init" "$initrd/init"
+: > "$initrd/lib/modules/load-order"
+for module in $INITRD_MODULES; do
+  modprobe -d "$rootfs" -S "$kver" --show-depends "$module" | while read -r kind path _; do
+    [ "$kind" = insmod ] || continue
+    name=$(basename "$path")
+    grep -qx "$name" "$initrd/lib/modules/load-order" && continue
+    cp "$rootfs$path" "$initrd/lib/modules/$name" 2>/dev/null || cp "$path" "$initrd/lib/modules/$name"
+    echo "$name" >> "$initrd/lib/modules/load-order"
+  done
+done
+(cd "$initrd" && find . | sort | cpio -o -H newc --quiet --reproducible) | gzip -1 > "$out/initrd.img"
+
+step "ext4 image"
+size_mib=$(( $(du -sm "$rootfs" | cut -f1) * 12 / 10 + 64 ))
+rm -f "$out/rootfs.ext4"
+mkfs.ext4 -q -F -L kiln-root -O ^has_journal -d "$rootfs" "$out/rootfs.ext4" "${size_mib}M"
+cat > "$out/image.env" <<ENV
+KERNEL_VERSION=$kver
+KERNEL_PACKAGE_FILE=$(basename "$kernel_deb")
+SUITE=$SUITE
+ENV
+step "done: $(du -sh "$out/rootfs.ext4" | cut -f1) root filesystem, kernel $kver"

@@ -1,0 +1,37 @@
+package dev.kiln.cli;
+
+import dev.kiln.core.ErrorCode;
+
+/**
+ * Exit codes of `kiln`. `kiln run` exits with the guest command's own code when the command ran;
+ * Kiln's own failures use codes from 120 up (as `docker run` uses 125-127 and `timeout` 124), each
+ * printed with a message saying what to do.
+ */
+final class ExitCodes {
+    static final int OK = 0;
+    static final int USAGE = 2;
+    static final int IMAGE = 120;
+    static final int CAPACITY = 121;
+    static final int HOST_PREREQUISITE = 122;
+    static final int BOOT_FAILED = 123;
+    static final int DEADLINE_EXCEEDED = 124;
+    static final int INTERNAL = 125;
+    static final int GUEST_CRASHED = 126;
+    static final int INTERRUPTED = 130;
+
+    private ExitCodes() {}
+
+    static int of(ErrorCode code) {
+        return switch (code) {
+            case INVALID_ARGUMENT, INVALID_LABEL, CONFLICT -> USAGE;
+            case IMAGE_NOT_FOUND, IMAGE_INVALID, IMAGE_BUILD_FAILED -> IMAGE;
+            case INSUFFICIENT_CAPACITY -> CAPACITY;
+            case HOST_PREREQUISITE_MISSING -> HOST_PREREQUISITE;
+            case BOOT_FAILED -> BOOT_FAILED;
+            case DEADLINE_EXCEEDED -> DEADLINE_EXCEEDED;
+            case GUEST_CRASHED -> GUEST_CRASHED;
+            case CANCELLED -> INTERRUPTED;
+            case HOST_COMMAND_FAILED -> INTERNAL;
+        };
+    }
+}

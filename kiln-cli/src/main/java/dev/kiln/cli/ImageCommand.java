@@ -1,0 +1,95 @@
+package dev.kiln.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+import dev.kiln.vm.ImageBuilder;
+import dev.kiln.vm.ImageManifest;
+import dev.kiln.vm.ImageStore;
+import dev.kiln.vm.VmEngine;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** `kiln image build | list | rm`. */
+@Command(name = "image", description = "Builds, lists and removes guest images.",
+        subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class})
+final class ImageCommand {
+
+    @Command(name = "build", description = "Builds an image from its recipe in images/ (Debian's packages only).")
+    static final class Build implements Callable<Integer> {
+        @Parameters(arity = "0..1", paramLabel = "RECIPE", description = "recipe name (default: default)")
+        String recipe = "default";
+
+        @Option(names = "--force", description = "rebuild even when the recipe is unchanged")
+        boolean force;
+
+        @Mixin
+        HostOptions host;
+
+        @Override
+        public Integer call() {
+            ImageStore store = host.images();
+            ImageBuilder builder = new ImageBuilder(HostOptions.recipes(), store, host.stateDir().resolve("cache"));
+            ImageManifest image = builder.build(recipe, force, System.out);
+            System.out.printf("%s %s%n", image.name(), image.digest());
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "list", description = "Lists the images on this host.")
+    static final class ListImages implements Callable<Integer> {
+        @Option(names = "--json", description = "print JSON")
+        boolean json;
+
+        @Mixin
+        HostOptions host;
+
+        @Override
+        public Integer call() throws Exception {
+            ImageStore store = host.images();
+            List<ImageManifest> images = store.list();
+            Map<String, List<String>> names = store.namesByDigest();
+            if (json) {
+                System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(images));
+                return ExitCodes.OK;
+            }
+            System.out.printf("%-16s %-14s %-24s %10s  %s%n", "NAMES", "DIGEST", "VERSION", "ROOTFS", "KERNEL");
+            for (ImageManifest image : images) {
+                System.out.printf("%-16s %-14s %-24s %9dM  %s%n",
+                        String.join(",", names.getOrDefault(image.digest(), List.of("-"))), image.shortDigest(),
+                        image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernelVersion());
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "rm", description = "Removes an image that no VM uses.")
+    static final class Remove implements Callable<Integer> {
+        @Parameters(paramLabel = "IMAGE", description = "name or digest")
+        String reference;
+
+        @Mixin
+        HostOptions host;
+
+        @Override
+        public Integer call() {
+            ImageStore store = host.images();
+            ImageManifest image = store.resolve(reference);
+            VmEngine engine = host.engine();
+            List<String> users = engine.vmsUsing(image);
+            if (!users.isEmpty()) {
+                throw new KilnException(ErrorCode.CONFLICT, "image %s (%s) is in use by %s; remove it after they end"
+                        .formatted(image.name(), image.shortDigest(), String.join(", ", users)));
+            }
+            store.remove(image);
+            System.out.printf("removed %s %s%n", image.name(), image.digest());
+            return ExitCodes.OK;
+        }
+    }
+}

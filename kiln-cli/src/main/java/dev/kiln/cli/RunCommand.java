@@ -1,0 +1,136 @@
+package dev.kiln.cli;
+
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+import dev.kiln.vm.GuestOutput;
+import dev.kiln.vm.ImageManifest;
+import dev.kiln.vm.VmEngine;
+import dev.kiln.vm.VmResult;
+import dev.kiln.vm.VmSpec;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** `kiln run`: one command in a brand-new microVM, its output live, its exit code returned. */
+@Command(name = "run", description = "Runs a command in a fresh microVM and exits with its exit code.")
+final class RunCommand implements Callable<Integer> {
+    @Option(names = "--cpus", description = "vCPUs (default: 1)")
+    int cpus = 1;
+
+    @Option(names = "--memory", converter = Converters.MebibyteSize.class, description = "memory, e.g. 512m or 2g (default: 1g)")
+    long memoryMib = 1024;
+
+    @Option(names = "--disk", converter = Converters.GibibyteSize.class, description = "writable disk, e.g. 10g (default: 10g)")
+    int diskGib = 10;
+
+    @Option(names = "--timeout", converter = Converters.Timeout.class, description = "deadline of the command, e.g. 90s or 10m (default: 10m)")
+    Duration timeout = Duration.ofMinutes(10);
+
+    @Option(names = "--image", description = "image name or digest (default: default)")
+    String image = "default";
+
+    @Option(names = {"-e", "--env"}, description = "KEY=VALUE for the command's environment (repeatable)")
+    List<String> env = List.of();
+
+    @Option(names = "--no-network", description = "give the VM no network interface")
+    boolean noNetwork;
+
+    @Mixin
+    HostOptions host;
+
+    @Parameters(arity = "1..*", paramLabel = "CMD", description = "the command and its arguments, after --")
+    List<String> command;
+
+    @Override
+    public Integer call() {
+        VmEngine engine = host.engine();
+        engine.recoverLeftovers();
+        ImageManifest manifest = host.images().resolve(image);
+        VmSpec spec = new VmSpec(VmEngine.newVmId(), manifest, cpus, memoryMib, diskGib, timeout, command,
+                parseEnv(env), !noNetwork);
+        engine.checkFits(spec);
+
+        CountDownLatch finished = new CountDownLatch(1);
+        Thread onInterrupt = new Thread(() -> {
+            // Ctrl-C: stop the VM and wait for its cleanup before the JVM goes.
+            engine.cancel(spec.vmId());
+            try {
+                finished.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "kiln-run-interrupt");
+        Runtime.getRuntime().addShutdownHook(onInterrupt);
+        VmResult result;
+        try {
+            result = engine.run(spec, new StandardStreams());
+        } finally {
+            finished.countDown();
+        }
+        Runtime.getRuntime().removeShutdownHook(onInterrupt);
+        return switch (result.outcome()) {
+            case EXITED -> result.exitCode().orElseThrow();
+            case DEADLINE_EXCEEDED -> fail(ErrorCode.DEADLINE_EXCEEDED, result.detail()
+                    + "; give it longer with --timeout");
+            case BOOT_FAILED -> fail(ErrorCode.BOOT_FAILED, "VM " + spec.vmId() + " did not boot: " + result.detail()
+                    + "; run `kiln doctor`");
+            case GUEST_CRASHED -> fail(ErrorCode.GUEST_CRASHED, "VM " + spec.vmId() + ": " + result.detail());
+            case CANCELLED -> fail(ErrorCode.CANCELLED, "VM " + spec.vmId() + " stopped: " + result.detail());
+        };
+    }
+
+    private static int fail(ErrorCode code, String message) {
+        throw new KilnException(code, message);
+    }
+
+    static Map<String, String> parseEnv(List<String> pairs) {
+        Map<String, String> env = new LinkedHashMap<>();
+        for (String pair : pairs) {
+            int eq = pair.indexOf('=');
+            if (eq <= 0) {
+                throw new KilnException(ErrorCode.INVALID_ARGUMENT,
+                        "--env '%s' is not KEY=VALUE".formatted(pair.length() > 40 ? pair.substring(0, 40) + "…" : pair));
+            }
+            env.put(pair.substring(0, eq), pair.substring(eq + 1));
+        }
+        return env;
+    }
+
+    /** The guest's stdout and stderr onto ours, unbuffered, so output shows as it happens. */
+    private static final class StandardStreams implements GuestOutput {
+        private final OutputStream out = new FileOutputStream(FileDescriptor.out);
+        private final OutputStream err = new FileOutputStream(FileDescriptor.err);
+
+        @Override
+        public void stdout(byte[] bytes, int offset, int length) {
+            write(out, bytes, offset, length);
+        }
+
+        @Override
+        public void stderr(byte[] bytes, int offset, int length) {
+            write(err, bytes, offset, length);
+        }
+
+        private static void write(OutputStream stream, byte[] bytes, int offset, int length) {
+            try {
+                stream.write(bytes, offset, length);
+                stream.flush();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write the command's output", e);
+            }
+        }
+    }
+}

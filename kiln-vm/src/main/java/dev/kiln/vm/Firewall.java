@@ -1,0 +1,126 @@
+package dev.kiln.vm;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The `kiln` nftables table. Shared rules drop VM↔VM traffic, VM→host traffic (but DNS, for a
+ * resolver on the host) and VM→private and link-local ranges unless allow-listed, and masquerade
+ * egress. Per VM, a chain bound to its tap drops packets that do not carry the VM's own address,
+ * so one VM cannot pose as another.
+ */
+final class Firewall {
+    static final String TABLE = "kiln";
+    /** Private, shared, loopback, link-local (cloud metadata) and multicast ranges. */
+    static final List<String> PRIVATE_RANGES = List.of("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
+            "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3");
+
+    private final String netns;
+    private final Cidr vmNetwork;
+    private final List<Cidr> allowList;
+    private final Path lockFile;
+
+    Firewall(String netns, Cidr vmNetwork, List<Cidr> allowList, Path lockFile) {
+        this.netns = netns;
+        this.vmNetwork = vmNetwork;
+        this.allowList = List.copyOf(allowList);
+        this.lockFile = lockFile;
+    }
+
+    /** Creates the shared table and turns on forwarding, once per host (or namespace). */
+    void ensureBaseRules() {
+        try {
+            Files.createDirectories(lockFile.getParent());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        // Two Kiln processes starting at once must not both add the shared rules.
+        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock ignored = channel.lock()) {
+            HostCommand.run(HostCommand.inNamespace(netns, List.of("sysctl", "-qw", "net.ipv4.ip_forward=1")));
+            if (!HostCommand.execute(nft("list", "table", "ip", TABLE), null).ok()) {
+                HostCommand.run(nft("-f", "-"), baseRuleset());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock " + lockFile, e);
+        }
+    }
+
+    String baseRuleset() {
+        String allowed = allowList.isEmpty() ? "" : "elements = { %s }".formatted(
+                allowList.stream().map(Cidr::toString).collect(Collectors.joining(", ")));
+        String taps = "\"" + TapDevices.PREFIX + "*\"";
+        return """
+                table ip %1$s {
+                  map vm_source { type ifname : verdict; }
+                  set private { type ipv4_addr; flags interval; elements = { %2$s } }
+                  set allowed { type ipv4_addr; flags interval; %3$s }
+                  chain forward {
+                    type filter hook forward priority filter; policy accept;
+                    iifname %4$s jump from_vm
+                  }
+                  chain from_vm {
+                    iifname vmap @vm_source
+                    oifname %4$s drop
+                    ip daddr @allowed accept
+                    ip daddr @private drop
+                  }
+                  chain input {
+                    type filter hook input priority filter; policy accept;
+                    iifname %4$s ct state established,related accept
+                    iifname %4$s meta l4proto { tcp, udp } th dport 53 accept
+                    iifname %4$s drop
+                  }
+                  chain postrouting {
+                    type nat hook postrouting priority srcnat; policy accept;
+                    ip saddr %5$s oifname != %4$s masquerade
+                  }
+                }
+                """.formatted(TABLE, String.join(", ", PRIVATE_RANGES), allowed, taps, vmNetwork);
+    }
+
+    static String chainName(int slot) {
+        return "vm" + slot;
+    }
+
+    void addVm(int slot, String tap, String guestAddress) {
+        String chain = chainName(slot);
+        HostCommand.run(nft("-f", "-"), """
+                add chain ip %1$s %2$s
+                flush chain ip %1$s %2$s
+                add rule ip %1$s %2$s ip saddr != %3$s drop
+                add element ip %1$s vm_source { "%4$s" : jump %2$s }
+                """.formatted(TABLE, chain, guestAddress, tap));
+    }
+
+    /** Removes a VM's rules; rules already gone are fine (undo after a crash). */
+    void removeVm(int slot, String tap) {
+        if (!HostCommand.execute(nft("list", "table", "ip", TABLE), null).ok()) {
+            return;
+        }
+        // Each step on its own: after a crash either may be missing.
+        HostCommand.execute(nft("delete", "element", "ip", TABLE, "vm_source", "{ \"" + tap + "\" }"), null);
+        HostCommand.Result chain = HostCommand.execute(nft("delete", "chain", "ip", TABLE, chainName(slot)), null);
+        if (!chain.ok() && !chain.stderr().contains("No such file")) {
+            HostCommand.run(nft("delete", "chain", "ip", TABLE, chainName(slot)));
+        }
+    }
+
+    boolean hasVm(int slot) {
+        return HostCommand.execute(nft("list", "chain", "ip", TABLE, chainName(slot)), null).ok();
+    }
+
+    private List<String> nft(String... args) {
+        List<String> command = new ArrayList<>(List.of("nft"));
+        command.addAll(List.of(args));
+        return HostCommand.inNamespace(netns, command);
+    }
+}

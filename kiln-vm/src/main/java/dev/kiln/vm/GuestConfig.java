@@ -1,0 +1,105 @@
+package dev.kiln.vm;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * What the guest learns from its config drive. Secrets (the job's environment) travel only here,
+ * never on the kernel command line, which any process in the guest can read.
+ */
+public record GuestConfig(
+        String vmId,
+        String hostname,
+        String nonce,
+        Network network,
+        List<String> command,
+        Map<String, String> env,
+        long deadlineSeconds) {
+
+    private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+    private static final Pattern HOSTNAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+
+    /** Null network: the guest has no interface but loopback. */
+    public record Network(String guestAddress, int prefix, String gateway, List<String> dns) {
+        public Network {
+            requireNonNull(guestAddress, "guestAddress is null");
+            requireNonNull(gateway, "gateway is null");
+            dns = List.copyOf(dns);
+        }
+    }
+
+    public GuestConfig {
+        requireNonNull(vmId, "vmId is null");
+        requireNonNull(nonce, "nonce is null");
+        command = List.copyOf(command);
+        env = Map.copyOf(env);
+        if (!HOSTNAME.matcher(hostname).matches()) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT,
+                    "hostname '%s' is not a DNS label (lower-case letters, digits and '-', at most 63)".formatted(hostname));
+        }
+        if (command.isEmpty()) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "no command to run: give one after `--`");
+        }
+        for (String name : env.keySet()) {
+            if (!ENV_NAME.matcher(name).matches()) {
+                throw new KilnException(ErrorCode.INVALID_ARGUMENT,
+                        "environment variable name '%s' is invalid: use letters, digits and '_'".formatted(name));
+            }
+        }
+    }
+
+    /** The settings as shell assignments, for guest inits that have no JSON parser. */
+    String shellEnv() {
+        StringBuilder out = new StringBuilder();
+        assign(out, "KILN_VM_ID", vmId);
+        assign(out, "KILN_HOSTNAME", hostname);
+        assign(out, "KILN_NONCE", nonce);
+        assign(out, "KILN_DEADLINE_SECONDS", Long.toString(deadlineSeconds));
+        if (network != null) {
+            assign(out, "KILN_GUEST_IP", network.guestAddress());
+            assign(out, "KILN_PREFIX", Integer.toString(network.prefix()));
+            assign(out, "KILN_GATEWAY", network.gateway());
+            assign(out, "KILN_DNS", String.join(" ", network.dns()));
+        } else {
+            assign(out, "KILN_GUEST_IP", "");
+        }
+        return out.toString();
+    }
+
+    String jobEnv() {
+        StringBuilder out = new StringBuilder();
+        new TreeMap<>(env).forEach((name, value) -> assign(out, name, value));
+        return out.toString();
+    }
+
+    /** The command, exec'd with its arguments exactly as given (no shell re-parsing). */
+    String commandScript() {
+        StringBuilder script = new StringBuilder("#!/bin/sh\nexec");
+        for (String word : command) {
+            script.append(' ').append(shellQuote(word));
+        }
+        return script.append('\n').toString();
+    }
+
+    private static void assign(StringBuilder out, String name, String value) {
+        out.append(name).append('=').append(shellQuote(value)).append('\n');
+    }
+
+    static String shellQuote(String value) {
+        return "'" + value.replace("'", "'\\''") + "'";
+    }
+
+    @Override
+    public String toString() {
+        // The environment may hold secrets: never print it.
+        return "GuestConfig[vmId=%s, hostname=%s, network=%s, command=%s, env=%d variables, deadline=%ds]"
+                .formatted(vmId, hostname, network, command, env.size(), deadlineSeconds);
+    }
+}

@@ -1,0 +1,16 @@
+package dev.kiln.vm;
+
+/** Where a guest command's output goes as it arrives. Called from one thread per VM. */
+public interface GuestOutput {
+    void stdout(byte[] bytes, int offset, int length);
+
+    void stderr(byte[] bytes, int offset, int length);
+
+    GuestOutput DISCARD = new GuestOutput() {
+        @Override
+        public void stdout(byte[] bytes, int offset, int length) {}
+
+        @Override
+        public void stderr(byte[] bytes, int offset, int length) {}
+    };
+}

@@ -1,0 +1,132 @@
+package dev.kiln.vm;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Builds an image from a recipe under {@code images/} with {@code images/build-image.sh}: Debian's
+ * packages only. Idempotent: when the recipe, the guest files and the kernel package are those of
+ * the image the name already points at, nothing is rebuilt.
+ */
+public final class ImageBuilder {
+    private final Path recipesDir;
+    private final ImageStore store;
+    private final Path cacheDir;
+
+    public ImageBuilder(Path recipesDir, ImageStore store, Path cacheDir) {
+        this.recipesDir = requireNonNull(recipesDir, "recipesDir is null");
+        this.store = requireNonNull(store, "store is null");
+        this.cacheDir = requireNonNull(cacheDir, "cacheDir is null");
+    }
+
+    public List<String> recipes() {
+        try (Stream<Path> dirs = Files.list(recipesDir)) {
+            return dirs.filter(d -> Files.isRegularFile(d.resolve("recipe.env")))
+                    .map(d -> d.getFileName().toString()).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list recipes in " + recipesDir, e);
+        }
+    }
+
+    public ImageManifest build(String recipe, boolean force, PrintStream progress) {
+        if (!recipes().contains(recipe)) {
+            throw new KilnException(ErrorCode.IMAGE_NOT_FOUND, "no recipe '%s' in %s; recipes: %s"
+                    .formatted(recipe, recipesDir, String.join(", ", recipes())));
+        }
+        String recipeDigest = recipeDigest(recipe);
+        var existing = store.findByName(recipe);
+        if (!force && existing.isPresent() && recipeDigest.equals(existing.get().recipeDigest())) {
+            progress.printf("[kiln image build] %s is up to date (%s); --force rebuilds it%n", recipe,
+                    existing.get().shortDigest());
+            return existing.get();
+        }
+        Path out;
+        try {
+            out = store.newBuildDirectory(recipe);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        try {
+            runBuildScript(recipe, out, progress);
+            Map<String, String> built = readEnv(out.resolve("image.env"));
+            Files.delete(out.resolve("image.env"));
+            ImageManifest image = store.add(out, recipe, built.getOrDefault("SUITE", "") + "-" + recipeDigest.substring(0, 8),
+                    "x86_64", recipeDigest, built.getOrDefault("KERNEL_VERSION", "unknown"));
+            progress.printf("[kiln image build] stored %s as %s%n", recipe, image.digest());
+            return image;
+        } catch (IOException e) {
+            throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "building " + recipe + " failed: " + e.getMessage(), e);
+        } finally {
+            try {
+                ImageStore.deleteTree(out);
+            } catch (IOException e) {
+                progress.printf("[kiln image build] could not remove the build directory %s: %s%n", out, e.getMessage());
+            }
+        }
+    }
+
+    private void runBuildScript(String recipe, Path out, PrintStream progress) throws IOException {
+        List<String> command = List.of(recipesDir.resolve("build-image.sh").toString(), recipe, out.toString(),
+                cacheDir.toString());
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try (InputStream output = process.getInputStream()) {
+            output.transferTo(progress);
+            int code = process.waitFor();
+            if (code != 0) {
+                throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED,
+                        "%s exited with %d (output above); the store is unchanged".formatted(command.getFirst(), code));
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new KilnException(ErrorCode.CANCELLED, "image build interrupted; the store is unchanged", e);
+        }
+    }
+
+    /** Digest of everything that decides the image's content. */
+    String recipeDigest(String recipe) {
+        StringBuilder inputs = new StringBuilder();
+        List<Path> files = new ArrayList<>();
+        files.add(recipesDir.resolve("build-image.sh"));
+        try (Stream<Path> guest = Files.walk(recipesDir.resolve("guest"));
+             Stream<Path> own = Files.walk(recipesDir.resolve(recipe))) {
+            Stream.concat(guest, own).filter(Files::isRegularFile).sorted().forEach(files::add);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        for (Path file : files) {
+            inputs.append(recipesDir.relativize(file)).append(' ').append(ImageStore.sha256(file)).append('\n');
+        }
+        String kernelPackage = readEnv(recipesDir.resolve(recipe).resolve("recipe.env")).getOrDefault("KERNEL_PACKAGE", "");
+        inputs.append(HostCommand.execute(List.of("apt-cache", "policy", kernelPackage), null).stdout());
+        return ImageStore.sha256(inputs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    private static Map<String, String> readEnv(Path file) {
+        Map<String, String> values = new java.util.HashMap<>();
+        try {
+            for (String line : Files.readAllLines(file)) {
+                int eq = line.indexOf('=');
+                if (eq > 0 && !line.startsWith("#")) {
+                    values.put(line.substring(0, eq).strip(), line.substring(eq + 1).strip().replaceAll("^\"|\"$", ""));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+        return values;
+    }
+}

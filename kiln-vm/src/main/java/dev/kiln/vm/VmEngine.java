@@ -1,0 +1,294 @@
+package dev.kiln.vm;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One host's microVM engine: makes a VM's resources, boots it, streams its output, enforces its
+ * deadline and removes every trace of it, whatever way it ends.
+ */
+public final class VmEngine {
+    private static final Logger log = LoggerFactory.getLogger(VmEngine.class);
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final EngineConfig config;
+    private final VmmDriver driver;
+    private final ImageStore images;
+    private final HostInfo host;
+    private final Clock clock;
+    private final Cgroups cgroups;
+    private final VmResources resources;
+    private final AcceleratorChoice accelerators;
+    private final Map<String, AtomicBoolean> cancellations = new ConcurrentHashMap<>();
+
+    public VmEngine(EngineConfig config, VmmDriver driver, ImageStore images, HostInfo host, Clock clock) {
+        this.config = requireNonNull(config, "config is null");
+        this.driver = requireNonNull(driver, "driver is null");
+        this.images = requireNonNull(images, "images is null");
+        this.host = requireNonNull(host, "host is null");
+        this.clock = requireNonNull(clock, "clock is null");
+        this.cgroups = Cgroups.detect();
+        this.resources = new VmResources(config, cgroups);
+        this.accelerators = new AcceleratorChoice(config, this::probe);
+        resources.prepareHost();
+    }
+
+    public static String newVmId() {
+        byte[] bytes = new byte[6];
+        RANDOM.nextBytes(bytes);
+        return "vm-" + HexFormat.of().formatHex(bytes);
+    }
+
+    /** Removes what VMs of killed Kiln processes left behind; returns their ids. */
+    public List<String> recoverLeftovers() {
+        List<String> recovered = resources.recoverLeftovers();
+        if (!recovered.isEmpty()) {
+            log.info("removed the leftovers of {} VM(s) of an earlier Kiln process: {}", recovered.size(), recovered);
+        }
+        return recovered;
+    }
+
+    public List<String> vmsUsing(ImageManifest image) {
+        return resources.vmsUsing(image.digest());
+    }
+
+    /** Checks a spec against what this host could ever give, before anything is made. */
+    public void checkFits(VmSpec spec) {
+        long usable = host.memoryMib() - 512;
+        if (spec.memoryMib() > usable) {
+            throw new KilnException(ErrorCode.INSUFFICIENT_CAPACITY,
+                    "the VM asks for %d MiB of memory; this host has %d MiB, of which %d MiB can go to VMs"
+                            .formatted(spec.memoryMib(), host.memoryMib(), usable));
+        }
+        if (spec.cpus() > host.cpus()) {
+            throw new KilnException(ErrorCode.INSUFFICIENT_CAPACITY,
+                    "the VM asks for %d vCPUs; this host has %d CPUs".formatted(spec.cpus(), host.cpus()));
+        }
+    }
+
+    /** Runs the VM to its end, streaming the command's output. Blocks; {@link #cancel} stops it. */
+    public VmResult run(VmSpec spec, GuestOutput output) {
+        EngineConfig.Accelerator accelerator = accelerators.choose(spec.image());
+        return run(spec, output, accelerator, config.bootTimeout());
+    }
+
+    /** Stops a running VM from another thread; its {@link #run} returns CANCELLED after cleanup. */
+    public void cancel(String vmId) {
+        AtomicBoolean flag = cancellations.get(vmId);
+        if (flag != null) {
+            flag.set(true);
+        }
+    }
+
+    public void cancelAll() {
+        cancellations.values().forEach(flag -> flag.set(true));
+    }
+
+    public EngineConfig.Accelerator accelerator(ImageManifest image) {
+        return accelerators.choose(image);
+    }
+
+    private VmResult run(VmSpec spec, GuestOutput output, EngineConfig.Accelerator accelerator, Duration bootTimeout) {
+        checkFits(spec);
+        images.checkIntact(spec.image());
+        AtomicBoolean cancelled = new AtomicBoolean();
+        cancellations.put(spec.vmId(), cancelled);
+        Instant created = clock.instant();
+        String nonce = HexFormat.of().formatHex(RANDOM.generateSeed(8));
+        VmResources.Provisioned vm = resources.provision(spec, network -> new GuestConfig(spec.vmId(),
+                "kiln-" + spec.vmId().replaceFirst("^vm-", ""), nonce, network, spec.command(), spec.env(),
+                spec.timeout().toSeconds()), spec.network());
+        Duration create = Duration.between(created, clock.instant());
+        Process process = null;
+        try {
+            process = launch(spec, vm, accelerator);
+            log.debug("VM {} started ({} on {}), pid {}", spec.vmId(), driver.name(), accelerator, process.pid());
+            return supervise(spec, vm, nonce, process, output, cancelled, created, create, bootTimeout);
+        } finally {
+            if (process != null && process.isAlive()) {
+                process.destroyForcibly();
+            }
+            if (process != null) {
+                try {
+                    process.waitFor();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            resources.release(vm);
+            cancellations.remove(spec.vmId());
+        }
+    }
+
+    private Process launch(VmSpec spec, VmResources.Provisioned vm, EngineConfig.Accelerator accelerator) {
+        Path imageDir = images.directory(spec.image());
+        String cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 kiln.vm=" + spec.vmId();
+        if (accelerator == EngineConfig.Accelerator.TCG && host.tscKhz().isPresent()) {
+            // Without it 10-20% of TCG boots hang calibrating the TSC against a PIT that never ticks.
+            cmdline += " tsc_early_khz=" + host.tscKhz().getAsLong();
+        }
+        var plan = new VmmDriver.LaunchPlan(spec.vmId(), imageDir.resolve(ImageManifest.KERNEL),
+                imageDir.resolve(ImageManifest.INITRD), imageDir.resolve(ImageManifest.ROOTFS), vm.scratchDisk(),
+                vm.configDrive(), vm.tap(), mac(vm.slot()), spec.cpus(), spec.memoryMib(), vm.consoleLog(),
+                vm.stderrLog(), accelerator, cmdline);
+        List<String> command = new ArrayList<>(List.of("setsid", "sh", "-c",
+                cgroups.joinScript(spec.vmId()) + "exec \"$@\"", "kiln-vmm"));
+        command.addAll(HostCommand.inNamespace(config.netns(), List.of("setpriv", "--reuid=" + config.vmmUser(),
+                "--regid=" + config.vmmUser(), "--init-groups", "--no-new-privs", "--")));
+        command.addAll(driver.command(plan));
+        ProcessBuilder builder = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(vm.dir().resolve("vmm.log").toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
+        builder.environment().put("TMPDIR", vm.dir().toString());
+        try {
+            Process process = builder.start();
+            resources.recordProcess(vm, process.toHandle());
+            return process;
+        } catch (IOException e) {
+            throw new KilnException(ErrorCode.HOST_PREREQUISITE_MISSING,
+                    "cannot start %s: %s (run `kiln doctor`)".formatted(driver.name(), e.getMessage()), e);
+        }
+    }
+
+    private VmResult supervise(VmSpec spec, VmResources.Provisioned vm, String nonce, Process process,
+            GuestOutput output,
+            AtomicBoolean cancelled, Instant created, Duration create, Duration bootTimeout) {
+        GuestConsole console = new GuestConsole(vm.consoleLog(), vm.stderrLog(), nonce, output);
+        Instant started = clock.instant();
+        Instant bootDeadline = started.plus(bootTimeout);
+        Instant deadline = null;
+        Instant readyAt = null;
+        try {
+            while (process.isAlive()) {
+                process.waitFor(10, TimeUnit.MILLISECONDS);
+                console.poll();
+                Instant now = clock.instant();
+                if (console.ready() && readyAt == null) {
+                    readyAt = now;
+                    deadline = now.plus(spec.timeout());
+                }
+                if (console.exitCode().isPresent()) {
+                    // The guest proved the command finished; give it a moment to power off cleanly.
+                    process.waitFor(5, TimeUnit.SECONDS);
+                    break;
+                }
+                if (cancelled.get()) {
+                    return end(spec, vm, process, VmResult.Outcome.CANCELLED, OptionalInt.empty(), "cancelled",
+                            created, create, started, readyAt);
+                }
+                if (readyAt == null && now.isAfter(bootDeadline)) {
+                    return end(spec, vm, process, VmResult.Outcome.BOOT_FAILED, OptionalInt.empty(),
+                            "the guest printed no init marker within %d s (console log: %s)"
+                                    .formatted(bootTimeout.toSeconds(), tail(vm.consoleLog())),
+                            created, create, started, null);
+                }
+                if (deadline != null && now.isAfter(deadline)) {
+                    return end(spec, vm, process, VmResult.Outcome.DEADLINE_EXCEEDED, OptionalInt.empty(),
+                            "the command ran past its deadline of %s and was killed".formatted(format(spec.timeout())),
+                            created, create, started, readyAt);
+                }
+            }
+            console.poll();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return end(spec, vm, process, VmResult.Outcome.CANCELLED, OptionalInt.empty(), "interrupted",
+                    created, create, started, readyAt);
+        }
+        if (console.exitCode().isPresent()) {
+            return end(spec, vm, process, VmResult.Outcome.EXITED, console.exitCode(), "exited", created, create,
+                    started, readyAt);
+        }
+        String why = readyAt == null
+                ? "the VMM exited before the guest booted (exit status %d; %s)".formatted(process.exitValue(), vmmLog(vm))
+                : "the guest stopped without reporting an exit code (a kernel panic ends the VMM like a power-off)";
+        return end(spec, vm, process, readyAt == null ? VmResult.Outcome.BOOT_FAILED : VmResult.Outcome.GUEST_CRASHED,
+                OptionalInt.empty(), why + "; console: " + tail(vm.consoleLog()), created, create, started, readyAt);
+    }
+
+    private VmResult end(VmSpec spec, VmResources.Provisioned vm, Process process, VmResult.Outcome outcome,
+            OptionalInt exitCode, String detail, Instant created, Duration create, Instant started, Instant readyAt) {
+        if (process.isAlive()) {
+            process.destroyForcibly();
+        }
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Instant stopped = clock.instant();
+        resources.release(vm);
+        Duration destroy = Duration.between(stopped, clock.instant());
+        Duration boot = readyAt == null ? Duration.between(started, stopped) : Duration.between(started, readyAt);
+        Duration run = readyAt == null ? Duration.ZERO : Duration.between(readyAt, stopped);
+        if (outcome != VmResult.Outcome.EXITED) {
+            log.warn("VM {} ended {}: {}", spec.vmId(), outcome, detail);
+        }
+        return new VmResult(spec.vmId(), outcome, exitCode, detail, new VmResult.Timings(create, boot, run, destroy));
+    }
+
+    private static String mac(int slot) {
+        return "52:54:00:%02x:%02x:%02x".formatted((slot >> 16) & 255, (slot >> 8) & 255, slot & 255);
+    }
+
+    private static String vmmLog(VmResources.Provisioned vm) {
+        try {
+            return "VMM said: " + Files.readString(vm.dir().resolve("vmm.log")).strip();
+        } catch (IOException e) {
+            return "no VMM log";
+        }
+    }
+
+    static String tail(Path log) {
+        try {
+            String text = Files.readString(log, java.nio.charset.StandardCharsets.ISO_8859_1);
+            String[] lines = text.strip().split("\r?\n");
+            return String.join(" | ", java.util.Arrays.copyOfRange(lines, Math.max(0, lines.length - 5), lines.length));
+        } catch (IOException e) {
+            return "(empty)";
+        }
+    }
+
+    static String format(Duration duration) {
+        return duration.toString().substring(2).toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * Boots a probe VM under KVM: true if its guest reports back, false if it hangs or KVM refuses.
+     * Any other failure (a broken image, a missing tool) is not a verdict on KVM and is thrown.
+     */
+    private boolean probe(ImageManifest image) {
+        VmSpec spec = new VmSpec(newVmId(), image, 1, 256, 1, Duration.ofSeconds(10), List.of("true"), Map.of(), false);
+        VmResult result = run(spec, GuestOutput.DISCARD, EngineConfig.Accelerator.KVM, Duration.ofSeconds(15));
+        if (result.outcome() == VmResult.Outcome.EXITED) {
+            return true;
+        }
+        String detail = result.detail().toLowerCase(java.util.Locale.ROOT);
+        if (result.outcome() == VmResult.Outcome.GUEST_CRASHED || detail.contains("no init marker")
+                || detail.contains("kvm")) {
+            return false;
+        }
+        throw new KilnException(ErrorCode.BOOT_FAILED, "the KVM probe VM failed for a reason unrelated to KVM: "
+                + result.detail());
+    }
+}

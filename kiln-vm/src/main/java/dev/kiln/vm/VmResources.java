@@ -1,0 +1,337 @@
+package dev.kiln.vm;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.UserPrincipal;
+import java.nio.file.attribute.UserPrincipalLookupService;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Makes and removes one VM's host resources: a directory (logs, config drive), an address slot, a
+ * copy-on-write disk, a cgroup, a tap and its firewall rules. Each is journalled before it is made;
+ * the VM's directory carries a lock held by the owning Kiln process, so a later process can tell a
+ * live VM from the leftovers of a killed one.
+ */
+final class VmResources {
+    private static final String LOCK = "owner.lock";
+    private static final String JOURNAL = "journal";
+    private static final String STAGING = ".new-";
+    private static final String IMAGE = "image";
+
+    /** VMs of this process: their directory locks are ours (a JVM cannot lock a file twice). */
+    private final Set<String> owned = ConcurrentHashMap.newKeySet();
+    private final EngineConfig config;
+    private final Cgroups cgroups;
+    private final TapDevices taps;
+    private final Firewall firewall;
+    private final ScratchDisks disks;
+
+    VmResources(EngineConfig config, Cgroups cgroups) {
+        this.config = requireNonNull(config, "config is null");
+        this.cgroups = requireNonNull(cgroups, "cgroups is null");
+        this.taps = new TapDevices(config.netns());
+        this.firewall = new Firewall(config.netns(), config.vmNetwork(), config.egressAllowList(),
+                config.stateDir().resolve("nft.lock"));
+        this.disks = new ScratchDisks(config.scratchDir());
+    }
+
+    /** A VM's resources while it lives; closing releases the directory lock only. */
+    record Provisioned(String vmId, Path dir, int slot, String tap, String tapAddress, String guestAddress,
+            Path scratchDisk, Path configDrive, Path consoleLog, Path stderrLog, FileChannel lockChannel,
+            FileLock lock) {}
+
+    void prepareHost() {
+        try {
+            Files.createDirectories(config.vmsDir());
+            Files.createDirectories(config.slotsDir());
+            // QEMU runs unprivileged: it must traverse to the images and its VM directory.
+            for (Path dir : List.of(config.stateDir(), config.vmsDir())) {
+                Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare " + config.stateDir(), e);
+        }
+        firewall.ensureBaseRules();
+    }
+
+    Provisioned provision(VmSpec spec, GuestConfigFactory guestConfig, boolean withNetwork) {
+        String vmId = spec.vmId();
+        Path dir = config.vmsDir().resolve(vmId);
+        FileChannel lockChannel = null;
+        try {
+            if (Files.exists(dir)) {
+                throw new KilnException(ErrorCode.CONFLICT, "VM " + vmId + " already exists on this host");
+            }
+            owned.add(vmId);
+            // Locked before it gets its name, so a recovering process never mistakes it for a leftover.
+            Path staging = config.vmsDir().resolve(STAGING + vmId);
+            Files.createDirectory(staging);
+            lockChannel = FileChannel.open(staging.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock lock = lockChannel.lock();
+            Files.move(staging, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            Files.writeString(dir.resolve(IMAGE), spec.image().digest());
+            Journal journal = new Journal(dir.resolve(JOURNAL));
+            int slot = reserveSlot(vmId, journal);
+            String tap = TapDevices.name(slot);
+            String tapAddress = config.vmNetwork().tapAddress(slot);
+            String guestAddress = config.vmNetwork().guestAddress(slot);
+
+            Path scratch = dir.resolve("scratch.qcow2");
+            journal.record(Journal.Kind.DISK, scratch.toString());
+            disks.createOverlay(scratch, spec.diskGib());
+
+            GuestConfig.Network network = withNetwork
+                    ? new GuestConfig.Network(guestAddress, 30, tapAddress, config.dns()) : null;
+            Path configDrive = dir.resolve("config.tar");
+            ConfigDrive.write(guestConfig.create(network), configDrive);
+
+            journal.record(Journal.Kind.CGROUP, vmId);
+            cgroups.create(vmId, spec.cpus(), memoryLimitBytes(spec.memoryMib()));
+            if (withNetwork) {
+                journal.record(Journal.Kind.TAP, tap);
+                taps.create(tap, tapAddress, config.vmmUser());
+                journal.record(Journal.Kind.FIREWALL, slot + " " + tap);
+                firewall.addVm(slot, tap, guestAddress);
+            }
+            Path consoleLog = dir.resolve("console.log");
+            Path stderrLog = dir.resolve("stderr.log");
+            giveToVmmUser(dir, scratch, configDrive);
+            return new Provisioned(vmId, dir, slot, withNetwork ? tap : null, tapAddress, guestAddress, scratch,
+                    configDrive, consoleLog, stderrLog, lockChannel, lock);
+        } catch (IOException | RuntimeException e) {
+            KilnException failure = e instanceof KilnException k ? k : new KilnException(ErrorCode.HOST_COMMAND_FAILED,
+                    "cannot make the resources of VM %s: %s".formatted(vmId, e.getMessage()), e);
+            try {
+                undo(dir);
+            } catch (RuntimeException cleanup) {
+                failure.addSuppressed(cleanup);
+            } finally {
+                closeQuietly(lockChannel, failure);
+                owned.remove(vmId);
+            }
+            throw failure;
+        }
+    }
+
+    /** Memory for the guest plus what QEMU itself needs; the guest's RAM is never over-committed. */
+    static long memoryLimitBytes(long guestMib) {
+        return (guestMib + 256 + QemuDriver.TCG_CACHE_MIB) << 20;
+    }
+
+    void recordProcess(Provisioned vm, ProcessHandle process) {
+        String start = process.info().startInstant().map(Object::toString).orElse("unknown");
+        new Journal(vm.dir().resolve(JOURNAL)).record(Journal.Kind.PROCESS, process.pid() + " " + start);
+    }
+
+    /** Removes everything the VM had, in reverse order of creation, then its directory. */
+    void release(Provisioned vm) {
+        try {
+            undo(vm.dir());
+        } finally {
+            closeQuietly(vm.lockChannel(), null);
+            owned.remove(vm.vmId());
+        }
+    }
+
+    /**
+     * Removes the leftovers of VMs whose owner died (its directory lock is free). VMs of live Kiln
+     * processes, this one included, are left alone.
+     */
+    List<String> recoverLeftovers() {
+        List<String> recovered = new ArrayList<>();
+        if (!Files.isDirectory(config.vmsDir())) {
+            return recovered;
+        }
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(config.vmsDir())) {
+            for (Path dir : dirs) {
+                String vmId = dir.getFileName().toString().replace(STAGING, "");
+                if (owned.contains(vmId)) {
+                    continue;
+                }
+                try (FileChannel channel = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE,
+                        StandardOpenOption.WRITE);
+                     FileLock lock = channel.tryLock()) {
+                    if (lock == null) {
+                        continue; // a live Kiln process owns it
+                    }
+                    undo(dir);
+                    recovered.add(vmId);
+                } catch (OverlappingFileLockException ours) {
+                    // locked by this JVM: a VM starting right now
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot scan " + config.vmsDir(), e);
+        }
+        return recovered;
+    }
+
+    /** Live VMs (of any Kiln process on this host) booted from the image with this digest. */
+    List<String> vmsUsing(String digest) {
+        List<String> users = new ArrayList<>();
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(config.vmsDir())) {
+            for (Path dir : dirs) {
+                String vmId = dir.getFileName().toString();
+                Path image = dir.resolve(IMAGE);
+                if (Files.exists(image) && Files.readString(image).strip().equals(digest) && isLive(dir, vmId)) {
+                    users.add(vmId);
+                }
+            }
+        } catch (java.nio.file.NoSuchFileException none) {
+            return users;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot scan " + config.vmsDir(), e);
+        }
+        return users;
+    }
+
+    private boolean isLive(Path dir, String vmId) throws IOException {
+        if (owned.contains(vmId)) {
+            return true;
+        }
+        try (FileChannel channel = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock lock = channel.tryLock()) {
+            return lock == null;
+        } catch (OverlappingFileLockException ours) {
+            return true;
+        }
+    }
+
+    private void undo(Path dir) {
+        List<Journal.Entry> entries = new ArrayList<>(new Journal(dir.resolve(JOURNAL)).entries());
+        Collections.reverse(entries);
+        String vmId = dir.getFileName().toString();
+        for (Journal.Entry entry : entries) {
+            switch (entry.kind()) {
+                case PROCESS -> killIfSame(entry.value());
+                case CGROUP -> cgroups.destroy(entry.value());
+                case FIREWALL -> {
+                    String[] parts = entry.value().split(" ");
+                    firewall.removeVm(Integer.parseInt(parts[0]), parts[1]);
+                }
+                case TAP -> taps.remove(entry.value());
+                case DISK -> deleteIfExists(Path.of(entry.value()));
+                case SLOT -> releaseSlot(Integer.parseInt(entry.value()), vmId);
+            }
+        }
+        try {
+            ImageStore.deleteTree(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove " + dir, e);
+        }
+    }
+
+    private int reserveSlot(String vmId, Journal journal) throws IOException {
+        for (int slot = 0; slot < config.vmNetwork().slots(); slot++) {
+            Path file = config.slotsDir().resolve(Integer.toString(slot));
+            if (Files.exists(file)) {
+                continue;
+            }
+            journal.record(Journal.Kind.SLOT, Integer.toString(slot));
+            try {
+                Files.writeString(file, vmId, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                return slot;
+            } catch (FileAlreadyExistsException raced) {
+                // another process took it between the check and the create; try the next one
+            }
+        }
+        throw new KilnException(ErrorCode.INSUFFICIENT_CAPACITY,
+                "all %d address slots of %s are in use".formatted(config.vmNetwork().slots(), config.vmNetwork()));
+    }
+
+    private void releaseSlot(int slot, String vmId) {
+        Path file = config.slotsDir().resolve(Integer.toString(slot));
+        try {
+            // The journal records a slot before taking it: only free it if this VM really holds it.
+            if (Files.exists(file) && Files.readString(file).strip().equals(vmId)) {
+                Files.delete(file);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot free address slot " + slot, e);
+        }
+    }
+
+    private static void killIfSame(String value) {
+        String[] parts = value.split(" ", 2);
+        Optional<ProcessHandle> process = ProcessHandle.of(Long.parseLong(parts[0]));
+        process.filter(p -> p.info().startInstant().map(Object::toString).orElse("unknown").equals(parts[1]))
+                .ifPresent(p -> {
+                    p.destroyForcibly();
+                    p.onExit().join();
+                });
+    }
+
+    private void giveToVmmUser(Path dir, Path... files) throws IOException {
+        UserPrincipalLookupService lookup = dir.getFileSystem().getUserPrincipalLookupService();
+        UserPrincipal user;
+        GroupPrincipal group;
+        try {
+            user = lookup.lookupPrincipalByName(config.vmmUser());
+            group = lookup.lookupPrincipalByGroupName(config.vmmUser());
+        } catch (java.nio.file.attribute.UserPrincipalNotFoundException e) {
+            throw new KilnException(ErrorCode.HOST_PREREQUISITE_MISSING, "the VMM user '%s' does not exist; create it"
+                    + " with `useradd --system --no-create-home --shell /usr/sbin/nologin %s` (or run `kiln setup`)"
+                    .formatted(config.vmmUser(), config.vmmUser()), e);
+        }
+        for (Path path : prepend(dir, files)) {
+            PosixFileAttributeView view = Files.getFileAttributeView(path, PosixFileAttributeView.class);
+            view.setOwner(user);
+            view.setGroup(group);
+        }
+    }
+
+    private static Path[] prepend(Path first, Path[] rest) {
+        Path[] all = new Path[rest.length + 1];
+        all[0] = first;
+        System.arraycopy(rest, 0, all, 1, rest.length);
+        return all;
+    }
+
+    private static void deleteIfExists(Path path) {
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void closeQuietly(FileChannel channel, Exception into) {
+        if (channel == null) {
+            return;
+        }
+        try {
+            channel.close();
+        } catch (IOException e) {
+            if (into != null) {
+                into.addSuppressed(e);
+            } else {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+
+    @FunctionalInterface
+    interface GuestConfigFactory {
+        GuestConfig create(GuestConfig.Network network);
+    }
+}

@@ -1,0 +1,52 @@
+package dev.kiln.vm;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/** A VM to run: its image, size, deadline and the command its guest runs. */
+public record VmSpec(
+        String vmId,
+        ImageManifest image,
+        int cpus,
+        long memoryMib,
+        int diskGib,
+        Duration timeout,
+        List<String> command,
+        Map<String, String> env,
+        boolean network) {
+
+    public static final long MIN_MEMORY_MIB = 128;
+
+    public VmSpec {
+        requireNonNull(vmId, "vmId is null");
+        requireNonNull(image, "image is null");
+        requireNonNull(timeout, "timeout is null");
+        command = List.copyOf(command);
+        env = Map.copyOf(env);
+        if (!vmId.matches("[a-z0-9-]{1,40}")) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "VM id '" + vmId + "' must be 1-40 of [a-z0-9-]");
+        }
+        if (cpus < 1) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--cpus must be at least 1, got " + cpus);
+        }
+        if (memoryMib < MIN_MEMORY_MIB) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT,
+                    "--memory must be at least %d MiB, got %d MiB".formatted(MIN_MEMORY_MIB, memoryMib));
+        }
+        if (diskGib < 1) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--disk must be at least 1 GiB, got " + diskGib);
+        }
+        if (timeout.isNegative() || timeout.isZero()) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--timeout must be positive, got " + timeout);
+        }
+        if (command.isEmpty()) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "no command to run: give one after `--`");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package dev.kiln.vm;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** One VMM (QEMU microvm, later Firecracker): turns a launch plan into the process to start. */
+public interface VmmDriver {
+    String name();
+
+    /** The VMM's argv; it must exit when the guest resets or powers off. */
+    List<String> command(LaunchPlan plan);
+
+    /**
+     * Everything one VM launch needs. {@code tap} is null for a VM without network.
+     * {@code consoleLog} receives ttyS0 (kernel, markers, the command's stdout), {@code stderrLog} ttyS1.
+     */
+    record LaunchPlan(
+            String vmId,
+            Path kernel,
+            Path initrd,
+            Path rootfs,
+            Path scratchDisk,
+            Path configDrive,
+            String tap,
+            String mac,
+            int cpus,
+            long memoryMib,
+            Path consoleLog,
+            Path stderrLog,
+            EngineConfig.Accelerator accelerator,
+            String kernelCommandLine) {}
+}
