@@ -18,10 +18,10 @@ trap 'rm -f "$tmp"' EXIT
 {
   echo "# Packing benchmark results"
   echo
-  echo "Run by \`bench/packing/run.sh $*\` on $(date -u +%Y-%m-%d) with $("$java" -version 2>&1 | head -n 1)."
-  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), shared with"
-  echo "VM tests running at the same time, so the timings are indicative; the packing figures are"
-  echo "deterministic for a seed. Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "Run by \`bench/packing/run.sh${*:+ $*}\` on $(date -u +%Y-%m-%d) with $("$java" -version 2>&1 | head -n 1)."
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), shared with VM"
+  echo "tests running at the same time (load average at start: $(cut -d' ' -f1-3 /proc/loadavg)), so the timings are"
+  echo "indicative; the packing figures are deterministic for a seed."
   echo
   nice -n 10 "$java" -Xms256m -Xmx1g -cp kiln-core/target/test-classes:kiln-core/target/classes \
     dev.kiln.core.PackingBenchmark "$@"

@@ -29,8 +29,8 @@ public record Host(HostId id, Arch arch, int vcpus, long memoryMib, int diskGib,
             throw new IllegalArgumentException("host " + id + " must have a concrete arch (x86_64 or arm64), not any");
         }
         if (vcpus < 1 || memoryMib < 1 || diskGib < 1) {
-            throw new IllegalArgumentException("host " + id + " must have at least 1 vCPU, 1 MiB memory and 1 GiB disk, got "
-                    + vcpus + " vCPUs, " + memoryMib + " MiB and " + diskGib + " GiB");
+            throw new IllegalArgumentException("host " + id + " must have at least 1 vCPU, 1 MiB memory and 1 GiB"
+                    + " disk, got " + vcpus + " vCPUs, " + memoryMib + " MiB and " + diskGib + " GiB");
         }
         Set<JobId> seen = new HashSet<>();
         for (Allocation allocation : allocations) {

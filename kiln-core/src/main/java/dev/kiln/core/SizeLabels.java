@@ -174,7 +174,8 @@ public final class SizeLabels {
             throw invalid(label, "the memory must be at least 1 GiB");
         }
         if (memoryGib > maxMemoryGib) {
-            throw invalid(label, memory.group(1) + " GiB of memory is more than the maximum of " + maxMemoryGib + " GiB");
+            throw invalid(label,
+                    memory.group(1) + " GiB of memory is more than the maximum of " + maxMemoryGib + " GiB");
         }
         return Optional.of(Size.of((int) vcpus, memoryGib, defaultSize.diskGib(), arch));
     }

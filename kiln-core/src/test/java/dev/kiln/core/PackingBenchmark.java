@@ -18,7 +18,7 @@ import java.util.SplittableRandom;
  * fit run in the same process over the same jobs. Prints a Markdown report; {@code bench/packing/run.sh}
  * runs it.
  *
- * <p>Arguments (all optional): {@code seed=42 hosts=100 jobs=5000 overcommit=2.0 runs=3}.
+ * <p>Arguments (all optional): {@code seed=42 hosts=100 jobs=5000 overcommit=2.0 runs=3 mixes=even,uneven}.
  */
 public final class PackingBenchmark {
     private static final Instant T0 = Instant.parse("2025-03-01T09:00:00Z");
@@ -27,15 +27,24 @@ public final class PackingBenchmark {
     private static final long HOST_MEMORY_MIB = 64 * 1024;
     private static final int HOST_DISK_GIB = 2000;
 
-    /** The label mix: label and weight in percent. */
-    private static final String[][] MIX = {
-        {"kiln-2cpu-4gb", "30"},
-        {"kiln-4cpu-8gb", "25"},
-        {"kiln-8cpu-16gb", "15"},
-        {"kiln-16cpu-32gb", "10"},
-        {"kiln-2cpu-16gb", "10"},
-        {"kiln-2cpu-8gb", "10"},
-    };
+    /** Label mixes: label and weight in percent. "even" sizes divide a host exactly; "uneven" ones do not. */
+    private static final Map<String, String[][]> MIXES = Map.of(
+            "even", new String[][] {
+                {"kiln-2cpu-4gb", "30"},
+                {"kiln-4cpu-8gb", "25"},
+                {"kiln-8cpu-16gb", "15"},
+                {"kiln-16cpu-32gb", "10"},
+                {"kiln-2cpu-16gb", "10"},
+                {"kiln-2cpu-8gb", "10"},
+            },
+            "uneven", new String[][] {
+                {"kiln-2cpu-6gb", "25"},
+                {"kiln-4cpu-12gb", "25"},
+                {"kiln-6cpu-24gb", "20"},
+                {"kiln-8cpu-40gb", "10"},
+                {"kiln-12cpu-48gb", "10"},
+                {"kiln-2cpu-20gb", "10"},
+            });
 
     private record Job(PendingJob pending, String label, Duration duration) {}
 
@@ -45,7 +54,7 @@ public final class PackingBenchmark {
 
     public static void main(String[] args) {
         Map<String, String> options = new HashMap<>(Map.of("seed", "42", "hosts", "100", "jobs", "5000",
-                "overcommit", "2.0", "runs", "3"));
+                "overcommit", "2.0", "runs", "3", "mixes", "even,uneven"));
         for (String arg : args) {
             String[] pair = arg.split("=", 2);
             if (pair.length != 2 || !options.containsKey(pair[0])) {
@@ -60,7 +69,18 @@ public final class PackingBenchmark {
         double overcommit = Double.parseDouble(options.get("overcommit"));
         int runs = Integer.parseInt(options.get("runs"));
 
-        List<Job> jobs = burst(seed, jobCount);
+        for (String mixName : options.get("mixes").split(",")) {
+            String[][] mix = MIXES.get(mixName);
+            if (mix == null) {
+                throw new IllegalArgumentException("unknown mix '" + mixName + "'; expected one of " + MIXES.keySet());
+            }
+            run(mixName, mix, seed, hostCount, jobCount, overcommit, runs);
+        }
+    }
+
+    private static void run(String mixName, String[][] mix, long seed, int hostCount, int jobCount,
+            double overcommit, int runs) {
+        List<Job> jobs = burst(mix, seed, jobCount);
         SchedulerConfig base = SchedulerConfig.defaults().withVcpuOvercommit(overcommit);
         List<Variant> variants = List.of(
                 new Variant("best fit", base),
@@ -87,16 +107,16 @@ public final class PackingBenchmark {
         for (Variant variant : variants.subList(0, 2)) {
             fits.add(halfFleetBurst(variant, jobs, hostCount));
         }
-        print(seed, hostCount, jobCount, overcommit, jobs, reports, fits);
+        print(mixName, mix, seed, hostCount, jobCount, overcommit, jobs, reports, fits);
     }
 
     /** The seeded burst: sizes read from labels, as the server would read them. */
-    private static List<Job> burst(long seed, int count) {
+    private static List<Job> burst(String[][] mix, long seed, int count) {
         SplittableRandom random = new SplittableRandom(seed);
         SizeLabels labels = SizeLabels.defaults();
         List<Job> jobs = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-            String label = pick(random);
+            String label = pick(mix, random);
             Size size = labels.sizeOf(List.of("self-hosted", label)).orElseThrow();
             String org = "org" + random.nextInt(10);
             Duration duration = Duration.ofSeconds(120 + random.nextInt(38 * 60 + 1));
@@ -106,9 +126,9 @@ public final class PackingBenchmark {
         return jobs;
     }
 
-    private static String pick(SplittableRandom random) {
+    private static String pick(String[][] mix, SplittableRandom random) {
         int roll = random.nextInt(100);
-        for (String[] entry : MIX) {
+        for (String[] entry : mix) {
             roll -= Integer.parseInt(entry[1]);
             if (roll < 0) {
                 return entry[0];
@@ -255,19 +275,21 @@ public final class PackingBenchmark {
         return report;
     }
 
-    private static void print(long seed, int hostCount, int jobCount, double overcommit, List<Job> jobs,
-            List<Report> reports, List<Report> fits) {
-        StringBuilder mix = new StringBuilder();
-        for (String[] entry : MIX) {
+    private static void print(String mixName, String[][] mix, long seed, int hostCount, int jobCount,
+            double overcommit, List<Job> jobs, List<Report> reports, List<Report> fits) {
+        StringBuilder counts = new StringBuilder();
+        for (String[] entry : mix) {
             long n = jobs.stream().filter(job -> job.label().equals(entry[0])).count();
-            mix.append(mix.isEmpty() ? "" : ", ").append(entry[0]).append(" ×").append(n);
+            counts.append(counts.isEmpty() ? "" : ", ").append(entry[0]).append(" ×").append(n);
         }
+        out("## Mix \"%s\"", mixName);
+        out("");
         double fleetMemoryMib = (double) HOST_MEMORY_MIB * hostCount;
         double fleetVcpus = HOST_VCPUS * overcommit * hostCount;
         out("Scenario: %d hosts of %d vCPUs / %d GiB (vCPU over-commit %.1f), a burst of %d jobs queued at once"
                 + " (seed %d): %s. Durations uniform 2–40 min; one scheduling pass every %d s of simulated time,"
                 + " every job placed and run to completion.", hostCount, HOST_VCPUS, HOST_MEMORY_MIB / 1024, overcommit,
-                jobCount, seed, mix, TICK.toSeconds());
+                jobCount, seed, counts, TICK.toSeconds());
         out("");
         out("| | " + String.join(" | ", reports.stream().map(r -> r.name).toList()) + " |");
         out("|---|" + "---:|".repeat(reports.size()));
@@ -280,7 +302,8 @@ public final class PackingBenchmark {
         row(reports, "First wave: vCPUs reserved (of over-committed)",
                 r -> fmt("%.1f %%", 100 * r.firstWaveVcpus / fleetVcpus));
         row(reports, "First pass (5,000 queued): time", r -> fmt("%.1f ms", r.firstPassNanos / 1e6));
-        row(reports, "First pass: placements per second", r -> fmt("%,.0f", r.firstWavePlaced / (r.firstPassNanos / 1e9)));
+        row(reports, "First pass: placements per second",
+                r -> fmt("%,.0f", r.firstWavePlaced / (r.firstPassNanos / 1e9)));
         row(reports, "Whole run: scheduling passes", r -> Integer.toString(r.passes));
         row(reports, "Whole run: scheduler time", r -> fmt("%.2f s", r.schedulerNanos / 1e9));
         row(reports, "Whole run: mean pass time", r -> fmt("%.2f ms", r.schedulerNanos / 1e6 / r.passes));
@@ -290,7 +313,7 @@ public final class PackingBenchmark {
         row(reports, "Makespan (simulated)", r -> fmt("%.1f min", r.makespan.toSeconds() / 60.0));
         row(reports, "Mean memory reserved while jobs queued",
                 r -> fmt("%.1f %%", 100 * r.memoryBusyMibSeconds / (r.queuedSeconds * fleetMemoryMib)));
-        for (String[] entry : MIX) {
+        for (String[] entry : mix) {
             row(reports, "Wait " + entry[0] + ": median / max",
                     r -> fmt("%.1f / %.1f min", percentile(r.waitsByLabel.get(entry[0]), 50) / 60.0,
                             percentile(r.waitsByLabel.get(entry[0]), 100) / 60.0));
@@ -307,6 +330,7 @@ public final class PackingBenchmark {
         row(fits, "Hosts used", r -> Integer.toString(r.firstWaveHostsUsed));
         row(fits, "Lower bound ⌈Σ memory ÷ 64 GiB⌉", r -> Long.toString(lowerBound(r)));
         row(fits, "Hosts used ÷ lower bound", r -> fmt("%.3f", (double) r.firstWaveHostsUsed / lowerBound(r)));
+        out("");
     }
 
     private static long lowerBound(Report report) {

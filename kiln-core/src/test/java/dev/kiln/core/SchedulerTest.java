@@ -158,8 +158,8 @@ class SchedulerTest {
                     queue(job("j1", 1, size(16, 8))), host("h1", 8, 64));
 
             assertThat(result.placements()).isEmpty();
-            assertThat(result.rejectionOf(id("j1"))).contains(
-                    "job j1 needs 8 GiB memory and 16 vCPUs (x86_64); the largest x86_64 host is h1 with 64 GiB and 8 vCPUs");
+            assertThat(result.rejectionOf(id("j1"))).contains("job j1 needs 8 GiB memory and 16 vCPUs (x86_64);"
+                    + " the largest x86_64 host is h1 with 64 GiB and 8 vCPUs");
         }
 
         @Test

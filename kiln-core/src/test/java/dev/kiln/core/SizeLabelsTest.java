@@ -163,7 +163,8 @@ class SizeLabelsTest {
     @Test
     void invalidConfigurationFails() {
         assertThatThrownBy(() -> new SizeLabels("", DEFAULT, 64, 256)).hasMessageContaining("label prefix ''");
-        assertThatThrownBy(() -> new SizeLabels("kiln-", DEFAULT, 64, 256)).hasMessageContaining("label prefix 'kiln-'");
+        assertThatThrownBy(() -> new SizeLabels("kiln-", DEFAULT, 64, 256))
+                .hasMessageContaining("label prefix 'kiln-'");
         assertThatThrownBy(() -> new SizeLabels("kiln", DEFAULT, 0, 256)).hasMessageContaining("at least 1");
         assertThatThrownBy(() -> new SizeLabels("kiln", Size.of(8, 8, 32, Arch.X86_64), 4, 256))
                 .hasMessage("default size (8 vCPUs, 8 GiB memory, 32 GiB disk, x86_64) is beyond the label maxima"
