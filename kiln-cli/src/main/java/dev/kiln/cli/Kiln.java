@@ -16,7 +16,11 @@ public final class Kiln {
     }
 
     static int execute(String... args) {
-        CommandLine commandLine = new CommandLine(new Kiln())
+        return execute(new java.io.PrintWriter(System.out, true), new java.io.PrintWriter(System.err, true), args);
+    }
+
+    static int execute(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
+        CommandLine commandLine = new CommandLine(new Kiln()).setOut(out).setErr(err)
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     if (e instanceof KilnException kiln) {
                         cmd.getErr().println("kiln: " + kiln.getMessage());

@@ -3,6 +3,7 @@ package dev.kiln.cli;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import dev.kiln.vm.GuestOutput;
+import dev.kiln.vm.HostInfo;
 import dev.kiln.vm.ImageManifest;
 import dev.kiln.vm.VmEngine;
 import dev.kiln.vm.VmResult;
@@ -56,12 +57,13 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        VmEngine engine = host.engine();
-        engine.recoverLeftovers();
+        // Everything a user can get wrong is checked before the host is touched.
         ImageManifest manifest = host.images().resolve(image);
         VmSpec spec = new VmSpec(VmEngine.newVmId(), manifest, cpus, memoryMib, diskGib, timeout, command,
                 parseEnv(env), !noNetwork);
-        engine.checkFits(spec);
+        VmEngine.checkFits(HostInfo.read(), spec);
+        VmEngine engine = host.engine();
+        engine.recoverLeftovers();
 
         CountDownLatch finished = new CountDownLatch(1);
         Thread onInterrupt = new Thread(() -> {

@@ -73,7 +73,7 @@ public final class VmEngine {
     }
 
     /** Checks a spec against what this host could ever give, before anything is made. */
-    public void checkFits(VmSpec spec) {
+    public static void checkFits(HostInfo host, VmSpec spec) {
         long usable = host.memoryMib() - 512;
         if (spec.memoryMib() > usable) {
             throw new KilnException(ErrorCode.INSUFFICIENT_CAPACITY,
@@ -109,7 +109,7 @@ public final class VmEngine {
     }
 
     private VmResult run(VmSpec spec, GuestOutput output, EngineConfig.Accelerator accelerator, Duration bootTimeout) {
-        checkFits(spec);
+        checkFits(host, spec);
         images.checkIntact(spec.image());
         AtomicBoolean cancelled = new AtomicBoolean();
         cancellations.put(spec.vmId(), cancelled);

@@ -1,0 +1,117 @@
+package dev.kiln.vm;
+
+import static dev.kiln.testkit.NetworkLab.HOST_LAN_ADDRESS;
+import static dev.kiln.testkit.NetworkLab.HOST_PORT;
+import static dev.kiln.testkit.NetworkLab.HOST_UPLINK_ADDRESS;
+import static dev.kiln.testkit.NetworkLab.INTERNET_ADDRESS;
+import static dev.kiln.testkit.NetworkLab.LAN_HOST_ADDRESS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Two VMs at once inside a lab network: neither sees the other's files, A cannot reach B, the
+ * host or a private-network host, and reaches the "internet" through NAT; the next VM sees
+ * nothing of either.
+ */
+@Tag("vm")
+@Timeout(300)
+class IsolationTest {
+    private static final Pattern READY = Pattern.compile("B-READY (\\S+) (\\S+)");
+    private static TestHost host;
+
+    @BeforeAll
+    static void start() {
+        host = new TestHost();
+    }
+
+    @AfterAll
+    static void stop() {
+        if (host != null) {
+            host.close();
+        }
+    }
+
+    @Test
+    void vmsAreIsolatedFromEachOtherTheHostAndPrivateNetworks() throws Exception {
+        // Positive controls: every server the VM must not reach is up and reachable from the host.
+        assertThat(host.lab.fetchFromHost("http://" + LAN_HOST_ADDRESS + "/")).isEqualTo("lan-ok");
+        assertThat(host.lab.fetchFromHost("http://" + INTERNET_ADDRESS + "/")).isEqualTo("internet-ok");
+        assertThat(host.lab.fetchFromHost("http://" + HOST_UPLINK_ADDRESS + ":" + HOST_PORT + "/")).isEqualTo("host-ok");
+
+        var outputB = new TestHost.Output();
+        VmSpec specB = host.spec(1, 384, Duration.ofMinutes(4), "sh", "-c", """
+                echo from-b > /home/runner/from-b
+                mkdir -p /tmp/www && echo b-ok > /tmp/www/index.html
+                busybox httpd -p 8080 -h /tmp/www
+                echo "B-READY $(ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1) $(ip route | awk '/default/ {print $3}')"
+                sleep 600
+                """);
+        CompletableFuture<VmResult> runB = CompletableFuture.supplyAsync(() -> host.engine.run(specB, outputB),
+                runnable -> Thread.ofVirtual().start(runnable));
+        Matcher ready = awaitOutput(outputB, READY, Duration.ofSeconds(120));
+        String addressB = ready.group(1);
+        assertThat(host.lab.fetchFromHost("http://" + addressB + ":8080/")).as("B serves, seen from the host").isEqualTo("b-ok");
+
+        var outputA = new TestHost.Output();
+        VmSpec specA = new VmSpec(VmEngine.newVmId(), host.image, 1, 384, 2, Duration.ofMinutes(3), List.of("sh", "-c", """
+                check() { if wget -q -T 3 -t 1 -O /tmp/got "$2" 2>/dev/null; then echo "$1 reached $(cat /tmp/got)"; else echo "$1 blocked"; fi; }
+                [ -e /home/runner/from-b ] && echo "b-file present" || echo "b-file absent"
+                echo from-a > /home/runner/from-a
+                gateway=$(ip route | awk '/default/ {print $3}')
+                check vm-b "http://$ADDRESS_B:8080/"
+                check gateway "http://$gateway:%1$d/"
+                check host-uplink "http://%2$s:%1$d/"
+                check host-lan "http://%3$s:%1$d/"
+                check lan-host "http://%4$s/"
+                check internet "http://%5$s/"
+                """.formatted(HOST_PORT, HOST_UPLINK_ADDRESS, HOST_LAN_ADDRESS, LAN_HOST_ADDRESS, INTERNET_ADDRESS)),
+                Map.of("ADDRESS_B", addressB), true);
+        host.vmIds.add(specA.vmId());
+        VmResult resultA = host.engine.run(specA, outputA);
+
+        assertThat(resultA.exitCode()).as(resultA.detail() + " / " + outputA.stderr()).hasValue(0);
+        assertThat(outputA.stdout().lines()).containsExactly(
+                "b-file absent",
+                "vm-b blocked",
+                "gateway blocked",
+                "host-uplink blocked",
+                "host-lan blocked",
+                "lan-host blocked",
+                "internet reached internet-ok");
+
+        host.engine.cancel(specB.vmId());
+        VmResult resultB = runB.get();
+        assertThat(resultB.outcome()).isEqualTo(VmResult.Outcome.CANCELLED);
+        assertThat(outputB.stdout()).doesNotContain("from-a");
+
+        var outputC = new TestHost.Output();
+        VmResult resultC = host.engine.run(host.spec("sh", "-c", "ls -A /home/runner; ls -A /run/kiln/scratch/work"), outputC);
+        assertThat(resultC.exitCode()).hasValue(0);
+        assertThat(outputC.stdout()).doesNotContain("from-a").doesNotContain("from-b");
+        host.assertNothingLeft();
+    }
+
+    private static Matcher awaitOutput(TestHost.Output output, Pattern pattern, Duration timeout) throws InterruptedException {
+        Instant deadline = Instant.now().plus(timeout);
+        while (Instant.now().isBefore(deadline)) {
+            Matcher matcher = pattern.matcher(output.stdout());
+            if (matcher.find()) {
+                return matcher;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no " + pattern + " in the guest's output within " + timeout + ": " + output.stdout());
+    }
+}

@@ -1,0 +1,118 @@
+package dev.kiln.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kiln.testkit.NetworkLab;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An engine for tests: a state directory of its own (sharing the host's built images read-only)
+ * and all VM networking inside a {@link NetworkLab}.
+ */
+final class TestHost implements AutoCloseable {
+    static final Path IMAGES = Path.of(System.getProperty("kiln.test.images", "/var/lib/kiln/images"));
+
+    final NetworkLab lab;
+    final Path state;
+    final EngineConfig config;
+    final VmEngine engine;
+    final ImageManifest image;
+    /** Every VM this host was asked to run, so cleanup checks look at ours only. */
+    final List<String> vmIds = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    TestHost() {
+        ImageStore images = new ImageStore(IMAGES);
+        this.image = images.findByName("default").orElseThrow(() -> new AssertionError(
+                "VM tests need the default image in " + IMAGES + ": build it with `bin/kiln image build default`"
+                        + " (bin/test does)"));
+        try {
+            this.state = Files.createTempDirectory(Path.of("/var/tmp"), "kiln-test-");
+            Files.createSymbolicLink(state.resolve("images"), IMAGES);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        this.lab = NetworkLab.create();
+        this.config = EngineConfig.defaults().withStateDir(state)
+                .withNetns(lab.hostNamespace(), Cidr.parse("10.201.0.0/24"))
+                .withAccelerator(EngineConfig.Accelerator.TCG);
+        this.engine = new VmEngine(config, new QemuDriver(), new ImageStore(state.resolve("images")), HostInfo.read(),
+                Clock.systemUTC());
+    }
+
+    VmSpec spec(String... command) {
+        return spec(1, 512, Duration.ofMinutes(2), command);
+    }
+
+    VmSpec spec(int cpus, long memoryMib, Duration timeout, String... command) {
+        VmSpec spec = new VmSpec(VmEngine.newVmId(), image, cpus, memoryMib, 2, timeout, List.of(command), Map.of(), true);
+        vmIds.add(spec.vmId());
+        return spec;
+    }
+
+    /** Asserts that no VM of this host left anything: directory, slot, tap, rule, cgroup or process. */
+    void assertNothingLeft() {
+        try (var vms = Files.list(config.vmsDir()); var slots = Files.list(config.slotsDir())) {
+            assertThat(vms.map(Path::getFileName).map(Path::toString).toList()).as("VM directories").isEmpty();
+            assertThat(slots.toList()).as("address slots").isEmpty();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        assertThat(lab.inHost("ip", "-o", "link", "show").output()).as("taps").doesNotContain(TapDevices.PREFIX);
+        assertThat(lab.inHost("nft", "list", "table", "ip", "kiln").output()).as("per-VM chains")
+                .doesNotContainPattern("chain vm\\d+").doesNotContain("\"kilntap0\"");
+        for (String vmId : vmIds) {
+            for (String root : List.of("/sys/fs/cgroup/cpu/kiln", "/sys/fs/cgroup/memory/kiln", "/sys/fs/cgroup/kiln")) {
+                assertThat(Path.of(root, vmId)).as("cgroup of " + vmId).doesNotExist();
+            }
+        }
+        assertThat(ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("").contains(state.toString())))
+                .as("VMM processes").isEmpty();
+    }
+
+    @Override
+    public void close() {
+        try {
+            engine.recoverLeftovers();
+        } finally {
+            lab.close();
+            try {
+                ImageStore.deleteTree(state);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+
+    /** Collects a guest's output. */
+    static final class Output implements GuestOutput {
+        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+        @Override
+        public synchronized void stdout(byte[] bytes, int offset, int length) {
+            out.write(bytes, offset, length);
+        }
+
+        @Override
+        public synchronized void stderr(byte[] bytes, int offset, int length) {
+            err.write(bytes, offset, length);
+        }
+
+        synchronized String stdout() {
+            return out.toString(StandardCharsets.UTF_8);
+        }
+
+        synchronized String stderr() {
+            return err.toString(StandardCharsets.UTF_8);
+        }
+    }
+}

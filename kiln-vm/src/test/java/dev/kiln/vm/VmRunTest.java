@@ -1,0 +1,116 @@
+package dev.kiln.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Real VMs under TCG: output, exit codes, deadlines and sizes, and nothing left afterwards. */
+@Tag("vm")
+@Timeout(180)
+class VmRunTest {
+    private static TestHost host;
+
+    @BeforeAll
+    static void start() {
+        host = new TestHost();
+    }
+
+    @AfterAll
+    static void stop() {
+        if (host != null) {
+            host.close();
+        }
+    }
+
+    @AfterEach
+    void nothingLeft() {
+        host.assertNothingLeft();
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {0, 1, 42})
+    void outputAndExitCodeComeBack(int code) {
+        var output = new TestHost.Output();
+        VmResult result = host.engine.run(host.spec("sh", "-c",
+                "echo \"out $(id -un) $1\"; echo \"err $1\" >&2; exit $1", "job", Integer.toString(code)), output);
+
+        assertThat(result.outcome()).as(result.detail()).isEqualTo(VmResult.Outcome.EXITED);
+        assertThat(result.exitCode()).hasValue(code);
+        assertThat(output.stdout()).isEqualTo("out runner " + code + "\n");
+        assertThat(output.stderr()).isEqualTo("err " + code + "\n");
+    }
+
+    @Test
+    void argumentsReachTheCommandUnchanged() {
+        var output = new TestHost.Output();
+        VmResult result = host.engine.run(host.spec("printf", "[%s]\\n", "two words", "it's", "$HOME", "*"), output);
+
+        assertThat(result.exitCode()).hasValue(0);
+        assertThat(output.stdout()).isEqualTo("[two words]\n[it's]\n[$HOME]\n[*]\n");
+    }
+
+    @Test
+    void aCommandPastItsDeadlineIsKilled() {
+        var output = new TestHost.Output();
+        VmResult result = host.engine.run(host.spec(1, 512, Duration.ofSeconds(3), "sh", "-c", "echo started; sleep 600"),
+                output);
+
+        assertThat(result.outcome()).isEqualTo(VmResult.Outcome.DEADLINE_EXCEEDED);
+        assertThat(result.exitCode()).isEmpty();
+        assertThat(result.detail()).contains("deadline of 3s");
+        assertThat(output.stdout()).isEqualTo("started\n");
+        assertThat(result.timings().run()).isLessThan(Duration.ofSeconds(60));
+    }
+
+    @Test
+    void theGuestSeesTheCpusAndMemoryItAskedFor() {
+        var output = new TestHost.Output();
+        VmResult result = host.engine.run(host.spec(2, 768, Duration.ofMinutes(2), "sh", "-c",
+                "nproc; awk '/MemTotal/ {print $2}' /proc/meminfo; sudo -n id -u"), output);
+
+        assertThat(result.exitCode()).as(result.detail()).hasValue(0);
+        List<String> lines = output.stdout().lines().toList();
+        assertThat(lines.get(0)).isEqualTo("2");
+        long memTotalKib = Long.parseLong(lines.get(1));
+        // The kernel keeps some of the RAM for itself: what the guest sees is a little under 768 MiB.
+        assertThat(memTotalKib).isBetween(640L * 1024, 768L * 1024);
+        assertThat(lines.get(2)).as("passwordless sudo as runner").isEqualTo("0");
+    }
+
+    @Test
+    void moreMemoryThanTheHostHasIsRefusedBeforeAnythingIsMade() {
+        HostInfo small = new HostInfo(2, 4096, OptionalLong.empty());
+        VmSpec spec = new VmSpec("vm-big", host.image, 1, 8192, 2, Duration.ofMinutes(1), List.of("true"), Map.of(), true);
+
+        assertThatThrownBy(() -> VmEngine.checkFits(small, spec))
+                .isInstanceOf(KilnException.class)
+                .hasMessageContaining("8192 MiB").hasMessageContaining("4096 MiB")
+                .satisfies(e -> assertThat(((KilnException) e).code()).isEqualTo(ErrorCode.INSUFFICIENT_CAPACITY));
+        assertThatThrownBy(() -> VmEngine.checkFits(small, new VmSpec("vm-wide", host.image, 3, 512, 2,
+                Duration.ofMinutes(1), List.of("true"), Map.of(), true)))
+                .hasMessageContaining("3 vCPUs").hasMessageContaining("2 CPUs");
+    }
+
+    @Test
+    void anUnknownImageIsAClearError() {
+        assertThatThrownBy(() -> new ImageStore(TestHost.IMAGES).resolve("no-such-image"))
+                .isInstanceOf(KilnException.class)
+                .hasMessageContaining("no image 'no-such-image'")
+                .hasMessageContaining("kiln image build")
+                .satisfies(e -> assertThat(((KilnException) e).code()).isEqualTo(ErrorCode.IMAGE_NOT_FOUND));
+    }
+}
