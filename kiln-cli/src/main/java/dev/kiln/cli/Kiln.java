@@ -20,7 +20,7 @@ public final class Kiln {
     }
 
     static int execute(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
-        CommandLine commandLine = new CommandLine(new Kiln()).setOut(out).setErr(err)
+        CommandLine commandLine = new CommandLine(new Kiln()).setOut(out).setErr(err).setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     if (e instanceof KilnException kiln) {
                         cmd.getErr().println("kiln: " + kiln.getMessage());

@@ -47,7 +47,11 @@ public record GuestConfig(
         if (command.isEmpty()) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "no command to run: give one after `--`");
         }
-        for (String name : env.keySet()) {
+        checkEnvNames(env.keySet());
+    }
+
+    static void checkEnvNames(java.util.Collection<String> names) {
+        for (String name : names) {
             if (!ENV_NAME.matcher(name).matches()) {
                 throw new KilnException(ErrorCode.INVALID_ARGUMENT,
                         "environment variable name '%s' is invalid: use letters, digits and '_'".formatted(name));

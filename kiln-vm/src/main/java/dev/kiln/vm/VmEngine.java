@@ -104,6 +104,25 @@ public final class VmEngine {
         cancellations.values().forEach(flag -> flag.set(true));
     }
 
+    /** Cancels every running VM and waits until each has been cleaned up; true if all were in time. */
+    public boolean stopAll(Duration timeout) {
+        cancelAll();
+        Instant deadline = clock.instant().plus(timeout);
+        while (!cancellations.isEmpty()) {
+            if (clock.instant().isAfter(deadline)) {
+                log.warn("VMs {} were still being stopped after {}", cancellations.keySet(), format(timeout));
+                return false;
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
     public EngineConfig.Accelerator accelerator(ImageManifest image) {
         return accelerators.choose(image);
     }

@@ -143,8 +143,11 @@ final class VmResources {
         new Journal(vm.dir().resolve(JOURNAL)).record(Journal.Kind.PROCESS, process.pid() + " " + start);
     }
 
-    /** Removes everything the VM had, in reverse order of creation, then its directory. */
+    /** Removes everything the VM had, in reverse order of creation, then its directory. Idempotent. */
     void release(Provisioned vm) {
+        if (!owned.contains(vm.vmId())) {
+            return; // released already
+        }
         try {
             undo(vm.dir());
         } finally {

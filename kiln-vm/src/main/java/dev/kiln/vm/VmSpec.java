@@ -48,5 +48,6 @@ public record VmSpec(
         if (command.isEmpty()) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "no command to run: give one after `--`");
         }
+        GuestConfig.checkEnvNames(env.keySet());
     }
 }

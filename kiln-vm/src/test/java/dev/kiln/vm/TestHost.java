@@ -2,6 +2,7 @@ package dev.kiln.vm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.testkit.Leftovers;
 import dev.kiln.testkit.NetworkLab;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -60,27 +61,14 @@ final class TestHost implements AutoCloseable {
 
     /** Asserts that no VM of this host left anything: directory, slot, tap, rule, cgroup or process. */
     void assertNothingLeft() {
-        try (var vms = Files.list(config.vmsDir()); var slots = Files.list(config.slotsDir())) {
-            assertThat(vms.map(Path::getFileName).map(Path::toString).toList()).as("VM directories").isEmpty();
-            assertThat(slots.toList()).as("address slots").isEmpty();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        assertThat(lab.inHost("ip", "-o", "link", "show").output()).as("taps").doesNotContain(TapDevices.PREFIX);
-        assertThat(lab.inHost("nft", "list", "table", "ip", "kiln").output()).as("per-VM chains")
-                .doesNotContainPattern("chain vm\\d+").doesNotContain("\"kilntap0\"");
-        for (String vmId : vmIds) {
-            for (String root : List.of("/sys/fs/cgroup/cpu/kiln", "/sys/fs/cgroup/memory/kiln", "/sys/fs/cgroup/kiln")) {
-                assertThat(Path.of(root, vmId)).as("cgroup of " + vmId).doesNotExist();
-            }
-        }
-        assertThat(ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("").contains(state.toString())))
-                .as("VMM processes").isEmpty();
+        assertThat(Leftovers.find(state, lab.hostNamespace(), vmIds)).as("leftovers").isEmpty();
     }
 
     @Override
     public void close() {
         try {
+            // A failed test may leave a VM running on another thread: stop it before the lab goes.
+            engine.stopAll(Duration.ofSeconds(30));
             engine.recoverLeftovers();
         } finally {
             lab.close();

@@ -1,0 +1,98 @@
+package dev.kiln.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kiln.testkit.Leftovers;
+import dev.kiln.testkit.NetworkLab;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** `kill -9` of Kiln mid-run leaves a VM running; the next start removes every trace of it. */
+@Tag("vm")
+@Timeout(300)
+class CrashRecoveryTest {
+    private NetworkLab lab;
+    private Path state;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        Path images = Path.of(System.getProperty("kiln.test.images", "/var/lib/kiln/images"));
+        if (!Files.exists(images.resolve("names/default"))) {
+            throw new AssertionError("needs the default image in " + images + ": run `bin/kiln image build default`");
+        }
+        state = Files.createTempDirectory(Path.of("/var/tmp"), "kiln-crash-");
+        Files.createSymbolicLink(state.resolve("images"), images);
+        lab = NetworkLab.create();
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        lab.close();
+        try (var paths = Files.walk(state)) {
+            for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(path);
+            }
+        }
+    }
+
+    private Process kiln(String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+                "-cp", System.getProperty("java.class.path"), "dev.kiln.cli.Kiln"));
+        command.add(args[0]);
+        command.addAll(List.of("--state-dir", state.toString(), "--netns", lab.hostNamespace(),
+                "--vm-network", "10.202.0.0/24", "--accel", "tcg"));
+        command.addAll(List.of(args).subList(1, args.length));
+        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    }
+
+    @Test
+    void aKilledKilnLeavesNothingAfterTheNextStart() throws Exception {
+        Process first = kiln("run", "--", "sh", "-c", "echo started; sleep 600");
+        var reader = new BufferedReader(new InputStreamReader(first.getInputStream(), StandardCharsets.UTF_8));
+        String line = CompletableFuture.supplyAsync(() -> {
+            try {
+                return reader.readLine();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }).get(150, TimeUnit.SECONDS);
+        assertThat(line).isEqualTo("started");
+
+        List<String> vmIds;
+        try (var dirs = Files.list(state.resolve("vms"))) {
+            vmIds = dirs.map(p -> p.getFileName().toString()).toList();
+        }
+        assertThat(vmIds).hasSize(1);
+        // While it runs, the VM holds every kind of resource: the check below must see them all.
+        List<String> running = Leftovers.find(state, lab.hostNamespace(), vmIds);
+        assertThat(running).anyMatch(l -> l.startsWith("tap ")).anyMatch(l -> l.startsWith("nftables "))
+                .anyMatch(l -> l.startsWith("cgroup ")).anyMatch(l -> l.startsWith("process "))
+                .anyMatch(l -> l.startsWith("file ") && l.contains("slots"));
+
+        first.destroyForcibly();
+        assertThat(first.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(Leftovers.find(state, lab.hostNamespace(), vmIds)).as("the killed Kiln left its VM running")
+                .anyMatch(l -> l.startsWith("process "));
+
+        Process second = kiln("run", "--", "echo", "second run");
+        String output = new String(second.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(second.waitFor(150, TimeUnit.SECONDS)).isTrue();
+        assertThat(second.exitValue()).isZero();
+        assertThat(output).isEqualTo("second run\n");
+
+        assertThat(Leftovers.find(state, lab.hostNamespace(), vmIds)).as("leftovers after the next start").isEmpty();
+    }
+}
