@@ -49,6 +49,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--no-network", description = "give the VM no network interface")
     boolean noNetwork;
 
+    @Option(names = {"-v", "--verbose"}, description = "print the VM's id and timings to stderr")
+    boolean verbose;
+
     @Mixin
     HostOptions host;
 
@@ -83,6 +86,12 @@ final class RunCommand implements Callable<Integer> {
             finished.countDown();
         }
         Runtime.getRuntime().removeShutdownHook(onInterrupt);
+        if (verbose) {
+            var t = result.timings();
+            System.err.printf("kiln: VM %s %s: resources %d ms, boot %d ms, command %d ms, cleanup %d ms%n",
+                    spec.vmId(), result.outcome(), t.create().toMillis(), t.boot().toMillis(), t.run().toMillis(),
+                    t.destroy().toMillis());
+        }
         return switch (result.outcome()) {
             case EXITED -> result.exitCode().orElseThrow();
             case DEADLINE_EXCEEDED -> fail(ErrorCode.DEADLINE_EXCEEDED, result.detail()

@@ -21,6 +21,11 @@ import java.util.Optional;
 final class Cgroups {
     static final String PARENT = "kiln";
     private static final long CFS_PERIOD_US = 100_000;
+    /**
+     * CPU time beyond the vCPUs for the VMM's own threads (device emulation, I/O, and under TCG the
+     * main loop): with a quota of exactly the vCPUs, a 1-vCPU TCG boot took 8.0 s instead of 7.1 s.
+     */
+    private static final long VMM_HEADROOM_US = CFS_PERIOD_US / 2;
 
     enum Version { V1, V2 }
 
@@ -101,7 +106,7 @@ final class Cgroups {
                 enableControllers(root.resolve(PARENT));
                 Path group = root.resolve(PARENT).resolve(vmId);
                 Files.createDirectories(group);
-                write(group.resolve("cpu.max"), (cpus * CFS_PERIOD_US) + " " + CFS_PERIOD_US);
+                write(group.resolve("cpu.max"), quotaMicros(cpus) + " " + CFS_PERIOD_US);
                 write(group.resolve("memory.max"), Long.toString(memoryLimitBytes));
                 write(group.resolve("memory.swap.max"), "0");
             } else {
@@ -110,13 +115,17 @@ final class Cgroups {
                 Files.createDirectories(cpu);
                 Files.createDirectories(memory);
                 write(cpu.resolve("cpu.cfs_period_us"), Long.toString(CFS_PERIOD_US));
-                write(cpu.resolve("cpu.cfs_quota_us"), Long.toString(cpus * CFS_PERIOD_US));
+                write(cpu.resolve("cpu.cfs_quota_us"), Long.toString(quotaMicros(cpus)));
                 write(memory.resolve("memory.limit_in_bytes"), Long.toString(memoryLimitBytes));
             }
         } catch (IOException e) {
             throw new KilnException(ErrorCode.HOST_COMMAND_FAILED,
                     "cannot create the cgroup of VM %s (%s): %s".formatted(vmId, version, e.getMessage()), e);
         }
+    }
+
+    static long quotaMicros(int cpus) {
+        return cpus * CFS_PERIOD_US + VMM_HEADROOM_US;
     }
 
     private static void enableControllers(Path group) throws IOException {

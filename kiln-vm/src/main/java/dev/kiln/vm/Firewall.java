@@ -103,11 +103,16 @@ final class Firewall {
 
     /** Removes a VM's rules; rules already gone are fine (undo after a crash). */
     void removeVm(int slot, String tap) {
+        String element = "{ \"" + tap + "\" }";
+        // One transaction in the usual case; it fails as a whole when either part is already gone.
+        if (HostCommand.execute(nft("-f", "-"), "delete element ip %1$s vm_source %2$s\ndelete chain ip %1$s %3$s\n"
+                .formatted(TABLE, element, chainName(slot))).ok()) {
+            return;
+        }
         if (!HostCommand.execute(nft("list", "table", "ip", TABLE), null).ok()) {
             return;
         }
-        // Each step on its own: after a crash either may be missing.
-        HostCommand.execute(nft("delete", "element", "ip", TABLE, "vm_source", "{ \"" + tap + "\" }"), null);
+        HostCommand.execute(nft("delete", "element", "ip", TABLE, "vm_source", element), null);
         HostCommand.Result chain = HostCommand.execute(nft("delete", "chain", "ip", TABLE, chainName(slot)), null);
         if (!chain.ok() && !chain.stderr().contains("No such file")) {
             HostCommand.run(nft("delete", "chain", "ip", TABLE, chainName(slot)));

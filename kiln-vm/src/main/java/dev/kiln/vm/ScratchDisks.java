@@ -50,8 +50,27 @@ final class ScratchDisks {
         return template;
     }
 
+    /**
+     * Gives a VM its own overlay. Every overlay of one size is byte-for-byte the same empty qcow2
+     * file pointing at the same backing file, so it is made once with qemu-img and copied after.
+     */
     void createOverlay(Path disk, int sizeGib) {
-        HostCommand.run(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
-                template(sizeGib).toString(), disk.toString()));
+        Path pristine = templatesDir.resolve("overlay-" + sizeGib + "g.qcow2");
+        if (!Files.exists(pristine)) {
+            Path template = template(sizeGib);
+            Path temp = templatesDir.resolve(".overlay-" + sizeGib + "g." + ProcessHandle.current().pid() + ".tmp");
+            HostCommand.run(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", template.toString(),
+                    temp.toString()));
+            try {
+                Files.move(temp, pristine, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot store " + pristine, e);
+            }
+        }
+        try {
+            Files.copy(pristine, disk);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the disk " + disk, e);
+        }
     }
 }

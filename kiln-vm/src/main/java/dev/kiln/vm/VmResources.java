@@ -109,9 +109,11 @@ final class VmResources {
             cgroups.create(vmId, spec.cpus(), memoryLimitBytes(spec.memoryMib()));
             if (withNetwork) {
                 journal.record(Journal.Kind.TAP, tap);
-                taps.create(tap, tapAddress, config.vmmUser());
                 journal.record(Journal.Kind.FIREWALL, slot + " " + tap);
-                firewall.addVm(slot, tap, guestAddress);
+                // Independent of each other (the rules name the tap, they do not need it yet): made
+                // side by side, as the kernel takes its time over each.
+                concurrently(() -> taps.create(tap, tapAddress, config.vmmUser()),
+                        () -> firewall.addVm(slot, tap, guestAddress));
             }
             Path consoleLog = dir.resolve("console.log");
             Path stderrLog = dir.resolve("stderr.log");
@@ -224,23 +226,65 @@ final class VmResources {
         List<Journal.Entry> entries = new ArrayList<>(new Journal(dir.resolve(JOURNAL)).entries());
         Collections.reverse(entries);
         String vmId = dir.getFileName().toString();
+        // A tap's removal waits for the kernel (an RCU grace period, 10-30 ms): it runs beside the
+        // other steps, which do not depend on it, and is awaited before the slot is given back.
+        List<Runnable> network = new ArrayList<>();
         for (Journal.Entry entry : entries) {
             switch (entry.kind()) {
                 case PROCESS -> killIfSame(entry.value());
                 case CGROUP -> cgroups.destroy(entry.value());
                 case FIREWALL -> {
                     String[] parts = entry.value().split(" ");
-                    firewall.removeVm(Integer.parseInt(parts[0]), parts[1]);
+                    network.add(() -> firewall.removeVm(Integer.parseInt(parts[0]), parts[1]));
                 }
-                case TAP -> taps.remove(entry.value());
+                case TAP -> network.add(() -> taps.remove(entry.value()));
                 case DISK -> deleteIfExists(Path.of(entry.value()));
-                case SLOT -> releaseSlot(Integer.parseInt(entry.value()), vmId);
+                case SLOT -> {
+                    concurrently(network.toArray(Runnable[]::new));
+                    network.clear();
+                    releaseSlot(Integer.parseInt(entry.value()), vmId);
+                }
             }
         }
+        concurrently(network.toArray(Runnable[]::new));
         try {
             ImageStore.deleteTree(dir);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove " + dir, e);
+        }
+    }
+
+    /** Runs the steps on virtual threads and waits for all; the first failure is thrown, the rest suppressed. */
+    static void concurrently(Runnable... steps) {
+        if (steps.length <= 1) {
+            for (Runnable step : steps) {
+                step.run();
+            }
+            return;
+        }
+        List<Thread> threads = new ArrayList<>();
+        List<RuntimeException> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (Runnable step : steps) {
+            threads.add(Thread.ofVirtual().name("kiln-vm-step").start(() -> {
+                try {
+                    step.run();
+                } catch (RuntimeException e) {
+                    failures.add(e);
+                }
+            }));
+        }
+        for (Thread thread : threads) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new KilnException(ErrorCode.CANCELLED, "interrupted while changing the host's network", e);
+            }
+        }
+        if (!failures.isEmpty()) {
+            RuntimeException first = failures.getFirst();
+            failures.subList(1, failures.size()).forEach(first::addSuppressed);
+            throw first;
         }
     }
 
