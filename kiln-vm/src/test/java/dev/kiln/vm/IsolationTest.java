@@ -63,6 +63,7 @@ class IsolationTest {
         Matcher ready = awaitOutput(outputB, READY, Duration.ofSeconds(120));
         String addressB = ready.group(1);
         assertThat(host.lab.fetchFromHost("http://" + addressB + ":8080/")).as("B serves, seen from the host").isEqualTo("b-ok");
+        assertVmmConfinement(specB);
 
         var outputA = new TestHost.Output();
         VmSpec specA = new VmSpec(VmEngine.newVmId(), host.image, 1, 384, 2, Duration.ofMinutes(3), List.of("sh", "-c", """
@@ -101,6 +102,33 @@ class IsolationTest {
         assertThat(resultC.exitCode()).hasValue(0);
         assertThat(outputC.stdout()).doesNotContain("from-a").doesNotContain("from-b");
         host.assertNothingLeft();
+    }
+
+    /** B's VMM runs unprivileged, sandboxed, inside a cgroup that carries B's limits. */
+    private static void assertVmmConfinement(VmSpec spec) throws Exception {
+        ProcessHandle qemu = ProcessHandle.allProcesses()
+                .filter(p -> p.info().commandLine().orElse("").contains("-name kiln-" + spec.vmId()))
+                .findFirst().orElseThrow(() -> new AssertionError("no QEMU process for " + spec.vmId()));
+        assertThat(qemu.info().user()).hasValue(EngineConfig.DEFAULT_VMM_USER);
+        assertThat(qemu.info().commandLine().orElseThrow()).contains("-sandbox on,obsolete=deny,elevateprivileges=deny");
+        Cgroups cgroups = Cgroups.detect();
+        for (java.nio.file.Path group : cgroups.paths(spec.vmId())) {
+            assertThat(Cgroups.processes(group)).contains(qemu.pid());
+        }
+        if (cgroups.version() == Cgroups.Version.V1) {
+            java.nio.file.Path cpu = cgroups.paths(spec.vmId()).get(0);
+            java.nio.file.Path memory = cgroups.paths(spec.vmId()).get(1);
+            assertThat(java.nio.file.Files.readString(cpu.resolve("cpu.cfs_quota_us")).strip())
+                    .isEqualTo(Long.toString(Cgroups.quotaMicros(spec.cpus())));
+            assertThat(Long.parseLong(java.nio.file.Files.readString(memory.resolve("memory.limit_in_bytes")).strip()))
+                    .isEqualTo(VmResources.memoryLimitBytes(spec.memoryMib()));
+        } else {
+            java.nio.file.Path group = cgroups.paths(spec.vmId()).getFirst();
+            assertThat(java.nio.file.Files.readString(group.resolve("cpu.max")).strip())
+                    .isEqualTo(Cgroups.quotaMicros(spec.cpus()) + " 100000");
+            assertThat(Long.parseLong(java.nio.file.Files.readString(group.resolve("memory.max")).strip()))
+                    .isEqualTo(VmResources.memoryLimitBytes(spec.memoryMib()));
+        }
     }
 
     private static Matcher awaitOutput(TestHost.Output output, Pattern pattern, Duration timeout) throws InterruptedException {
