@@ -17,21 +17,23 @@ final class ExitCodes {
     static final int DEADLINE_EXCEEDED = 124;
     static final int INTERNAL = 125;
     static final int GUEST_CRASHED = 126;
+    static final int SERVER = 127;
     static final int INTERRUPTED = 130;
 
     private ExitCodes() {}
 
     static int of(ErrorCode code) {
         return switch (code) {
-            case INVALID_ARGUMENT, INVALID_LABEL, CONFLICT -> USAGE;
+            case INVALID_ARGUMENT, INVALID_LABEL, CONFLICT, NOT_FOUND -> USAGE;
             case IMAGE_NOT_FOUND, IMAGE_INVALID, IMAGE_BUILD_FAILED -> IMAGE;
             case INSUFFICIENT_CAPACITY -> CAPACITY;
             case HOST_PREREQUISITE_MISSING -> HOST_PREREQUISITE;
             case BOOT_FAILED -> BOOT_FAILED;
             case DEADLINE_EXCEEDED -> DEADLINE_EXCEEDED;
-            case GUEST_CRASHED -> GUEST_CRASHED;
+            case GUEST_CRASHED, JOB_LOST -> GUEST_CRASHED;
+            case UNAUTHENTICATED, UNAVAILABLE -> SERVER;
             case CANCELLED -> INTERRUPTED;
-            case HOST_COMMAND_FAILED -> INTERNAL;
+            case HOST_COMMAND_FAILED, INTERNAL -> INTERNAL;
         };
     }
 }

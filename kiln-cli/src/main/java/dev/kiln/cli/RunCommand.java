@@ -79,6 +79,11 @@ final class RunCommand implements Callable<Integer> {
             }
         }, "kiln-run-interrupt");
         Runtime.getRuntime().addShutdownHook(onInterrupt);
+        if (verbose) {
+            ProcessHandle.current().info().startInstant().ifPresent(start -> System.err.printf(
+                    "kiln: ready to make VM %s %d ms after the process started%n", spec.vmId(),
+                    java.time.Duration.between(start, java.time.Instant.now()).toMillis()));
+        }
         VmResult result;
         try {
             result = engine.run(spec, new StandardStreams());

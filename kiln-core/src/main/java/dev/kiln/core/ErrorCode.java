@@ -32,8 +32,18 @@ public enum ErrorCode {
     GUEST_CRASHED(Kind.INTERNAL),
     /** The command ran past its deadline and was killed. */
     DEADLINE_EXCEEDED(Kind.USER_ERROR),
-    /** The thing exists already (a VM id, an image being built). */
-    CONFLICT(Kind.CONFLICT);
+    /** The thing exists already (a VM id, an image being built), or its state forbids the request. */
+    CONFLICT(Kind.CONFLICT),
+    /** A token is missing, wrong or revoked (HTTP 401). */
+    UNAUTHENTICATED(Kind.USER_ERROR),
+    /** No job, host or VM by that id. */
+    NOT_FOUND(Kind.NOT_FOUND),
+    /** The server or its database cannot be reached now; a later retry may succeed. */
+    UNAVAILABLE(Kind.UNAVAILABLE),
+    /** The job's host went silent while the job ran: its VM is lost and its result unknown. */
+    JOB_LOST(Kind.UNAVAILABLE),
+    /** An unexpected failure inside Kiln; the message says where. */
+    INTERNAL(Kind.INTERNAL);
 
     /** How a caller should treat the failure. */
     public enum Kind {

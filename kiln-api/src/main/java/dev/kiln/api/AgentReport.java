@@ -1,0 +1,16 @@
+package dev.kiln.api;
+
+import java.util.List;
+
+/**
+ * What an agent actually has, posted on every sync (level-triggered: the whole state, never a delta).
+ *
+ * @param bootId a random id of this agent process; a new one tells the server the agent restarted
+ * @param sequence increases with every report of one boot; an older report than one already applied
+ *     changes nothing
+ * @param desiredVersion the version of the last answer the agent converged to; the server holds the
+ *     sync while its answer would be the same
+ * @param vms every VM the agent has, including ended ones until the server's answer no longer lists them
+ */
+public record AgentReport(String bootId, long sequence, String version, String arch, int vcpus, long memoryMib,
+        int diskGib, String desiredVersion, List<VmReport> vms) {}

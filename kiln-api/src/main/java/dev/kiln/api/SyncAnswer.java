@@ -1,0 +1,12 @@
+package dev.kiln.api;
+
+import java.util.List;
+
+/**
+ * What should exist on the host. The agent launches what it lacks and stops what is not listed.
+ *
+ * @param desiredVersion identifies this answer; the agent sends it back so the server can hold the
+ *     next sync until something changes
+ * @param draining whether the host takes new VMs (informational: the server already sends none)
+ */
+public record SyncAnswer(String host, String desiredVersion, boolean draining, List<VmLaunch> vms) {}
