@@ -31,10 +31,14 @@ final class TestHost implements AutoCloseable {
     final List<String> vmIds = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     TestHost() {
+        this("default");
+    }
+
+    TestHost(String imageName) {
         ImageStore images = new ImageStore(IMAGES);
-        this.image = images.findByName("default").orElseThrow(() -> new AssertionError(
-                "VM tests need the default image in " + IMAGES + ": build it with `bin/kiln image build default`"
-                        + " (bin/test does)"));
+        this.image = images.findByName(imageName).orElseThrow(() -> new AssertionError(
+                "VM tests need the %s image in %s: build it with `bin/kiln image build %s` (bin/test does)"
+                        .formatted(imageName, IMAGES, imageName)));
         try {
             this.state = Files.createTempDirectory(Path.of("/var/tmp"), "kiln-test-");
             Files.createSymbolicLink(state.resolve("images"), IMAGES);

@@ -1,0 +1,82 @@
+package dev.kiln.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The runner image: Docker answers when the job starts, builds and runs images, and forgets them. */
+@Tag("vm")
+@Timeout(400)
+class RunnerImageTest {
+    private static TestHost host;
+
+    @BeforeAll
+    static void start() {
+        host = new TestHost("runner");
+    }
+
+    @AfterAll
+    static void stop() {
+        if (host != null) {
+            host.close();
+        }
+    }
+
+    @AfterEach
+    void nothingLeft() {
+        host.assertNothingLeft();
+    }
+
+    private VmSpec docker(String script) {
+        VmSpec spec = new VmSpec(VmEngine.newVmId(), host.image, 2, 2048, 4, Duration.ofMinutes(5),
+                List.of("bash", "-c", script), Map.of(), true);
+        host.vmIds.add(spec.vmId());
+        return spec;
+    }
+
+    @Test
+    void dockerRunsImportsBuildsAndTheNextVmSeesNoneOfIt() {
+        var first = new TestHost.Output();
+        VmResult made = host.engine.run(docker("""
+                set -euo pipefail
+                docker info --format 'docker {{.Driver}} {{.CgroupVersion}}'
+                mkdir -p /tmp/rootfs/bin
+                cp /bin/busybox /tmp/rootfs/bin/
+                for tool in sh echo cat; do ln -s busybox /tmp/rootfs/bin/$tool; done
+                tar -C /tmp/rootfs -c . | docker import - kiln-test/busybox:1 > /dev/null
+                docker run --rm kiln-test/busybox:1 echo hello from a container
+                mkdir /tmp/context
+                printf 'FROM kiln-test/busybox:1\\nRUN echo built in a Dockerfile > /built.txt\\nCMD ["cat", "/built.txt"]\\n' > /tmp/context/Dockerfile
+                docker build -q -t kiln-test/built:1 /tmp/context > /dev/null
+                docker run --rm kiln-test/built:1
+                echo "sudo uid $(sudo -n id -u), groups $(id -nG)"
+                docker run -d --name left-running kiln-test/busybox:1 sh -c 'sleep 600' > /dev/null
+                echo marker > /home/runner/marker
+                echo "images $(docker images -q | wc -l) containers $(docker ps -aq | wc -l)"
+                """), first);
+
+        assertThat(made.exitCode()).as(made.detail() + "\n" + first.stderr()).hasValue(0);
+        assertThat(first.stdout().lines()).containsExactly(
+                "docker overlay2 2",
+                "hello from a container",
+                "built in a Dockerfile",
+                "sudo uid 0, groups runner docker",
+                "images 2 containers 1");
+
+        var second = new TestHost.Output();
+        VmResult fresh = host.engine.run(docker("""
+                echo "images $(docker images -q | wc -l) containers $(docker ps -aq | wc -l)"
+                ls /home/runner/marker 2>/dev/null || echo no marker
+                """), second);
+        assertThat(fresh.exitCode()).as(fresh.detail()).hasValue(0);
+        assertThat(second.stdout().lines()).containsExactly("images 0 containers 0", "no marker");
+    }
+}
