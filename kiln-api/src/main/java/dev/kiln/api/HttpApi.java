@@ -104,7 +104,7 @@ final class HttpApi {
             return JSON.readValue(response.body(), type);
         } catch (IOException e) {
             throw new KilnException(ErrorCode.INTERNAL, "the Kiln server at " + server + " answered "
-                    + request.uri().getPath() + " with JSON this client cannot read: " + e.getOriginalMessage(), e);
+                    + request.uri().getPath() + " with JSON this client cannot read: " + e.getMessage(), e);
         }
     }
 

@@ -10,14 +10,14 @@ public final class Json {
 
     /** Strict: an unknown field is an error. Servers read requests with it. */
     public static ObjectMapper strict() {
-        return new ObjectMapper().setSerializationInclusion(JsonInclude.Include.NON_NULL)
+        return new ObjectMapper().setDefaultPropertyInclusion(JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
                 .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
     }
 
     /** Lenient: unknown fields are skipped, so a newer server's answers still read. Clients use it. */
     public static ObjectMapper lenient() {
-        return new ObjectMapper().setSerializationInclusion(JsonInclude.Include.NON_NULL)
+        return new ObjectMapper().setDefaultPropertyInclusion(JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
                 .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     }
 }

@@ -1,0 +1,132 @@
+package dev.kiln.server;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import dev.kiln.api.Json;
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+
+/** One HTTP request: its bounded body, query, bearer token, and a JSON answer. */
+final class Exchange {
+    static final ObjectMapper READ = Json.strict();
+    static final ObjectMapper WRITE = Json.strict();
+
+    /** The body was larger than allowed (HTTP 413). */
+    static final class TooLarge extends KilnException {
+        TooLarge(String message) {
+            super(ErrorCode.INVALID_ARGUMENT, message);
+        }
+    }
+
+    private final HttpExchange http;
+    private final Map<String, String> query;
+
+    Exchange(HttpExchange http) {
+        this.http = http;
+        this.query = parseQuery(http.getRequestURI().getRawQuery());
+    }
+
+    String method() {
+        return http.getRequestMethod();
+    }
+
+    String path() {
+        return http.getRequestURI().getPath();
+    }
+
+    String bearer() {
+        String header = http.getRequestHeaders().getFirst("Authorization");
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return null;
+        }
+        return header.substring(7).strip();
+    }
+
+    String query(String name) {
+        return query.get(name);
+    }
+
+    long queryLong(String name, long fallback, long min, long max) {
+        String value = query.get(name);
+        if (value == null) {
+            return fallback;
+        }
+        try {
+            long parsed = Long.parseLong(value);
+            if (parsed < min || parsed > max) {
+                throw new NumberFormatException();
+            }
+            return parsed;
+        } catch (NumberFormatException e) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "query parameter " + name + " must be a whole number"
+                    + " from " + min + " to " + max + ", got '" + (value.length() > 20 ? value.substring(0, 20) : value) + "'");
+        }
+    }
+
+    <T> T body(TypeReference<T> type, int limit) {
+        byte[] bytes = readBody(limit);
+        try {
+            return READ.readValue(bytes, type);
+        } catch (JsonProcessingException e) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "the request body is not valid: "
+                    + e.getOriginalMessage(), e);
+        } catch (IOException e) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "cannot read the request body: " + e.getMessage(), e);
+        }
+    }
+
+    private byte[] readBody(int limit) {
+        try (InputStream in = http.getRequestBody()) {
+            byte[] bytes = in.readNBytes(limit + 1);
+            if (bytes.length > limit) {
+                throw new TooLarge("the request body is larger than the " + limit + " bytes allowed here");
+            }
+            return bytes;
+        } catch (IOException e) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "cannot read the request body: " + e.getMessage(), e);
+        }
+    }
+
+    void send(int status, Object body) throws IOException {
+        byte[] bytes = body == null ? new byte[0] : WRITE.writeValueAsBytes(body);
+        http.getResponseHeaders().set("Content-Type", "application/json");
+        http.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
+        if (bytes.length > 0) {
+            try (OutputStream out = http.getResponseBody()) {
+                out.write(bytes);
+            }
+        }
+    }
+
+    void drainAndClose() {
+        try (InputStream in = http.getRequestBody()) {
+            in.skip(1 << 20);
+        } catch (IOException ignored) {
+            // The client went away.
+        }
+        http.close();
+    }
+
+    private static Map<String, String> parseQuery(String raw) {
+        Map<String, String> result = new HashMap<>();
+        if (raw == null || raw.isEmpty()) {
+            return result;
+        }
+        for (String pair : raw.split("&")) {
+            int eq = pair.indexOf('=');
+            String name = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+            String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+            result.put(name, value);
+        }
+        return result;
+    }
+}

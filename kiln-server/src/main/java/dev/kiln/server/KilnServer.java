@@ -1,0 +1,120 @@
+package dev.kiln.server;
+
+import static java.util.Objects.requireNonNull;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.kiln.core.Scheduler;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The control plane, assembled: store (migrated at start), API on {@code /api/v1}, scheduling loop,
+ * liveness loop and, on PostgreSQL, the listener that carries other replicas' changes. Requests run
+ * on virtual threads, so a held sync costs no platform thread.
+ */
+public final class KilnServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(KilnServer.class);
+
+    private final ServerConfig config;
+    private final Database db;
+    private final PgNotifier notifier;
+    private final SchedulingLoop scheduling;
+    private final LivenessLoop liveness;
+    private final HttpServer http;
+    private final ExecutorService requests;
+
+    private KilnServer(ServerConfig config, InstantSource clock) {
+        this.config = config;
+        Signals signals = new Signals();
+        this.db = new Database(config.databaseUrl(), config.databaseUser(), config.databasePassword(), signals);
+        PgNotifier pg = null;
+        HttpServer server = null;
+        ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+        try {
+            if (db.dialect() == Dialect.POSTGRESQL) {
+                pg = new PgNotifier(db, config.databaseUser(), config.databasePassword(), signals);
+            }
+            var stores = new ApiHandler.Stores(new JobStore(db, clock), new HostStore(db, clock), new SyncStore(db, clock),
+                    new VmStore(db), new LogStore(db), new JobRequests(config.labels(), config.defaultImage(),
+                    config.defaultTimeout(), config.maxTimeout()));
+            server = HttpServer.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
+            server.createContext("/api/", new ApiHandler(config, stores, signals));
+            server.setExecutor(executor);
+            this.scheduling = new SchedulingLoop(new SchedulingStore(db, clock), new Scheduler(config.scheduler(), clock),
+                    signals, config.schedulingInterval());
+            this.liveness = new LivenessLoop(new LivenessStore(db, clock), clock, config.offlineAfter(),
+                    config.livenessInterval());
+        } catch (IOException e) {
+            db.close();
+            executor.shutdownNow();
+            throw new UncheckedIOException("cannot listen on " + config.bindAddress() + ":" + config.port(), e);
+        } catch (RuntimeException e) {
+            db.close();
+            executor.shutdownNow();
+            throw e;
+        }
+        this.notifier = pg;
+        this.http = server;
+        this.requests = executor;
+    }
+
+    /** Checks the config, migrates the store and starts serving. */
+    public static KilnServer start(ServerConfig config, InstantSource clock) {
+        requireNonNull(config, "config is null");
+        requireNonNull(clock, "clock is null");
+        config.check();
+        KilnServer server = new KilnServer(config, clock);
+        if (server.notifier != null) {
+            server.notifier.start();
+        }
+        server.scheduling.start();
+        server.liveness.start();
+        server.http.start();
+        log.info("Kiln server listening on {} with database {}", server.uri(), Database.redact(config.databaseUrl()));
+        return server;
+    }
+
+    public int port() {
+        return http.getAddress().getPort();
+    }
+
+    public URI uri() {
+        String host = config.bindAddress().equals("0.0.0.0") ? "127.0.0.1" : config.bindAddress();
+        return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port());
+    }
+
+    /** Scheduling passes run so far, jobs placed and decided, and time spent deciding. */
+    public record Stats(long passes, long placements, long decisions, Duration schedulingTime) {}
+
+    public Stats stats() {
+        SchedulingLoop.Stats s = scheduling.stats();
+        return new Stats(s.passes(), s.placements(), s.decisions(), s.busy());
+    }
+
+    @Override
+    public void close() {
+        http.stop(0);
+        scheduling.close();
+        liveness.close();
+        if (notifier != null) {
+            notifier.close();
+        }
+        requests.shutdownNow();
+        try {
+            requests.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        db.close();
+        log.info("Kiln server on port {} stopped", port());
+    }
+}

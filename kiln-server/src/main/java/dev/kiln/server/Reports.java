@@ -1,0 +1,115 @@
+package dev.kiln.server;
+
+import dev.kiln.api.AgentReport;
+import dev.kiln.api.LogChunk;
+import dev.kiln.api.VmReport;
+import dev.kiln.api.VmState;
+import dev.kiln.core.Arch;
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/** Checks what agents send before any of it is applied: a bad report is refused whole. */
+final class Reports {
+    static final int MAX_VMS = 4096;
+    static final int MAX_DETAIL = 4096;
+    static final int MAX_CHUNKS = 1024;
+    static final int MAX_CHUNK_TEXT = 256 * 1024;
+    private static final Pattern VM_ID = Pattern.compile("[a-z0-9-]{1,40}");
+    private static final Pattern TOKEN = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
+    private Reports() {}
+
+    static void check(AgentReport report) {
+        if (report == null) {
+            throw invalid("the body must be an agent report");
+        }
+        if (report.bootId() == null || !TOKEN.matcher(report.bootId()).matches()) {
+            throw invalid("bootId must be 1 to 64 of [A-Za-z0-9._-]");
+        }
+        if (report.sequence() < 0) {
+            throw invalid("sequence must not be negative, got " + report.sequence());
+        }
+        if (report.version() != null && report.version().length() > 64) {
+            throw invalid("version is longer than 64 characters");
+        }
+        Arch arch = report.arch() == null ? null : Arch.parse(report.arch()).orElse(null);
+        if (arch == null || arch == Arch.ANY) {
+            throw invalid("arch '" + report.arch() + "' is not x86_64 or arm64");
+        }
+        if (report.vcpus() < 1 || report.vcpus() > 4096 || report.memoryMib() < 1 || report.diskGib() < 1) {
+            throw invalid("capacity must be at least 1 vCPU (at most 4096), 1 MiB and 1 GiB; got " + report.vcpus()
+                    + " vCPUs, " + report.memoryMib() + " MiB, " + report.diskGib() + " GiB");
+        }
+        if (report.desiredVersion() != null && report.desiredVersion().length() > 64) {
+            throw invalid("desiredVersion is longer than 64 characters");
+        }
+        List<VmReport> vms = report.vms() == null ? List.of() : report.vms();
+        if (vms.size() > MAX_VMS) {
+            throw invalid("the report lists " + vms.size() + " VMs; at most " + MAX_VMS + " are allowed");
+        }
+        Set<String> seen = new HashSet<>();
+        for (VmReport vm : vms) {
+            if (vm == null || vm.id() == null || !VM_ID.matcher(vm.id()).matches()) {
+                throw invalid("a VM id must be 1 to 40 of [a-z0-9-]");
+            }
+            if (!seen.add(vm.id())) {
+                throw invalid("VM " + vm.id() + " is listed twice");
+            }
+            if (vm.state() == null || !(vm.state() == VmState.BOOTING || vm.state() == VmState.RUNNING
+                    || vm.state() == VmState.EXITED || vm.state() == VmState.FAILED)) {
+                throw invalid("VM " + vm.id() + " has state " + vm.state() + "; an agent reports BOOTING, RUNNING,"
+                        + " EXITED or FAILED");
+            }
+            if (vm.state() == VmState.EXITED && (vm.exitCode() == null || vm.exitCode() < 0 || vm.exitCode() > 255)) {
+                throw invalid("VM " + vm.id() + " EXITED needs an exitCode from 0 to 255, got " + vm.exitCode());
+            }
+            if (vm.state() == VmState.FAILED) {
+                outcome(vm);
+            }
+            if (vm.detail() != null && vm.detail().length() > MAX_DETAIL) {
+                throw invalid("VM " + vm.id() + " has a detail longer than " + MAX_DETAIL + " characters");
+            }
+        }
+    }
+
+    /** The error code a FAILED VM gives its job. */
+    static ErrorCode outcome(VmReport vm) {
+        try {
+            return ErrorCode.valueOf(String.valueOf(vm.outcome()));
+        } catch (IllegalArgumentException e) {
+            throw invalid("VM " + vm.id() + " FAILED with outcome '" + vm.outcome()
+                    + "'; expected an error code such as BOOT_FAILED, DEADLINE_EXCEEDED or GUEST_CRASHED");
+        }
+    }
+
+    static void check(List<LogChunk> chunks) {
+        if (chunks == null) {
+            throw invalid("the body must be a list of log chunks");
+        }
+        if (chunks.size() > MAX_CHUNKS) {
+            throw invalid("at most " + MAX_CHUNKS + " log chunks per request, got " + chunks.size());
+        }
+        for (LogChunk chunk : chunks) {
+            if (chunk == null || chunk.vm() == null || !VM_ID.matcher(chunk.vm()).matches()) {
+                throw invalid("a log chunk's vm must be 1 to 40 of [a-z0-9-]");
+            }
+            if (chunk.sequence() < 0) {
+                throw invalid("log chunk sequence must not be negative");
+            }
+            if (!"stdout".equals(chunk.stream()) && !"stderr".equals(chunk.stream())) {
+                throw invalid("log chunk stream must be stdout or stderr, got '" + chunk.stream() + "'");
+            }
+            if (chunk.text() == null || chunk.text().length() > MAX_CHUNK_TEXT) {
+                throw invalid("log chunk text must be present and at most " + MAX_CHUNK_TEXT + " characters");
+            }
+        }
+    }
+
+    private static KilnException invalid(String message) {
+        return new KilnException(ErrorCode.INVALID_ARGUMENT, "bad agent report: " + message);
+    }
+}

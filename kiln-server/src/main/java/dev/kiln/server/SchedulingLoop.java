@@ -1,0 +1,104 @@
+package dev.kiln.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.core.KilnException;
+import dev.kiln.core.Scheduler;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs scheduling passes on one thread: as soon as the queue or the room changes ({@link Signals#SCHEDULE}),
+ * and at least every {@code interval} (another replica's jobs, a missed signal). Passes that overlap
+ * in time coalesce: signals during a pass cause exactly one more.
+ */
+final class SchedulingLoop implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(SchedulingLoop.class);
+
+    private final SchedulingStore store;
+    private final Scheduler scheduler;
+    private final Signals signals;
+    private final Duration interval;
+    private final Thread thread;
+    private final AtomicLong passes = new AtomicLong();
+    private final AtomicLong placements = new AtomicLong();
+    private final AtomicLong decisions = new AtomicLong();
+    private final AtomicLong busyNanos = new AtomicLong();
+    private volatile boolean stopped;
+
+    SchedulingLoop(SchedulingStore store, Scheduler scheduler, Signals signals, Duration interval) {
+        this.store = requireNonNull(store, "store is null");
+        this.scheduler = requireNonNull(scheduler, "scheduler is null");
+        this.signals = requireNonNull(signals, "signals is null");
+        this.interval = requireNonNull(interval, "interval is null");
+        this.thread = Thread.ofPlatform().name("kiln-scheduler").daemon().unstarted(this::run);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** Passes run, jobs placed, jobs placed or rejected, and time spent in passes. */
+    record Stats(long passes, long placements, long decisions, Duration busy) {}
+
+    Stats stats() {
+        return new Stats(passes.get(), placements.get(), decisions.get(), Duration.ofNanos(busyNanos.get()));
+    }
+
+    private void run() {
+        boolean failing = false;
+        while (!stopped) {
+            long seen = signals.version(Signals.SCHEDULE);
+            try {
+                long start = System.nanoTime();
+                SchedulingStore.Pass pass = store.pass(scheduler);
+                if (pass.queued() > 0) {
+                    busyNanos.addAndGet(System.nanoTime() - start);
+                    passes.incrementAndGet();
+                    placements.addAndGet(pass.placed());
+                    decisions.addAndGet(pass.placed() + pass.rejected());
+                    if (pass.placed() + pass.rejected() > 0) {
+                        log.debug("pass: {} queued, {} placed, {} rejected", pass.queued(), pass.placed(), pass.rejected());
+                    }
+                }
+                if (failing) {
+                    log.info("scheduling works again");
+                    failing = false;
+                }
+                signals.await(Signals.SCHEDULE, seen, interval);
+            } catch (KilnException e) {
+                if (!failing) {
+                    log.warn("a scheduling pass failed: {}; retrying every {} ms", e.getMessage(), interval.toMillis());
+                    failing = true;
+                }
+                sleep();
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                log.error("a scheduling pass failed unexpectedly", e);
+                sleep();
+            }
+        }
+    }
+
+    private void sleep() {
+        try {
+            Thread.sleep(interval);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        stopped = true;
+        thread.interrupt();
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

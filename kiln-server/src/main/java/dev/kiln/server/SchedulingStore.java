@@ -1,0 +1,141 @@
+package dev.kiln.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.api.JobState;
+import dev.kiln.api.VmState;
+import dev.kiln.core.Allocation;
+import dev.kiln.core.Arch;
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.Host;
+import dev.kiln.core.HostId;
+import dev.kiln.core.HostState;
+import dev.kiln.core.JobId;
+import dev.kiln.core.PendingJob;
+import dev.kiln.core.Scheduler;
+import dev.kiln.core.SchedulingResult;
+import dev.kiln.core.Size;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One scheduling pass in one transaction: reads the queue and the hosts with their reservations, asks
+ * the {@link Scheduler}, and writes each reservation (a PENDING VM on the chosen host) before any
+ * agent can hear of it. On PostgreSQL the pass first locks every host row, so passes of two replicas
+ * run one after the other and never place on the same room twice; queued jobs are claimed with
+ * {@code FOR UPDATE SKIP LOCKED}, and a job moves from QUEUED only by a conditional update.
+ */
+final class SchedulingStore {
+    private static final Logger log = LoggerFactory.getLogger(SchedulingStore.class);
+    static final int MAX_QUEUE_PER_PASS = 20_000;
+
+    /** What a pass did. */
+    record Pass(int queued, int placed, int rejected, Set<String> hosts) {}
+
+    private final Database db;
+    private final InstantSource clock;
+
+    SchedulingStore(Database db, InstantSource clock) {
+        this.db = requireNonNull(db, "db is null");
+        this.clock = requireNonNull(clock, "clock is null");
+    }
+
+    Pass pass(Scheduler scheduler) {
+        long now = clock.millis();
+        return db.tx(tx -> {
+            if (tx.dialect() == Dialect.POSTGRESQL) {
+                tx.query("SELECT name FROM hosts ORDER BY name FOR UPDATE", row -> row.getString(1));
+            }
+            List<PendingJob> queue = tx.query("SELECT id, seq, cpus, memory_mib, disk_gib, arch, org, repo, priority,"
+                            + " queued_at FROM jobs WHERE state = ? ORDER BY priority DESC, seq LIMIT "
+                            + MAX_QUEUE_PER_PASS + tx.dialect().forUpdateSkipLocked(),
+                    row -> new PendingJob(new JobId(row.getString("id")), new Size(row.getInt("cpus"),
+                            row.getLong("memory_mib"), row.getInt("disk_gib"), arch(row.getString("arch"))),
+                            row.getString("org"), row.getString("repo"), row.getInt("priority"), row.getLong("seq"),
+                            Instant.ofEpochMilli(row.getLong("queued_at"))), JobState.QUEUED);
+            if (queue.isEmpty()) {
+                return new Pass(0, 0, 0, Set.of());
+            }
+            List<Host> hosts = hosts(tx);
+            SchedulingResult result = scheduler.schedule(queue, hosts);
+            Map<String, PendingJob> byId = new HashMap<>();
+            queue.forEach(job -> byId.put(job.id().value(), job));
+            Set<String> touched = new java.util.HashSet<>();
+            for (SchedulingResult.Placement placement : result.placements()) {
+                PendingJob job = byId.get(placement.job().value());
+                String vm = Tokens.newId("vm-");
+                String host = placement.host().value();
+                int moved = tx.update("UPDATE jobs SET state = ?, host = ?, vm = ?, updated_at = ? WHERE id = ? AND state = ?",
+                        JobState.SCHEDULED, host, vm, now, job.id().value(), JobState.QUEUED);
+                if (moved != 1) {
+                    throw new IllegalStateException("job " + job.id() + " left QUEUED during the pass that claimed it");
+                }
+                tx.update("INSERT INTO vms (id, job_id, host, state, cpus, memory_mib, disk_gib, created_at, updated_at)"
+                                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", vm, job.id().value(), host, VmState.PENDING,
+                        job.size().vcpus(), job.size().memoryMib(), job.size().diskGib(), now, now);
+                JobStore.event(tx, job.id().value(), JobState.SCHEDULED, "reserved on host " + host + " as VM " + vm, now);
+                tx.signal(Signals.host(host));
+                touched.add(host);
+            }
+            for (SchedulingResult.Rejection rejection : result.rejections()) {
+                String id = rejection.job().value();
+                tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ? AND state = ?",
+                        ErrorCode.INSUFFICIENT_CAPACITY, rejection.reason(), id, JobState.QUEUED);
+                JobStore.transition(tx, id, JobState.FAILED, rejection.reason(), now);
+                log.info("job {} rejected: {}", id, rejection.reason());
+            }
+            return new Pass(queue.size(), result.placements().size(), result.rejections().size(), touched);
+        });
+    }
+
+    private static List<Host> hosts(Tx tx) throws SQLException {
+        Map<String, Host> hosts = new LinkedHashMap<>();
+        for (Host host : tx.query("SELECT name, arch, vcpus, memory_mib, disk_gib, draining, offline FROM hosts"
+                        + " WHERE arch IS NOT NULL ORDER BY name",
+                row -> new Host(new HostId(row.getString("name")), arch(row.getString("arch")), row.getInt("vcpus"),
+                        row.getLong("memory_mib"), row.getInt("disk_gib"), Set.of(),
+                        row.getInt("offline") == 1 ? HostState.OFFLINE
+                                : row.getInt("draining") == 1 ? HostState.DRAINING : HostState.ACTIVE, List.of()))) {
+            hosts.put(host.id().value(), host);
+        }
+        Map<String, List<Allocation>> allocations = new HashMap<>();
+        tx.query("SELECT v.host, v.job_id, v.cpus, v.memory_mib, v.disk_gib, j.arch, j.org, j.repo FROM vms v"
+                        + " JOIN jobs j ON j.id = v.job_id WHERE v.state IN (?, ?, ?, ?)",
+                row -> allocations.computeIfAbsent(row.getString("host"), h -> new ArrayList<>()).add(new Allocation(
+                        new JobId(row.getString("job_id")), new Size(row.getInt("cpus"), row.getLong("memory_mib"),
+                        row.getInt("disk_gib"), arch(row.getString("arch"))), row.getString("org"),
+                        row.getString("repo"))),
+                VmState.PENDING, VmState.BOOTING, VmState.RUNNING, VmState.STOPPING);
+        List<Host> result = new ArrayList<>();
+        for (Host host : hosts.values()) {
+            List<Allocation> on = allocations.getOrDefault(host.id().value(), List.of());
+            result.add(new Host(host.id(), host.arch(), host.vcpus(), host.memoryMib(), host.diskGib(), host.labels(),
+                    host.state(), dedupe(on)));
+        }
+        return result;
+    }
+
+    /** A job holds room once; a cancelled job's stopping VM and a re-run's VM are one allocation each. */
+    private static List<Allocation> dedupe(List<Allocation> allocations) {
+        Map<JobId, Allocation> unique = new LinkedHashMap<>();
+        for (Allocation allocation : allocations) {
+            unique.merge(allocation.job(), allocation, (a, b) -> new Allocation(a.job(), new Size(
+                    a.size().vcpus() + b.size().vcpus(), a.size().memoryMib() + b.size().memoryMib(),
+                    a.size().diskGib() + b.size().diskGib(), a.size().arch()), a.org(), a.repo()));
+        }
+        return List.copyOf(unique.values());
+    }
+
+    private static Arch arch(String id) {
+        return Arch.parse(id).orElseThrow(() -> new IllegalStateException("stored arch '" + id + "' is unknown"));
+    }
+}

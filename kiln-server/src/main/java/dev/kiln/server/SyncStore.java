@@ -1,0 +1,214 @@
+package dev.kiln.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.api.AgentReport;
+import dev.kiln.api.JobState;
+import dev.kiln.api.SyncAnswer;
+import dev.kiln.api.VmLaunch;
+import dev.kiln.api.VmReport;
+import dev.kiln.api.VmState;
+import dev.kiln.core.Arch;
+import dev.kiln.core.ErrorCode;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.SQLException;
+import java.time.InstantSource;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The server's side of the level-triggered sync: converges its records to an agent's report, and
+ * answers the VMs that should exist on the host. A report older than one already applied (same boot,
+ * lower sequence) changes nothing; VM states only move forward, so a repeated report is harmless.
+ */
+final class SyncStore {
+    private static final Logger log = LoggerFactory.getLogger(SyncStore.class);
+
+    /** A VM on the host as the store has it, with its job's state. */
+    private record Held(String id, String job, VmState state, JobState jobState) {}
+
+    private final Database db;
+    private final InstantSource clock;
+
+    SyncStore(Database db, InstantSource clock) {
+        this.db = requireNonNull(db, "db is null");
+        this.clock = requireNonNull(clock, "clock is null");
+    }
+
+    /** Applies a checked report from the host; false when it was stale and changed nothing. */
+    boolean apply(String host, AgentReport report) {
+        long now = clock.millis();
+        return db.tx(tx -> {
+            var previous = tx.queryOne("SELECT boot_id, report_seq, arch, vcpus, memory_mib, disk_gib, offline"
+                    + " FROM hosts WHERE name = ?" + tx.dialect().forUpdate(), row -> new Object[] {
+                    row.getString("boot_id"), row.getLong("report_seq"), row.getString("arch"), row.getInt("vcpus"),
+                    row.getLong("memory_mib"), row.getInt("disk_gib"), row.getInt("offline")}, host);
+            if (previous.isEmpty()) {
+                return false; // removed meanwhile; the next call is refused by its token
+            }
+            Object[] p = previous.get();
+            if (report.bootId().equals(p[0]) && report.sequence() <= (Long) p[1]) {
+                log.debug("host {}: report {} of boot {} is not newer than {}; ignored", host, report.sequence(),
+                        report.bootId(), p[1]);
+                return false;
+            }
+            String arch = Arch.parse(report.arch()).orElseThrow().id();
+            boolean capacityChanged = !arch.equals(p[2]) || report.vcpus() != (Integer) p[3]
+                    || report.memoryMib() != (Long) p[4] || report.diskGib() != (Integer) p[5];
+            boolean wasOffline = (Integer) p[6] == 1;
+            tx.update("UPDATE hosts SET arch = ?, vcpus = ?, memory_mib = ?, disk_gib = ?, version = ?, boot_id = ?,"
+                            + " report_seq = ?, last_seen = ?, offline = 0 WHERE name = ?", arch, report.vcpus(),
+                    report.memoryMib(), report.diskGib(), report.version(), report.bootId(), report.sequence(), now, host);
+            if (capacityChanged || wasOffline) {
+                log.info("host {} {}: {} vCPUs, {} MiB, {} GiB, {}", host, wasOffline ? "is back" : "reports",
+                        report.vcpus(), report.memoryMib(), report.diskGib(), arch);
+                tx.signal(Signals.SCHEDULE);
+            }
+            converge(tx, host, report, now);
+            return true;
+        });
+    }
+
+    private void converge(Tx tx, String host, AgentReport report, long now) throws SQLException {
+        Map<String, Held> held = new HashMap<>();
+        for (Held vm : tx.query("SELECT v.id, v.job_id, v.state, j.state AS job_state FROM vms v JOIN jobs j"
+                        + " ON j.id = v.job_id WHERE v.host = ? AND v.state IN (?, ?, ?, ?)" + tx.dialect().forUpdate(),
+                row -> new Held(row.getString("id"), row.getString("job_id"), VmState.valueOf(row.getString("state")),
+                        JobState.valueOf(row.getString("job_state"))),
+                host, VmState.PENDING, VmState.BOOTING, VmState.RUNNING, VmState.STOPPING)) {
+            held.put(vm.id(), vm);
+        }
+        Map<String, VmReport> reported = new HashMap<>();
+        for (VmReport vm : report.vms() == null ? List.<VmReport>of() : report.vms()) {
+            reported.put(vm.id(), vm);
+            Held record = held.get(vm.id());
+            if (record != null) {
+                advance(tx, host, record, vm, now);
+            }
+        }
+        for (Held record : held.values()) {
+            if (!reported.containsKey(record.id()) && record.state() != VmState.PENDING) {
+                gone(tx, host, record, now);
+            }
+        }
+    }
+
+    /** Moves a VM and its job forward to what the agent reports; never backward. */
+    private void advance(Tx tx, String host, Held vm, VmReport report, long now) throws SQLException {
+        switch (report.state()) {
+            case BOOTING -> {
+                if (vm.state() == VmState.PENDING) {
+                    setVm(tx, vm.id(), VmState.BOOTING, now);
+                }
+                if (vm.jobState() == JobState.SCHEDULED) {
+                    JobStore.transition(tx, vm.job(), JobState.STARTING, "VM " + vm.id() + " is booting on " + host, now);
+                }
+            }
+            case RUNNING -> {
+                if (vm.state() == VmState.PENDING || vm.state() == VmState.BOOTING) {
+                    setVm(tx, vm.id(), VmState.RUNNING, now);
+                }
+                if (vm.jobState() == JobState.SCHEDULED || vm.jobState() == JobState.STARTING) {
+                    JobStore.transition(tx, vm.job(), JobState.RUNNING, "VM " + vm.id() + " is up on " + host, now);
+                }
+            }
+            case EXITED, FAILED -> ended(tx, host, vm, report, now);
+            default -> throw new IllegalStateException("unchecked VM state " + report.state());
+        }
+    }
+
+    private void ended(Tx tx, String host, Held vm, VmReport report, long now) throws SQLException {
+        setVm(tx, vm.id(), report.state(), now);
+        tx.signal(Signals.host(host));
+        tx.signal(Signals.SCHEDULE);
+        if (vm.jobState().terminal()) {
+            return; // cancelled meanwhile: the VM's end only frees its room
+        }
+        JobState state;
+        ErrorCode code = null;
+        String detail;
+        if (report.state() == VmState.EXITED) {
+            state = report.exitCode() == 0 ? JobState.SUCCEEDED : JobState.FAILED;
+            detail = "the command exited with " + report.exitCode();
+        } else {
+            state = JobState.FAILED;
+            code = Reports.outcome(report);
+            detail = report.detail() == null ? code.name() : report.detail();
+        }
+        tx.update("UPDATE jobs SET exit_code = ?, error_code = ?, detail = ? WHERE id = ?",
+                report.state() == VmState.EXITED ? report.exitCode() : null, code, detail, vm.job());
+        JobStore.transition(tx, vm.job(), state, detail, now);
+    }
+
+    /** A VM the agent had reported and no longer has: it restarted, or lost it without a last word. */
+    private void gone(Tx tx, String host, Held vm, long now) throws SQLException {
+        tx.signal(Signals.host(host));
+        tx.signal(Signals.SCHEDULE);
+        if (vm.state() == VmState.STOPPING || vm.jobState().terminal()) {
+            setVm(tx, vm.id(), VmState.FAILED, now);
+            return;
+        }
+        setVm(tx, vm.id(), VmState.LOST, now);
+        if (vm.state() == VmState.BOOTING) {
+            requeue(tx, vm.job(), "VM " + vm.id() + " vanished from host " + host + " before the job started", now);
+        } else {
+            lose(tx, vm.job(), "VM " + vm.id() + " vanished from host " + host + " while the job ran", now);
+        }
+    }
+
+    /** The VMs that should exist on the host, with everything each needs. */
+    SyncAnswer desired(String host) {
+        return db.tx(tx -> {
+            boolean draining = tx.queryLong("SELECT draining FROM hosts WHERE name = ?", host) == 1;
+            List<VmLaunch> vms = tx.query("SELECT v.id, v.job_id, v.cpus, v.memory_mib, v.disk_gib, j.image, j.command,"
+                            + " j.env, j.timeout_s FROM vms v JOIN jobs j ON j.id = v.job_id WHERE v.host = ?"
+                            + " AND v.state IN (?, ?, ?) ORDER BY v.id",
+                    row -> new VmLaunch(row.getString("id"), row.getString("job_id"), row.getString("image"),
+                            row.getInt("cpus"), row.getLong("memory_mib"), row.getInt("disk_gib"),
+                            JobStore.read(row.getString("command"), new com.fasterxml.jackson.core.type.TypeReference<
+                                    List<String>>() {}), JobStore.env(row.getString("env")), row.getLong("timeout_s")),
+                    host, VmState.PENDING, VmState.BOOTING, VmState.RUNNING);
+            return new SyncAnswer(host, version(vms, draining), draining, vms);
+        });
+    }
+
+    static Optional<String> hostOfVm(Tx tx, String vm) throws SQLException {
+        return tx.queryOne("SELECT host FROM vms WHERE id = ?", row -> row.getString(1), vm);
+    }
+
+    static void setVm(Tx tx, String vm, VmState state, long now) throws SQLException {
+        tx.update("UPDATE vms SET state = ?, updated_at = ? WHERE id = ?", state, now, vm);
+    }
+
+    /** Back to the queue: the job never started, so it runs elsewhere as if new (its place in line kept). */
+    static void requeue(Tx tx, String job, String why, long now) throws SQLException {
+        tx.update("UPDATE jobs SET host = NULL, vm = NULL WHERE id = ?", job);
+        JobStore.transition(tx, job, JobState.QUEUED, why + "; queued again", now);
+        tx.signal(Signals.SCHEDULE);
+    }
+
+    static void lose(Tx tx, String job, String why, long now) throws SQLException {
+        tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ?", ErrorCode.JOB_LOST, why, job);
+        JobStore.transition(tx, job, JobState.LOST, why, now);
+    }
+
+    private static String version(List<VmLaunch> vms, boolean draining) {
+        try {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            digest.update((draining ? "draining\n" : "active\n").getBytes(StandardCharsets.UTF_8));
+            for (VmLaunch vm : vms) {
+                digest.update((vm.id() + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            return HexFormat.of().formatHex(digest.digest(), 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
