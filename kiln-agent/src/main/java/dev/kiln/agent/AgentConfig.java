@@ -1,0 +1,35 @@
+package dev.kiln.agent;
+
+import static java.util.Objects.requireNonNull;
+
+import java.net.URI;
+import java.time.Duration;
+
+/**
+ * How an agent talks to its server.
+ *
+ * @param server the server's base URL
+ * @param hostToken the lasting token from enrolment (secret; never printed)
+ * @param hold how long the server may hold a sync (default 25 s)
+ * @param maxBackoff the longest wait between retries while the server is unreachable
+ */
+public record AgentConfig(URI server, String hostToken, Duration hold, Duration maxBackoff) {
+    public static final Duration DEFAULT_HOLD = Duration.ofSeconds(25);
+    public static final String VERSION = "kiln-agent 0.1.0";
+
+    public AgentConfig {
+        requireNonNull(server, "server is null");
+        requireNonNull(hostToken, "hostToken is null");
+        requireNonNull(hold, "hold is null");
+        requireNonNull(maxBackoff, "maxBackoff is null");
+    }
+
+    public static AgentConfig of(URI server, String hostToken) {
+        return new AgentConfig(server, hostToken, DEFAULT_HOLD, Duration.ofSeconds(5));
+    }
+
+    @Override
+    public String toString() {
+        return "AgentConfig[server=" + server + ", hostToken=***, hold=" + hold + ", maxBackoff=" + maxBackoff + "]";
+    }
+}

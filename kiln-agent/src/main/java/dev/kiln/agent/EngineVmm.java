@@ -1,0 +1,128 @@
+package dev.kiln.agent;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.api.VmLaunch;
+import dev.kiln.core.KilnException;
+import dev.kiln.vm.GuestOutput;
+import dev.kiln.vm.ImageManifest;
+import dev.kiln.vm.ImageStore;
+import dev.kiln.vm.VmEngine;
+import dev.kiln.vm.VmResult;
+import dev.kiln.vm.VmSpec;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Real microVMs: each launch runs {@link VmEngine#run} on a virtual thread of its own. The guest's
+ * first output marks the VM RUNNING (the engine streams output only after the guest's ready marker);
+ * a command that prints nothing goes from BOOTING straight to its end. VMs of a dead agent process
+ * cannot be adopted (their VMM was the dead process's child): {@link #recover} removes what they left.
+ */
+public final class EngineVmm implements Vmm {
+    private static final Logger log = LoggerFactory.getLogger(EngineVmm.class);
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
+
+    private final VmEngine engine;
+    private final ImageStore images;
+    private final Capacity capacity;
+    private final Set<String> cancelled = ConcurrentHashMap.newKeySet();
+    private final Set<String> active = ConcurrentHashMap.newKeySet();
+
+    public EngineVmm(VmEngine engine, ImageStore images, Capacity capacity) {
+        this.engine = requireNonNull(engine, "engine is null");
+        this.images = requireNonNull(images, "images is null");
+        this.capacity = requireNonNull(capacity, "capacity is null");
+    }
+
+    @Override
+    public Capacity capacity() {
+        return capacity;
+    }
+
+    @Override
+    public List<Adopted> recover(Listener listener) {
+        engine.recoverLeftovers();
+        return List.of();
+    }
+
+    @Override
+    public void launch(VmLaunch launch, Listener listener) {
+        if (!active.add(launch.id())) {
+            return; // a repeated launch of a VM that runs already
+        }
+        Thread.ofVirtual().name("kiln-vm-" + launch.id()).start(() -> {
+            try {
+                listener.ended(launch.id(), run(launch, listener));
+            } finally {
+                active.remove(launch.id());
+                cancelled.remove(launch.id());
+            }
+        });
+    }
+
+    private Ending run(VmLaunch launch, Listener listener) {
+        String id = launch.id();
+        VmResult result;
+        try {
+            ImageManifest image = images.resolve(launch.image());
+            VmSpec spec = new VmSpec(id, image, launch.cpus(), launch.memoryMib(), launch.diskGib(),
+                    Duration.ofSeconds(launch.timeoutSeconds()), launch.command(), launch.env(), true);
+            if (cancelled.contains(id)) {
+                return Ending.failed("CANCELLED", "cancelled before it started");
+            }
+            AtomicBoolean running = new AtomicBoolean();
+            result = engine.run(spec, new GuestOutput() {
+                @Override
+                public void stdout(byte[] bytes, int offset, int length) {
+                    emit("stdout", bytes, offset, length);
+                }
+
+                @Override
+                public void stderr(byte[] bytes, int offset, int length) {
+                    emit("stderr", bytes, offset, length);
+                }
+
+                private void emit(String stream, byte[] bytes, int offset, int length) {
+                    if (running.compareAndSet(false, true)) {
+                        listener.running(id);
+                    }
+                    listener.output(id, stream, bytes, offset, length);
+                }
+            });
+        } catch (KilnException e) {
+            log.warn("VM {} of job {} could not run: {}", id, launch.job(), e.getMessage());
+            return Ending.failed(e.code().name(), e.getMessage());
+        } catch (RuntimeException e) {
+            log.error("VM {} of job {} failed", id, launch.job(), e);
+            return Ending.failed("INTERNAL", "the agent failed running the VM: " + e);
+        }
+        return switch (result.outcome()) {
+            case EXITED -> Ending.exited(result.exitCode().orElseThrow());
+            case DEADLINE_EXCEEDED -> Ending.failed("DEADLINE_EXCEEDED", result.detail());
+            case BOOT_FAILED -> Ending.failed("BOOT_FAILED", result.detail());
+            case GUEST_CRASHED -> Ending.failed("GUEST_CRASHED", result.detail());
+            case CANCELLED -> Ending.failed("CANCELLED", result.detail());
+        };
+    }
+
+    @Override
+    public void cancel(String vmId) {
+        cancelled.add(vmId);
+        engine.cancel(vmId);
+    }
+
+    /** Stops every VM and waits for each one's cleanup. */
+    @Override
+    public void close() {
+        active.forEach(cancelled::add);
+        if (!engine.stopAll(STOP_TIMEOUT)) {
+            log.warn("some VMs were still stopping after {} s", STOP_TIMEOUT.toSeconds());
+        }
+    }
+}

@@ -1,0 +1,30 @@
+package dev.kiln.agent;
+
+import dev.kiln.api.VmLaunch;
+import dev.kiln.api.VmReport;
+import dev.kiln.api.VmState;
+
+/** A VM the agent has, as it will report it. Guarded by the agent's lock. */
+final class LocalVm {
+    final VmLaunch launch;
+    VmState state;
+    Vmm.Ending ending;
+    /** Set once the VM's last output is uploaded: only then is its end reported. */
+    boolean endReportable;
+
+    LocalVm(VmLaunch launch, VmState state) {
+        this.launch = launch;
+        this.state = state;
+    }
+
+    boolean ended() {
+        return ending != null;
+    }
+
+    VmReport report() {
+        if (ending != null && endReportable) {
+            return new VmReport(launch.id(), ending.state(), ending.exitCode(), ending.outcome(), ending.detail());
+        }
+        return new VmReport(launch.id(), state == VmState.RUNNING ? VmState.RUNNING : VmState.BOOTING, null, null, null);
+    }
+}
