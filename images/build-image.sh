@@ -76,4 +76,5 @@ KERNEL_VERSION=$kver
 KERNEL_PACKAGE_FILE=$(basename "$kernel_deb")
 SUITE=$SUITE
 ENV
+[ -f "$rootfs/usr/lib/kiln/runner.env" ] && cat "$rootfs/usr/lib/kiln/runner.env" >> "$out/image.env"
 step "done: $(du -sh "$out/rootfs.ext4" | cut -f1) root filesystem, kernel $kver"

@@ -7,6 +7,33 @@ chroot "$rootfs" /usr/sbin/usermod -aG docker runner
 install -D -m 755 "$here/guest-hooks" "$rootfs/usr/lib/kiln/guest-hooks"
 # No host keys baked into an image every VM shares: sshd gets fresh ones if a job starts it.
 rm -f "$rootfs"/etc/ssh/ssh_host_*
+if [ -n "${KILN_RUNNER_TARBALL:-}" ]; then
+  # The official actions runner, from a tarball the user supplies: never downloaded here.
+  tarball=$KILN_RUNNER_TARBALL
+  listing=$(tar -tzf "$tarball") || { echo "runner tarball $tarball is not a gzipped tar" >&2; exit 5; }
+  for required in run.sh config.sh bin/Runner.Listener; do
+    printf '%s\n' "$listing" | sed 's|^\./||' | grep -qx "$required" \
+      || { echo "runner tarball $tarball lacks $required: is it an actions-runner-linux-x64 tarball?" >&2; exit 5; }
+  done
+  home=$rootfs/home/runner/actions-runner
+  mkdir -p "$home"
+  tar -xzf "$tarball" -C "$home"
+  chroot "$rootfs" chown -R runner:runner /home/runner/actions-runner
+  # Its dependencies (the .NET runtime's native libraries) must all resolve inside the image.
+  missing=$(find "$home/bin" -maxdepth 1 -type f \( -name '*.so' -o -name 'Runner.*' \) -print 2>/dev/null \
+    | sed "s|^$rootfs||" | while read -r file; do
+        file "$rootfs$file" | grep -q ELF || continue
+        chroot "$rootfs" ldd "$file" 2>/dev/null | awk '/not found/ {print $1}'
+      done | sort -u)
+  if [ -n "$missing" ]; then
+    echo "the runner needs libraries the image lacks: $(echo $missing); add their Debian packages to images/runner/recipe.env" >&2
+    exit 5
+  fi
+  version=$(basename "$tarball" | sed -n 's/.*-\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\)\(-[a-z0-9]*\)\{0,1\}\.tar\.gz$/\1\2/p')
+  mkdir -p "$rootfs/usr/lib/kiln"
+  printf 'RUNNER_VERSION=%s\nRUNNER_INSTALLED=%s\n' "${version:-unknown}" "$(date -u +%Y-%m-%d)" > "$rootfs/usr/lib/kiln/runner.env"
+  echo "[kiln image build] installed actions runner ${version:-of unknown version} from $(basename "$tarball")"
+fi
 mkdir -p "$rootfs/etc/docker"
 cat > "$rootfs/etc/docker/daemon.json" <<'JSON'
 {

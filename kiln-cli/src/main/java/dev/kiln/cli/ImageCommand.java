@@ -29,6 +29,13 @@ final class ImageCommand {
         @Option(names = "--force", description = "rebuild even when the recipe is unchanged")
         boolean force;
 
+        @Option(names = "--name", description = "store the image under this name (default: the recipe's)")
+        String name;
+
+        @Option(names = "--runner-tarball", paramLabel = "FILE",
+                description = "install the official GitHub actions runner from this tarball (never downloaded)")
+        java.nio.file.Path runnerTarball;
+
         @Mixin
         HostOptions host;
 
@@ -36,7 +43,8 @@ final class ImageCommand {
         public Integer call() {
             ImageStore store = host.images();
             ImageBuilder builder = new ImageBuilder(HostOptions.recipes(), store, host.stateDir().resolve("cache"));
-            ImageManifest image = builder.build(recipe, force, System.out);
+            ImageManifest image = builder.build(recipe, name == null ? recipe : name, runnerTarball, force, System.out);
+            image.runnerAgeWarning(java.time.LocalDate.now(java.time.ZoneOffset.UTC)).ifPresent(System.err::println);
             System.out.printf("%s %s%n", image.name(), image.digest());
             return ExitCodes.OK;
         }
@@ -59,11 +67,17 @@ final class ImageCommand {
                 System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(images));
                 return ExitCodes.OK;
             }
-            System.out.printf("%-16s %-14s %-24s %10s  %s%n", "NAMES", "DIGEST", "VERSION", "ROOTFS", "KERNEL");
+            System.out.printf("%-16s %-14s %-24s %10s  %-22s %s%n", "NAMES", "DIGEST", "VERSION", "ROOTFS", "KERNEL",
+                    "RUNNER");
+            var today = java.time.LocalDate.now(java.time.ZoneOffset.UTC);
             for (ImageManifest image : images) {
-                System.out.printf("%-16s %-14s %-24s %9dM  %s%n",
+                System.out.printf("%-16s %-14s %-24s %9dM  %-22s %s%n",
                         String.join(",", names.getOrDefault(image.digest(), List.of("-"))), image.shortDigest(),
-                        image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernelVersion());
+                        image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernelVersion(),
+                        image.runnerVersion() == null ? "-" : image.runnerVersion() + " (" + image.runnerInstalledOn() + ")");
+            }
+            for (ImageManifest image : images) {
+                image.runnerAgeWarning(today).ifPresent(warning -> System.err.println("warning: " + warning));
             }
             return ExitCodes.OK;
         }

@@ -18,7 +18,7 @@ final class WarmupCommand implements Callable<Integer> {
         var json = new com.fasterxml.jackson.databind.ObjectMapper();
         var entry = new ImageManifest.FileEntry("0".repeat(64), 1);
         var image = new ImageManifest("warmup", "1", "x86_64", "sha256:" + "0".repeat(64), "0", "6.1",
-                Map.of(ImageManifest.KERNEL, entry, ImageManifest.INITRD, entry, ImageManifest.ROOTFS, entry));
+                Map.of(ImageManifest.KERNEL, entry, ImageManifest.INITRD, entry, ImageManifest.ROOTFS, entry), null, null);
         json.readValue(json.writeValueAsBytes(image), ImageManifest.class);
         json.writeValueAsBytes(new GuestConfig("vm-warmup", "warmup", "n", null, List.of("true"), Map.of(), 1));
         new picocli.CommandLine(new Kiln()).parseArgs("run", "--memory", "1g", "--timeout", "1m", "--", "true");

@@ -108,6 +108,17 @@ public final class NetworkLab implements AutoCloseable {
         throw new IllegalStateException("busybox httpd in " + ns + " does not answer on port " + port + " after 5 s");
     }
 
+    /** Publishes a file on the "internet" host's web server, at {@code http://INTERNET_ADDRESS/<path>}. */
+    public void publishOnInternet(String path, String body) {
+        try {
+            Path file = webRoot.resolve(internet).resolve(path);
+            Files.createDirectories(file.getParent());
+            Files.writeString(file, body);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** The namespace Kiln should put its taps and rules in. */
     public String hostNamespace() {
         return host;

@@ -30,6 +30,9 @@ final class ConfigDrive {
         members.put("kiln.env", config.shellEnv().getBytes(StandardCharsets.UTF_8));
         members.put("job.env", config.jobEnv().getBytes(StandardCharsets.UTF_8));
         members.put("command.sh", config.commandScript().getBytes(StandardCharsets.UTF_8));
+        if (config.runnerJitConfig() != null) {
+            members.put("jitconfig", config.runnerJitConfig().getBytes(StandardCharsets.UTF_8));
+        }
         Files.deleteIfExists(file);
         Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         try (OutputStream out = Files.newOutputStream(file, StandardOpenOption.WRITE)) {

@@ -21,7 +21,11 @@ public record GuestConfig(
         Network network,
         List<String> command,
         Map<String, String> env,
-        long deadlineSeconds) {
+        long deadlineSeconds,
+        String runnerJitConfig) {
+
+    /** Where the image keeps the GitHub runner; `kiln image build --runner-tarball` installs it there. */
+    static final String RUNNER_HOME = "/home/runner/actions-runner";
 
     private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern HOSTNAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
@@ -35,6 +39,11 @@ public record GuestConfig(
         }
     }
 
+    public GuestConfig(String vmId, String hostname, String nonce, Network network, List<String> command,
+            Map<String, String> env, long deadlineSeconds) {
+        this(vmId, hostname, nonce, network, command, env, deadlineSeconds, null);
+    }
+
     public GuestConfig {
         requireNonNull(vmId, "vmId is null");
         requireNonNull(nonce, "nonce is null");
@@ -44,7 +53,7 @@ public record GuestConfig(
             throw new KilnException(ErrorCode.INVALID_ARGUMENT,
                     "hostname '%s' is not a DNS label (lower-case letters, digits and '-', at most 63)".formatted(hostname));
         }
-        if (command.isEmpty()) {
+        if (command.isEmpty() && runnerJitConfig == null) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "no command to run: give one after `--`");
         }
         checkEnvNames(env.keySet());
@@ -83,8 +92,14 @@ public record GuestConfig(
         return out.toString();
     }
 
-    /** The command, exec'd with its arguments exactly as given (no shell re-parsing). */
+    /**
+     * The command, exec'd with its arguments exactly as given (no shell re-parsing); for a runner VM,
+     * the image's runner with the JIT config the guest init copied where only `runner` reads it.
+     */
     String commandScript() {
+        if (runnerJitConfig != null) {
+            return "#!/bin/sh\nexec %s/run.sh --jitconfig \"$(cat /run/kiln/runner/jitconfig)\"\n".formatted(RUNNER_HOME);
+        }
         StringBuilder script = new StringBuilder("#!/bin/sh\nexec");
         for (String word : command) {
             script.append(' ').append(shellQuote(word));
@@ -103,7 +118,8 @@ public record GuestConfig(
     @Override
     public String toString() {
         // The environment may hold secrets: never print it.
-        return "GuestConfig[vmId=%s, hostname=%s, network=%s, command=%s, env=%d variables, deadline=%ds]"
-                .formatted(vmId, hostname, network, command, env.size(), deadlineSeconds);
+        return "GuestConfig[vmId=%s, hostname=%s, network=%s, %s, env=%d variables, deadline=%ds]"
+                .formatted(vmId, hostname, network, runnerJitConfig != null ? "runner" : "command=" + command,
+                        env.size(), deadlineSeconds);
     }
 }

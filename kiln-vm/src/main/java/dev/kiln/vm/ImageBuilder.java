@@ -41,15 +41,27 @@ public final class ImageBuilder {
         }
     }
 
-    public ImageManifest build(String recipe, boolean force, PrintStream progress) {
+    /**
+     * Builds {@code recipe} and stores it as {@code name}.
+     *
+     * @param runnerTarball the official actions runner tarball to install, or null
+     */
+    public ImageManifest build(String recipe, String name, Path runnerTarball, boolean force, PrintStream progress) {
         if (!recipes().contains(recipe)) {
             throw new KilnException(ErrorCode.IMAGE_NOT_FOUND, "no recipe '%s' in %s; recipes: %s"
                     .formatted(recipe, recipesDir, String.join(", ", recipes())));
         }
-        String recipeDigest = recipeDigest(recipe);
-        var existing = store.findByName(recipe);
+        if (!name.matches("[a-z0-9][a-z0-9-]{0,62}")) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT,
+                    "image name '%s' must be lower-case letters, digits and '-'".formatted(name));
+        }
+        if (runnerTarball != null && !Files.isRegularFile(runnerTarball)) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--runner-tarball " + runnerTarball + " is not a file");
+        }
+        String recipeDigest = recipeDigest(recipe, runnerTarball);
+        var existing = store.findByName(name);
         if (!force && existing.isPresent() && recipeDigest.equals(existing.get().recipeDigest())) {
-            progress.printf("[kiln image build] %s is up to date (%s); --force rebuilds it%n", recipe,
+            progress.printf("[kiln image build] %s is up to date (%s); --force rebuilds it%n", name,
                     existing.get().shortDigest());
             return existing.get();
         }
@@ -60,12 +72,13 @@ public final class ImageBuilder {
             throw new UncheckedIOException(e);
         }
         try {
-            runBuildScript(recipe, out, progress);
+            runBuildScript(recipe, out, runnerTarball, progress);
             Map<String, String> built = readEnv(out.resolve("image.env"));
             Files.delete(out.resolve("image.env"));
-            ImageManifest image = store.add(out, recipe, built.getOrDefault("SUITE", "") + "-" + recipeDigest.substring(0, 8),
-                    "x86_64", recipeDigest, built.getOrDefault("KERNEL_VERSION", "unknown"));
-            progress.printf("[kiln image build] stored %s as %s%n", recipe, image.digest());
+            ImageManifest image = store.add(out, name, built.getOrDefault("SUITE", "") + "-" + recipeDigest.substring(0, 8),
+                    "x86_64", recipeDigest, built.getOrDefault("KERNEL_VERSION", "unknown"), built.get("RUNNER_VERSION"),
+                    built.get("RUNNER_INSTALLED"));
+            progress.printf("[kiln image build] stored %s as %s%n", name, image.digest());
             return image;
         } catch (IOException e) {
             throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "building " + recipe + " failed: " + e.getMessage(), e);
@@ -78,10 +91,14 @@ public final class ImageBuilder {
         }
     }
 
-    private void runBuildScript(String recipe, Path out, PrintStream progress) throws IOException {
+    private void runBuildScript(String recipe, Path out, Path runnerTarball, PrintStream progress) throws IOException {
         List<String> command = List.of(recipesDir.resolve("build-image.sh").toString(), recipe, out.toString(),
                 cacheDir.toString());
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        if (runnerTarball != null) {
+            builder.environment().put("KILN_RUNNER_TARBALL", runnerTarball.toAbsolutePath().toString());
+        }
+        Process process = builder.start();
         try (InputStream output = process.getInputStream()) {
             output.transferTo(progress);
             int code = process.waitFor();
@@ -97,7 +114,7 @@ public final class ImageBuilder {
     }
 
     /** Digest of everything that decides the image's content. */
-    String recipeDigest(String recipe) {
+    String recipeDigest(String recipe, Path runnerTarball) {
         StringBuilder inputs = new StringBuilder();
         List<Path> files = new ArrayList<>();
         files.add(recipesDir.resolve("build-image.sh"));
@@ -112,6 +129,9 @@ public final class ImageBuilder {
         }
         String kernelPackage = readEnv(recipesDir.resolve(recipe).resolve("recipe.env")).getOrDefault("KERNEL_PACKAGE", "");
         inputs.append(HostCommand.execute(List.of("apt-cache", "policy", kernelPackage), null).stdout());
+        if (runnerTarball != null) {
+            inputs.append("runner ").append(ImageStore.sha256(runnerTarball)).append('\n');
+        }
         return ImageStore.sha256(inputs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 

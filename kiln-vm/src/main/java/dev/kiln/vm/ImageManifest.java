@@ -11,6 +11,8 @@ import java.util.TreeMap;
  * digest hold the same bytes.
  *
  * @param recipeDigest digest of the recipe that built it, so an unchanged recipe is not rebuilt
+ * @param runnerVersion the installed GitHub actions runner's version, or null
+ * @param runnerInstalledOn the day it was installed (ISO date), or null
  */
 public record ImageManifest(
         String name,
@@ -19,7 +21,15 @@ public record ImageManifest(
         String digest,
         String recipeDigest,
         String kernelVersion,
-        Map<String, FileEntry> files) {
+        Map<String, FileEntry> files,
+        String runnerVersion,
+        String runnerInstalledOn) {
+
+    /**
+     * GitHub refuses a runner version 30 days after the release that supersedes it; Kiln cannot see
+     * GitHub's releases offline, so it warns once the installed runner is this old.
+     */
+    public static final int RUNNER_WARN_AFTER_DAYS = 23;
 
     public static final String KERNEL = "vmlinuz";
     public static final String INITRD = "initrd.img";
@@ -36,6 +46,20 @@ public record ImageManifest(
                 throw new IllegalArgumentException("image " + name + " lacks " + required);
             }
         }
+    }
+
+    /** A warning when the image's runner may soon be refused by GitHub, or empty. */
+    public java.util.Optional<String> runnerAgeWarning(java.time.LocalDate today) {
+        if (runnerInstalledOn == null) {
+            return java.util.Optional.empty();
+        }
+        long days = java.time.temporal.ChronoUnit.DAYS.between(java.time.LocalDate.parse(runnerInstalledOn), today);
+        if (days < RUNNER_WARN_AFTER_DAYS) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(("image %s carries actions runner %s, installed %d days ago: GitHub refuses a"
+                + " runner 30 days after a newer one is released; rebuild with `kiln image build %s --force"
+                + " --runner-tarball <current tarball>`").formatted(name, runnerVersion, days, name));
     }
 
     public String shortDigest() {

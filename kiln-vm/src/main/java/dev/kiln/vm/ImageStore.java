@@ -126,7 +126,7 @@ public final class ImageStore {
      * its digest, then points the name at it.
      */
     public ImageManifest add(Path builtDir, String name, String version, String arch, String recipeDigest,
-            String kernelVersion) {
+            String kernelVersion, String runnerVersion, String runnerInstalledOn) {
         Map<String, ImageManifest.FileEntry> files = new TreeMap<>();
         for (String file : List.of(ImageManifest.KERNEL, ImageManifest.INITRD, ImageManifest.ROOTFS)) {
             Path path = builtDir.resolve(file);
@@ -139,7 +139,8 @@ public final class ImageStore {
         StringBuilder canonical = new StringBuilder(name).append('\n').append(arch).append('\n');
         files.forEach((file, entry) -> canonical.append(file).append(' ').append(entry.sha256()).append('\n'));
         String digest = "sha256:" + sha256(canonical.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        ImageManifest manifest = new ImageManifest(name, version, arch, digest, recipeDigest, kernelVersion, files);
+        ImageManifest manifest = new ImageManifest(name, version, arch, digest, recipeDigest, kernelVersion, files,
+                runnerVersion, runnerInstalledOn);
         try {
             JSON.writeValue(builtDir.resolve(MANIFEST).toFile(), manifest);
             // The VMM runs unprivileged and reads the image; only root may change it.

@@ -136,7 +136,7 @@ public final class VmEngine {
         String nonce = HexFormat.of().formatHex(RANDOM.generateSeed(8));
         VmResources.Provisioned vm = resources.provision(spec, network -> new GuestConfig(spec.vmId(),
                 "kiln-" + spec.vmId().replaceFirst("^vm-", ""), nonce, network, spec.command(), spec.env(),
-                spec.timeout().toSeconds()), spec.network());
+                spec.timeout().toSeconds(), spec.runnerJitConfig()), spec.network());
         Duration create = Duration.between(created, clock.instant());
         Process process = null;
         try {

@@ -19,9 +19,23 @@ public record VmSpec(
         Duration timeout,
         List<String> command,
         Map<String, String> env,
-        boolean network) {
+        boolean network,
+        String runnerJitConfig) {
 
     public static final long MIN_MEMORY_MIB = 128;
+
+    /** A VM that runs a command. */
+    public VmSpec(String vmId, ImageManifest image, int cpus, long memoryMib, int diskGib, Duration timeout,
+            List<String> command, Map<String, String> env, boolean network) {
+        this(vmId, image, cpus, memoryMib, diskGib, timeout, command, env, network, null);
+    }
+
+    /** A VM whose guest runs the image's GitHub runner once with this just-in-time configuration. */
+    public static VmSpec forRunner(String vmId, ImageManifest image, int cpus, long memoryMib, int diskGib,
+            Duration timeout, String jitConfig, Map<String, String> env) {
+        return new VmSpec(vmId, image, cpus, memoryMib, diskGib, timeout, List.of(), env, true,
+                requireNonNull(jitConfig, "jitConfig is null"));
+    }
 
     public VmSpec {
         requireNonNull(vmId, "vmId is null");
@@ -45,9 +59,19 @@ public record VmSpec(
         if (timeout.isNegative() || timeout.isZero()) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--timeout must be positive, got " + timeout);
         }
-        if (command.isEmpty()) {
-            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "no command to run: give one after `--`");
+        if (command.isEmpty() == (runnerJitConfig == null)) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, command.isEmpty()
+                    ? "no command to run: give one after `--`"
+                    : "a VM runs either a command or a runner, not both");
         }
         GuestConfig.checkEnvNames(env.keySet());
+    }
+
+    @Override
+    public String toString() {
+        // The environment and the runner's JIT config are secrets: never printed.
+        return "VmSpec[%s, image %s, %d vCPU, %d MiB, %d GiB, timeout %s, %s, env=%d variables]".formatted(vmId,
+                image.shortDigest(), cpus, memoryMib, diskGib, timeout,
+                runnerJitConfig != null ? "runner" : "command " + command, env.size());
     }
 }

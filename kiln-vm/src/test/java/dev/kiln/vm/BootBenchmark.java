@@ -1,7 +1,6 @@
 package dev.kiln.vm;
 
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -18,13 +17,16 @@ public final class BootBenchmark {
     public static void main(String[] args) throws Exception {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 6;
         try (TestHost host = new TestHost()) {
-            Path work = Files.createTempDirectory(host.state, "bare-");
-            ScratchDisks disks = new ScratchDisks(host.config.scratchDir());
-            Path imageDir = new ImageStore(TestHost.IMAGES).directory(host.image);
+            BareQemu bareQemu = new BareQemu(Files.createTempDirectory(host.state, "bare-"), host.config.scratchDir(),
+                    new ImageStore(TestHost.IMAGES).directory(host.image));
             List<Long> bare = new ArrayList<>();
             List<Long> kiln = new ArrayList<>();
             for (int i = 0; i < runs + 1; i++) {
-                long bareMs = bare(host, disks, imageDir, work);
+                Map<String, Long> bareRun = bareQemu.run(1, 1024, 2, List.of("true"));
+                if (!bareRun.containsKey("KILN-EXIT:n:0")) {
+                    throw new AssertionError("the bare QEMU run did not report exit 0: " + bareRun.keySet());
+                }
+                long bareMs = bareRun.get("(exit)");
                 long start = System.nanoTime();
                 VmSpec spec = host.spec(1, 1024, java.time.Duration.ofMinutes(2), "true");
                 if (Boolean.getBoolean("bench.noNetwork")) {
@@ -43,30 +45,6 @@ public final class BootBenchmark {
             }
             System.out.printf("%d %d %s %s%n", median(bare), median(kiln), bare, kiln);
         }
-    }
-
-    private static long bare(TestHost host, ScratchDisks disks, Path imageDir, Path work) throws Exception {
-        Path disk = work.resolve("scratch.qcow2");
-        Path config = work.resolve("config.tar");
-        Files.deleteIfExists(disk);
-        disks.createOverlay(disk, 2);
-        ConfigDrive.write(new GuestConfig("vm-bare", "bare", "n", null, List.of("true"), Map.of(), 60), config);
-        Path console = work.resolve("console.log");
-        Files.deleteIfExists(console);
-        String cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 kiln.vm=vm-bare"
-                + HostInfo.read().tscKhz().stream().mapToObj(khz -> " tsc_early_khz=" + khz).findFirst().orElse("");
-        var plan = new VmmDriver.LaunchPlan("vm-bare", imageDir.resolve(ImageManifest.KERNEL),
-                imageDir.resolve(ImageManifest.INITRD), imageDir.resolve(ImageManifest.ROOTFS), disk, config, null, null,
-                1, 1024, console, work.resolve("stderr.log"), EngineConfig.Accelerator.TCG, cmdline);
-        long start = System.nanoTime();
-        Process qemu = new ProcessBuilder(new QemuDriver().command(plan)).redirectErrorStream(true)
-                .redirectOutput(work.resolve("qemu.log").toFile()).start();
-        qemu.waitFor();
-        long elapsed = (System.nanoTime() - start) / 1_000_000;
-        if (!Files.readString(console, java.nio.charset.StandardCharsets.ISO_8859_1).contains("KILN-EXIT:n:0")) {
-            throw new AssertionError("the bare QEMU run did not report exit 0; see " + console);
-        }
-        return elapsed;
     }
 
     private static long median(List<Long> values) {

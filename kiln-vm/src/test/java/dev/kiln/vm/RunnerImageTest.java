@@ -2,7 +2,12 @@ package dev.kiln.vm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import dev.kiln.testkit.NetworkLab;
 import java.time.Duration;
+import java.util.Base64;
+import java.util.UUID;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -20,7 +25,7 @@ class RunnerImageTest {
 
     @BeforeAll
     static void start() {
-        host = new TestHost("runner");
+        host = new TestHost("runner-test");
     }
 
     @AfterAll
@@ -40,6 +45,33 @@ class RunnerImageTest {
                 List.of("bash", "-c", script), Map.of(), true);
         host.vmIds.add(spec.vmId());
         return spec;
+    }
+
+    @Test
+    void theGuestStartsTheImagesRunnerWithItsJitConfigAsTheRunnerUser() {
+        assertThat(host.image.runnerVersion()).isEqualTo("2.999.0-standin");
+        host.lab.publishOnInternet("_apis/connectionData", "{}");
+        Base64.Encoder b64 = Base64.getEncoder();
+        String runnerFile = """
+                {"agentId": 7, "agentName": "kiln-runner-7", "poolId": 1, "serverUrl": "http://%s/",
+                 "gitHubUrl": "https://github.com/acme", "workFolder": "_work"}""".formatted(NetworkLab.INTERNET_ADDRESS);
+        String secretToken = "jit-secret-" + UUID.randomUUID();
+        String credentials = "{\"scheme\": \"OAuthAccessToken\", \"data\": {\"token\": \"" + secretToken + "\"}}";
+        String jitConfig = b64.encodeToString(("{\".runner\": \"" + b64.encodeToString(runnerFile.getBytes(UTF_8))
+                + "\", \".credentials\": \"" + b64.encodeToString(credentials.getBytes(UTF_8)) + "\"}").getBytes(UTF_8));
+        VmSpec spec = VmSpec.forRunner(VmEngine.newVmId(), host.image, 1, 1024, 2, Duration.ofMinutes(4), jitConfig,
+                Map.of());
+        host.vmIds.add(spec.vmId());
+        assertThat(spec.toString()).doesNotContain(jitConfig);
+
+        var output = new TestHost.Output();
+        VmResult result = host.engine.run(spec, output);
+
+        assertThat(result.exitCode()).as(result.detail() + "\n" + output.stderr()).hasValue(0);
+        assertThat(output.stdout().lines()).containsExactly(
+                "stand-in runner 2.999.0-standin: agent kiln-runner-7 as runner for https://github.com/acme",
+                "connected to http://%s/: HTTP 200".formatted(NetworkLab.INTERNET_ADDRESS));
+        assertThat(output.stdout() + output.stderr() + result.detail()).doesNotContain(secretToken).doesNotContain(jitConfig);
     }
 
     @Test

@@ -1,0 +1,66 @@
+package dev.kiln.vm;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * For benchmarks: boots an image with the exact QEMU command line Kiln's driver builds, started
+ * directly (no cgroup, tap, firewall, unprivileged user or JVM-side supervision), and notes when
+ * each console line arrived, on the host's clock.
+ */
+final class BareQemu {
+    private final Path work;
+    private final ScratchDisks disks;
+    private final Path imageDir;
+
+    BareQemu(Path work, Path scratchDir, Path imageDir) {
+        this.work = work;
+        this.disks = new ScratchDisks(scratchDir);
+        this.imageDir = imageDir;
+    }
+
+    /** Console lines (after the ready marker too) mapped to milliseconds since QEMU was started. */
+    Map<String, Long> run(int cpus, long memoryMib, int diskGib, List<String> command) throws IOException,
+            InterruptedException {
+        Path disk = work.resolve("scratch.qcow2");
+        Path config = work.resolve("config.tar");
+        Path console = work.resolve("console.log");
+        Files.deleteIfExists(disk);
+        Files.deleteIfExists(console);
+        disks.createOverlay(disk, diskGib);
+        ConfigDrive.write(new GuestConfig("vm-bare", "bare", "n", null, command, Map.of(), 600), config);
+        String cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 kiln.vm=vm-bare"
+                + HostInfo.read().tscKhz().stream().mapToObj(khz -> " tsc_early_khz=" + khz).findFirst().orElse("");
+        var plan = new VmmDriver.LaunchPlan("vm-bare", imageDir.resolve(ImageManifest.KERNEL),
+                imageDir.resolve(ImageManifest.INITRD), imageDir.resolve(ImageManifest.ROOTFS), disk, config, null, null,
+                cpus, memoryMib, console, work.resolve("stderr.log"), EngineConfig.Accelerator.TCG, cmdline);
+        long start = System.nanoTime();
+        Process qemu = new ProcessBuilder(new QemuDriver().command(plan)).redirectErrorStream(true)
+                .redirectOutput(work.resolve("qemu.log").toFile()).start();
+        Map<String, Long> seen = new LinkedHashMap<>();
+        int consumed = 0;
+        while (true) {
+            boolean exited = qemu.waitFor(10, java.util.concurrent.TimeUnit.MILLISECONDS);
+            long now = (System.nanoTime() - start) / 1_000_000;
+            if (Files.exists(console)) {
+                String text = Files.readString(console, StandardCharsets.ISO_8859_1);
+                int end = text.lastIndexOf('\n');
+                if (end >= consumed) {
+                    for (String line : text.substring(consumed, end + 1).split("\r?\n")) {
+                        seen.putIfAbsent(line.replace("\u001e", ""), now);
+                    }
+                    consumed = end + 1;
+                }
+            }
+            if (exited) {
+                seen.put("(exit)", now);
+                return seen;
+            }
+        }
+    }
+}
