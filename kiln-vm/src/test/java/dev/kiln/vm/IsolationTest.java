@@ -64,6 +64,7 @@ class IsolationTest {
         String addressB = ready.group(1);
         assertThat(host.lab.fetchFromHost("http://" + addressB + ":8080/")).as("B serves, seen from the host").isEqualTo("b-ok");
         assertVmmConfinement(specB);
+        assertThat(host.engine.vmsUsing(host.image)).as("an image in use is not removable").containsExactly(specB.vmId());
 
         var outputA = new TestHost.Output();
         VmSpec specA = new VmSpec(VmEngine.newVmId(), host.image, 1, 384, 2, Duration.ofMinutes(3), List.of("sh", "-c", """
@@ -102,6 +103,7 @@ class IsolationTest {
         assertThat(resultC.exitCode()).hasValue(0);
         assertThat(outputC.stdout()).doesNotContain("from-a").doesNotContain("from-b");
         host.assertNothingLeft();
+        assertThat(host.engine.vmsUsing(host.image)).isEmpty();
     }
 
     /** B's VMM runs unprivileged, sandboxed, inside a cgroup that carries B's limits. */
