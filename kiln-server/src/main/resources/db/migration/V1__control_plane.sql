@@ -14,6 +14,7 @@ CREATE TABLE hosts (
     version         VARCHAR(64),
     boot_id         VARCHAR(64),
     report_seq      BIGINT       NOT NULL DEFAULT -1,
+    generation      BIGINT       NOT NULL DEFAULT 0,
     last_seen       BIGINT,
     created_at      BIGINT       NOT NULL
 );

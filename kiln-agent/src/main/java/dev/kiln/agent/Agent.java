@@ -58,6 +58,7 @@ public final class Agent implements AutoCloseable {
     };
     private long sequence;
     private String desiredVersion = "";
+    private long generation = -1;
     private String host;
     private boolean reportDue;
     private boolean logsDue;
@@ -308,6 +309,10 @@ public final class Agent implements AutoCloseable {
         lock.lock();
         try {
             host = answer.host();
+            if (answer.generation() < generation) {
+                return; // an older answer overtaken by a newer one: acting on it would undo the newer
+            }
+            generation = answer.generation();
             Map<String, VmLaunch> wanted = new LinkedHashMap<>();
             for (VmLaunch launch : answer.vms()) {
                 wanted.put(launch.id(), launch);

@@ -7,6 +7,8 @@ import java.util.List;
  *
  * @param desiredVersion identifies this answer; the agent sends it back so the server can hold the
  *     next sync until something changes
+ * @param generation moves on whenever what should exist on the host changes: an agent that gets
+ *     answers out of order (a held sync and an immediate report cross) acts only on the newest
  * @param draining whether the host takes new VMs (informational: the server already sends none)
  */
-public record SyncAnswer(String host, String desiredVersion, boolean draining, List<VmLaunch> vms) {}
+public record SyncAnswer(String host, String desiredVersion, long generation, boolean draining, List<VmLaunch> vms) {}

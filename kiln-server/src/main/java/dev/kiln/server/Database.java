@@ -98,7 +98,9 @@ final class Database implements AutoCloseable {
             T result;
             try (Connection connection = connect()) {
                 try {
-                    result = work.run(new Tx(connection, dialect, topics));
+                    Tx tx = new Tx(connection, dialect, topics);
+                    result = work.run(tx);
+                    tx.bumpGenerations();
                     if (dialect == Dialect.POSTGRESQL && !topics.isEmpty()) {
                         PgNotifier.notify(connection, topics);
                     }

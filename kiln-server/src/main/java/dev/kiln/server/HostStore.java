@@ -89,7 +89,7 @@ final class HostStore {
         return db.tx(tx -> {
             get(tx, name);
             tx.update("UPDATE hosts SET draining = ? WHERE name = ?", draining, name);
-            tx.signal(Signals.host(name));
+            tx.desiredChanged(name);
             tx.signal(Signals.SCHEDULE);
             return get(tx, name);
         });
@@ -110,7 +110,7 @@ final class HostStore {
                         + vms + "; they finish first (or `kiln cancel` their jobs)");
             }
             tx.update("DELETE FROM hosts WHERE name = ?", name);
-            tx.signal(Signals.host(name));
+            tx.desiredChanged(name);
             tx.signal(Signals.SCHEDULE);
             return null;
         });

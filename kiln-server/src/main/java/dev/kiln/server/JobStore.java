@@ -85,7 +85,7 @@ final class JobStore {
                 int stopping = tx.update("UPDATE vms SET state = ?, updated_at = ? WHERE id = ? AND state IN (?, ?, ?)",
                         VmState.STOPPING, now, job.vm(), VmState.PENDING, VmState.BOOTING, VmState.RUNNING);
                 if (stopping > 0) {
-                    tx.signal(Signals.host(job.host()));
+                    tx.desiredChanged(job.host());
                 }
             }
             transition(tx, id, JobState.CANCELLED, "cancelled by request", now);

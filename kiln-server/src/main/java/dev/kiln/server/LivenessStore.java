@@ -60,7 +60,7 @@ final class LivenessStore {
                 }
                 log.warn("{}: offline; {} VM(s) lost, {} job(s) queued again, {} job(s) lost", why, vms.size(),
                         requeued, lost);
-                tx.signal(Signals.host(host));
+                tx.desiredChanged(host);
                 tx.signal(Signals.SCHEDULE);
             }
             return silent;

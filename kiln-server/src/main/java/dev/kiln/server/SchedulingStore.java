@@ -83,7 +83,7 @@ final class SchedulingStore {
                                 + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", vm, job.id().value(), host, VmState.PENDING,
                         job.size().vcpus(), job.size().memoryMib(), job.size().diskGib(), now, now);
                 JobStore.event(tx, job.id().value(), JobState.SCHEDULED, "reserved on host " + host + " as VM " + vm, now);
-                tx.signal(Signals.host(host));
+                tx.desiredChanged(host);
                 touched.add(host);
             }
             for (SchedulingResult.Rejection rejection : result.rejections()) {

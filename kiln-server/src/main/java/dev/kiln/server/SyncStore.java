@@ -126,7 +126,7 @@ final class SyncStore {
 
     private void ended(Tx tx, String host, Held vm, VmReport report, long now) throws SQLException {
         setVm(tx, vm.id(), report.state(), now);
-        tx.signal(Signals.host(host));
+        tx.desiredChanged(host);
         tx.signal(Signals.SCHEDULE);
         if (vm.jobState().terminal()) {
             return; // cancelled meanwhile: the VM's end only frees its room
@@ -135,6 +135,10 @@ final class SyncStore {
         ErrorCode code = null;
         String detail;
         if (report.state() == VmState.EXITED) {
+            if (vm.jobState() == JobState.SCHEDULED || vm.jobState() == JobState.STARTING) {
+                // An exit code proves the command ran, even if the agent never reported the VM up.
+                JobStore.transition(tx, vm.job(), JobState.RUNNING, "VM " + vm.id() + " ran on " + host, now);
+            }
             state = report.exitCode() == 0 ? JobState.SUCCEEDED : JobState.FAILED;
             detail = "the command exited with " + report.exitCode();
         } else {
@@ -149,7 +153,7 @@ final class SyncStore {
 
     /** A VM the agent had reported and no longer has: it restarted, or lost it without a last word. */
     private void gone(Tx tx, String host, Held vm, long now) throws SQLException {
-        tx.signal(Signals.host(host));
+        tx.desiredChanged(host);
         tx.signal(Signals.SCHEDULE);
         if (vm.state() == VmState.STOPPING || vm.jobState().terminal()) {
             setVm(tx, vm.id(), VmState.FAILED, now);
@@ -166,6 +170,8 @@ final class SyncStore {
     /** The VMs that should exist on the host, with everything each needs. */
     SyncAnswer desired(String host) {
         return db.tx(tx -> {
+            // The generation is read before the VMs: an answer's VMs are never older than its generation.
+            long generation = tx.queryLong("SELECT generation FROM hosts WHERE name = ?", host);
             boolean draining = tx.queryLong("SELECT draining FROM hosts WHERE name = ?", host) == 1;
             List<VmLaunch> vms = tx.query("SELECT v.id, v.job_id, v.cpus, v.memory_mib, v.disk_gib, j.image, j.command,"
                             + " j.env, j.timeout_s FROM vms v JOIN jobs j ON j.id = v.job_id WHERE v.host = ?"
@@ -175,7 +181,7 @@ final class SyncStore {
                             JobStore.read(row.getString("command"), new com.fasterxml.jackson.core.type.TypeReference<
                                     List<String>>() {}), JobStore.env(row.getString("env")), row.getLong("timeout_s")),
                     host, VmState.PENDING, VmState.BOOTING, VmState.RUNNING);
-            return new SyncAnswer(host, version(vms, draining), draining, vms);
+            return new SyncAnswer(host, version(vms, draining), generation, draining, vms);
         });
     }
 

@@ -20,6 +20,7 @@ final class Tx {
     private final Connection connection;
     private final Dialect dialect;
     private final Set<String> topics;
+    private final Set<String> changedHosts = new java.util.TreeSet<>();
 
     Tx(Connection connection, Dialect dialect, Set<String> topics) {
         this.connection = connection;
@@ -34,6 +35,22 @@ final class Tx {
     /** Wakes waiters on the topic once this transaction commits (on every replica). */
     void signal(String topic) {
         topics.add(topic);
+    }
+
+    /**
+     * The VMs that should exist on the host changed: its generation moves on before commit (so agents
+     * can tell a newer answer from an older one) and its held syncs wake after.
+     */
+    void desiredChanged(String host) {
+        changedHosts.add(host);
+        topics.add(Signals.host(host));
+    }
+
+    void bumpGenerations() throws SQLException {
+        for (String host : changedHosts) {
+            update("UPDATE hosts SET generation = generation + 1 WHERE name = ?", host);
+        }
+        changedHosts.clear();
     }
 
     int update(String sql, Object... args) throws SQLException {

@@ -1,0 +1,87 @@
+package dev.kiln.agent;
+
+import dev.kiln.api.JobRequest;
+import dev.kiln.api.JobState;
+import dev.kiln.api.JobView;
+import dev.kiln.api.KilnClient;
+import dev.kiln.core.Arch;
+import dev.kiln.server.KilnServer;
+import dev.kiln.server.ServerConfig;
+import dev.kiln.testkit.TestingClock;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+
+import static org.awaitility.Awaitility.await;
+
+/** A real server (SQLite, port 0) and real agents driving simulated VMMs, all in this JVM. */
+final class TestFleet implements AutoCloseable {
+    static final String ADMIN = "fleet-admin-token-0123456789";
+
+    final TestingClock clock = new TestingClock();
+    final Path dir;
+    final KilnServer server;
+    final KilnClient client;
+    private final List<Agent> agents = new ArrayList<>();
+
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak) {
+        this.dir = dir;
+        ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
+                .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50));
+        server = KilnServer.start(tweak.apply(config), clock);
+        client = new KilnClient(server.uri(), ADMIN);
+    }
+
+    /** A host of this size with a running agent; its simulated VMs boot in {@code bootTime}. */
+    Host host(String name, int vcpus, long memoryGib, Duration bootTime) {
+        String token = client.addHost(name).enrolmentToken();
+        return start(name, token, vcpus, memoryGib, bootTime);
+    }
+
+    /** An agent for the host (again, after a restart: it finds its kept credentials and VMs). */
+    Host start(String name, String enrolmentToken, int vcpus, long memoryGib, Duration bootTime) {
+        Path state = dir.resolve("agent-" + name);
+        try {
+            Files.createDirectories(state);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        var credentials = Enrolment.credentials(server.uri(), enrolmentToken, state);
+        SimulatedVmm vmm = new SimulatedVmm(new Capacity(Arch.X86_64, vcpus, memoryGib * 1024, 100), bootTime,
+                state.resolve("simulated-vms.json"));
+        Agent agent = new Agent(new AgentConfig(server.uri(), credentials.hostToken(), Duration.ofSeconds(25),
+                Duration.ofMillis(200)), vmm);
+        agent.start();
+        agents.add(agent);
+        await().atMost(Duration.ofSeconds(30)).until(() -> client.hosts().stream()
+                .anyMatch(h -> h.name().equals(name) && !h.state().equals("PENDING")));
+        return new Host(name, agent, vmm);
+    }
+
+    record Host(String name, Agent agent, SimulatedVmm vmm) {}
+
+    JobView submit(int cpus, long memoryGib, String... command) {
+        return client.submit(JobRequest.command(List.of(command), cpus, memoryGib * 1024, 10));
+    }
+
+    JobView awaitState(String job, JobState state) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> client.job(job).state() == state);
+        return client.job(job);
+    }
+
+    JobView awaitEnd(String job) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> client.job(job).state().terminal());
+        return client.job(job);
+    }
+
+    @Override
+    public void close() {
+        agents.forEach(Agent::close);
+        server.close();
+    }
+}
