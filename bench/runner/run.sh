@@ -38,7 +38,7 @@ cat > "$home/bench/runner/RESULTS.md" <<MD
 
 Measured $(date -u +%Y-%m-%d) on a 2-core, 24 GiB build machine (shared, noisy); guests under TCG
 (emulation: this machine's KVM runs only PVM kernels), 2 vCPUs, 2 GiB, Debian's cloud kernel
-$(basename "$(ls "$dir"/vmlinuz)") from the runner-test image. Re-run with \`bench/runner/run.sh\`.
+$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"kernelVersion\"])" "$dir/manifest.json") from the runner-test image. Re-run with \`bench/runner/run.sh\`.
 
 ## VM start to Docker ($runs interleaved pairs, medians, host clock)
 

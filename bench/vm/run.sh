@@ -107,13 +107,15 @@ guests under TCG (this machine's KVM runs only PVM kernels), default image, 1 vC
 
 All runs: bare $(tr '\n' ' ' < "$work/bare.ms")ms; kiln $(tr '\n' ' ' < "$work/kiln.ms")ms.
 
-The same comparison through one warm JVM (\`VmEngine.run\`, as the agent runs VMs; bare QEMU started
-from the same JVM with the driver's exact command line), $runs interleaved pairs:
+The same comparison through one warm JVM (\`VmEngine.run\`, as the agent runs VMs), $runs interleaved
+pairs. Here bare QEMU gets what Kiln's VM gets: the driver's exact command line, a tap made
+beforehand (outside the timing) and the guest's network settings; it runs as root, without a cgroup,
+firewall rules or Kiln's supervision:
 
 | | wall time |
 | --- | --- |
 | bare QEMU | $warm_bare ms |
-| Kiln engine (resources, tap + nftables, cgroup, unprivileged QEMU, boot, cleanup) | $warm_kiln ms |
+| Kiln engine (disk, config drive, tap + nftables, cgroup, unprivileged QEMU, boot, cleanup) | $warm_kiln ms |
 | ratio | **$warm_ratio** |
 
 Pairs (bare, kiln): $warm_all

@@ -27,20 +27,33 @@ final class BareQemu {
     /** Console lines (after the ready marker too) mapped to milliseconds since QEMU was started. */
     Map<String, Long> run(int cpus, long memoryMib, int diskGib, List<String> command) throws IOException,
             InterruptedException {
+        return run(cpus, memoryMib, diskGib, command, null, null);
+    }
+
+    /**
+     * The same, with the guest on a network: a tap made beforehand in {@code netns} (QEMU is started
+     * inside that namespace, as root) and the guest's addresses on its config drive.
+     */
+    Map<String, Long> run(int cpus, long memoryMib, int diskGib, List<String> command, String netns, String tap)
+            throws IOException, InterruptedException {
         Path disk = work.resolve("scratch.qcow2");
         Path config = work.resolve("config.tar");
         Path console = work.resolve("console.log");
         Files.deleteIfExists(disk);
         Files.deleteIfExists(console);
         disks.createOverlay(disk, diskGib);
-        ConfigDrive.write(new GuestConfig("vm-bare", "bare", "n", null, command, Map.of(), 600), config);
+        GuestConfig.Network network = tap == null ? null
+                : new GuestConfig.Network("10.209.0.2", 30, "10.209.0.1", List.of("192.0.2.53"));
+        ConfigDrive.write(new GuestConfig("vm-bare", "bare", "n", network, command, Map.of(), 600), config);
         String cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 kiln.vm=vm-bare"
                 + HostInfo.read().tscKhz().stream().mapToObj(khz -> " tsc_early_khz=" + khz).findFirst().orElse("");
         var plan = new VmmDriver.LaunchPlan("vm-bare", imageDir.resolve(ImageManifest.KERNEL),
-                imageDir.resolve(ImageManifest.INITRD), imageDir.resolve(ImageManifest.ROOTFS), disk, config, null, null,
+                imageDir.resolve(ImageManifest.INITRD), imageDir.resolve(ImageManifest.ROOTFS), disk, config, tap,
+                tap == null ? null : "52:54:00:ff:00:01",
                 cpus, memoryMib, console, work.resolve("stderr.log"), EngineConfig.Accelerator.TCG, cmdline);
         long start = System.nanoTime();
-        Process qemu = new ProcessBuilder(new QemuDriver().command(plan)).redirectErrorStream(true)
+        Process qemu = new ProcessBuilder(HostCommand.inNamespace(netns, new QemuDriver().command(plan)))
+                .redirectErrorStream(true)
                 .redirectOutput(work.resolve("qemu.log").toFile()).start();
         Map<String, Long> seen = new LinkedHashMap<>();
         int consumed = 0;
