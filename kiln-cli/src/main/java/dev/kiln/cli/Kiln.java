@@ -7,7 +7,9 @@ import picocli.CommandLine.Command;
 /** The `kiln` command. */
 @Command(name = "kiln", mixinStandardHelpOptions = true, version = "kiln 0.1.0",
         description = "Runs every CI job in its own fresh microVM.",
-        subcommands = {RunCommand.class, ImageCommand.class, DoctorCommand.class, WarmupCommand.class,
+        subcommands = {RunCommand.class, ImageCommand.class, DoctorCommand.class, ServerCommand.class,
+                AgentCommand.class, UpCommand.class, HostsCommand.class, JobsCommand.class, JobCommand.class,
+                VmsCommand.class, LogsCommand.class, CancelCommand.class, WarmupCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Kiln {
 

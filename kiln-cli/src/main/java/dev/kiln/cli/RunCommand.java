@@ -55,11 +55,19 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     HostOptions host;
 
+    @Mixin
+    ClientOptions server;
+
     @Parameters(arity = "1..*", paramLabel = "CMD", description = "the command and its arguments, after --")
     List<String> command;
 
     @Override
     public Integer call() {
+        if (server.configured()) {
+            return RemoteRun.run(server.client(), new dev.kiln.api.JobRequest(command, parseEnv(env), image, null, cpus,
+                    memoryMib, diskGib, null, timeout.toSeconds(), null, null, null), verbose,
+                    new java.io.PrintWriter(System.out, true), new java.io.PrintWriter(System.err, true));
+        }
         // Everything a user can get wrong is checked before the host is touched.
         ImageManifest manifest = host.images().resolve(image);
         VmSpec spec = new VmSpec(VmEngine.newVmId(), manifest, cpus, memoryMib, diskGib, timeout, command,

@@ -1,0 +1,42 @@
+package dev.kiln.cli;
+
+import dev.kiln.agent.Agent;
+import dev.kiln.agent.AgentConfig;
+import dev.kiln.agent.Enrolment;
+import java.net.URI;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** `kiln agent`: this host's daemon, enrolled with a server, until stopped. */
+@Command(name = "agent", description = "Runs this host's agent: enrols with the server once, then boots and"
+        + " destroys VMs as the server says.")
+final class AgentCommand implements Callable<Integer> {
+    @Option(names = "--server", required = true, description = "the Kiln server's URL")
+    URI server;
+
+    @Option(names = "--token", description = "the one-time token from `kiln hosts add NAME` (first start only)")
+    String token;
+
+    @Mixin
+    HostOptions host;
+
+    @Mixin
+    AgentOptions options;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        var credentials = Enrolment.credentials(server, token, host.stateDir());
+        Agent agent = new Agent(AgentConfig.of(server, credentials.hostToken()), options.vmm(host));
+        Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "kiln-agent-stop"));
+        agent.start();
+        System.out.println("kiln: agent of host " + credentials.host() + " syncing with " + server);
+        System.out.flush();
+        agent.awaitStop();
+        if (agent.failure() != null) {
+            throw agent.failure();
+        }
+        return ExitCodes.OK;
+    }
+}

@@ -1,0 +1,54 @@
+package dev.kiln.cli;
+
+import dev.kiln.api.JobEvent;
+import dev.kiln.api.JobView;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** `kiln job ID`: one job and its timeline. */
+@Command(name = "job", description = "Shows a job and its timeline.")
+final class JobCommand implements Callable<Integer> {
+    @Mixin
+    ClientOptions server;
+
+    @Parameters(paramLabel = "ID")
+    String id;
+
+    @Option(names = "--json", description = "print JSON")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        JobView job = server.client().job(id);
+        var out = spec.commandLine().getOut();
+        if (json) {
+            Output.json(out, job);
+            return ExitCodes.OK;
+        }
+        out.printf("job %s: %s%n", job.id(), job.state());
+        out.printf("  command  %s%n", String.join(" ", job.command()));
+        out.printf("  size     %d vCPUs, %s memory, %d GiB disk, %s%n", job.cpus(), Output.mib(job.memoryMib()),
+                job.diskGib(), job.arch());
+        out.printf("  image    %s%n", job.image());
+        out.printf("  host     %s (VM %s)%n", Output.orDash(job.host()), Output.orDash(job.vm()));
+        if (job.exitCode() != null) {
+            out.printf("  exit     %d%n", job.exitCode());
+        }
+        if (job.errorCode() != null) {
+            out.printf("  error    %s: %s%n", job.errorCode(), job.detail());
+        }
+        out.println("  timeline");
+        for (JobEvent event : job.timeline()) {
+            out.printf("    %-24s %-10s %s%n", event.at(), event.state(), Output.orDash(event.detail()));
+        }
+        return ExitCodes.OK;
+    }
+}

@@ -1,0 +1,49 @@
+package dev.kiln.cli;
+
+import dev.kiln.api.JobState;
+import dev.kiln.api.JobView;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** `kiln jobs`: the newest jobs, optionally of one state. */
+@Command(name = "jobs", description = "Lists jobs, newest first.")
+final class JobsCommand implements Callable<Integer> {
+    @Mixin
+    ClientOptions server;
+
+    @Option(names = "--state", description = "only jobs in this state: ${COMPLETION-CANDIDATES}")
+    JobState state;
+
+    @Option(names = "--limit", description = "at most this many (default: 100)")
+    int limit = 100;
+
+    @Option(names = "--json", description = "print JSON")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        List<JobView> jobs = server.client().jobs(state, limit);
+        var out = spec.commandLine().getOut();
+        if (json) {
+            Output.json(out, jobs);
+        } else {
+            Output.table(out, List.of("ID", "STATE", "SIZE", "HOST", "EXIT", "CREATED", "COMMAND"),
+                    jobs.stream().map(j -> List.of(j.id(), j.state().name(), j.cpus() + "cpu-" + Output.mib(j.memoryMib()),
+                            Output.orDash(j.host()), Output.orDash(j.exitCode() != null ? j.exitCode() : j.errorCode()),
+                            j.createdAt(), shorten(String.join(" ", j.command())))).toList());
+        }
+        return ExitCodes.OK;
+    }
+
+    private static String shorten(String text) {
+        return text.length() <= 50 ? text : text.substring(0, 49) + "…";
+    }
+}

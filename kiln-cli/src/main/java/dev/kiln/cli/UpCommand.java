@@ -1,0 +1,67 @@
+package dev.kiln.cli;
+
+import dev.kiln.agent.Agent;
+import dev.kiln.agent.AgentConfig;
+import dev.kiln.agent.Enrolment;
+import dev.kiln.api.KilnClient;
+import dev.kiln.server.KilnServer;
+import dev.kiln.server.ServerConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** `kiln up`: a server and this host's agent in one process, on embedded SQLite: the single-machine default. */
+@Command(name = "up", description = "Runs a server and an agent for this machine in one process (embedded SQLite).")
+final class UpCommand implements Callable<Integer> {
+    @Option(names = "--listen", description = "HOST:PORT to serve the API on (default: 127.0.0.1:7878)")
+    String listen = "127.0.0.1:" + ServerConfig.DEFAULT_PORT;
+
+    @Option(names = "--host-name", description = "this host's name in the fleet (default: local)")
+    String hostName = "local";
+
+    @Mixin
+    HostOptions host;
+
+    @Mixin
+    AgentOptions options;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Path data = host.stateDir().resolve("server");
+        ServerCommand serverOptions = new ServerCommand();
+        serverOptions.listen = listen;
+        ServerConfig config = serverOptions.config(data);
+        KilnServer server = KilnServer.start(config, InstantSource.system());
+        Agent agent;
+        try {
+            String enrolment = null;
+            if (!Files.exists(host.stateDir().resolve("agent").resolve("credentials.json"))) {
+                enrolment = new KilnClient(server.uri(), config.adminToken()).addHost(hostName).enrolmentToken();
+            }
+            var credentials = Enrolment.credentials(server.uri(), enrolment, host.stateDir());
+            agent = new Agent(AgentConfig.of(server.uri(), credentials.hostToken()), options.vmm(host));
+            agent.start();
+        } catch (RuntimeException e) {
+            server.close();
+            throw e;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            agent.close();
+            server.close();
+        }, "kiln-up-stop"));
+        System.out.println("kiln: server listening on " + server.uri() + " with host " + hostName);
+        System.out.println("kiln: for the CLI: export KILN_SERVER=" + server.uri() + " KILN_TOKEN=$(cat "
+                + data.resolve("admin-token") + ")");
+        System.out.flush();
+        agent.awaitStop();
+        if (agent.failure() != null) {
+            server.close();
+            throw agent.failure();
+        }
+        return ExitCodes.OK;
+    }
+}
