@@ -59,6 +59,31 @@ class CrashRecoveryTest {
     }
 
     @Test
+    void ctrlCStopsTheVmAndRemovesEverything() throws Exception {
+        Process kiln = kiln("run", "--", "sh", "-c", "echo started; sleep 600");
+        var reader = new BufferedReader(new InputStreamReader(kiln.getInputStream(), StandardCharsets.UTF_8));
+        assertThat(CompletableFuture.supplyAsync(() -> readLine(reader)).get(150, TimeUnit.SECONDS)).isEqualTo("started");
+        List<String> vmIds;
+        try (var dirs = Files.list(state.resolve("vms"))) {
+            vmIds = dirs.map(p -> p.getFileName().toString()).toList();
+        }
+
+        new ProcessBuilder("kill", "-INT", Long.toString(kiln.pid())).start().waitFor();
+
+        assertThat(kiln.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(kiln.exitValue()).isEqualTo(ExitCodes.INTERRUPTED);
+        assertThat(Leftovers.find(state, lab.hostNamespace(), vmIds)).as("leftovers after Ctrl-C").isEmpty();
+    }
+
+    private static String readLine(BufferedReader reader) {
+        try {
+            return reader.readLine();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
     void aKilledKilnLeavesNothingAfterTheNextStart() throws Exception {
         Process first = kiln("run", "--", "sh", "-c", "echo started; sleep 600");
         var reader = new BufferedReader(new InputStreamReader(first.getInputStream(), StandardCharsets.UTF_8));

@@ -218,8 +218,8 @@ public final class VmEngine {
                 }
                 if (readyAt == null && now.isAfter(bootDeadline)) {
                     return end(spec, vm, process, VmResult.Outcome.BOOT_FAILED, OptionalInt.empty(),
-                            "the guest printed no init marker within %d s (console log: %s)"
-                                    .formatted(bootTimeout.toSeconds(), tail(vm.consoleLog())),
+                            "the guest printed no init marker within %s (console log: %s)"
+                                    .formatted(format(bootTimeout), tail(vm.consoleLog())),
                             created, create, started, null);
                 }
                 if (deadline != null && now.isAfter(deadline)) {

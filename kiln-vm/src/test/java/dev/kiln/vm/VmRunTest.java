@@ -92,6 +92,33 @@ class VmRunTest {
     }
 
     @Test
+    void aKernelPanicIsACrashNotAnExitCode() {
+        var output = new TestHost.Output();
+        // QEMU ends with status 0 after a panic, like after a clean power-off: only the marker tells.
+        VmResult result = host.engine.run(host.spec("sh", "-c", "echo before; sudo -n sh -c 'echo c > /proc/sysrq-trigger'"),
+                output);
+
+        assertThat(result.outcome()).isEqualTo(VmResult.Outcome.GUEST_CRASHED);
+        assertThat(result.exitCode()).isEmpty();
+        assertThat(result.detail()).contains("without reporting an exit code");
+        assertThat(output.stdout()).startsWith("before\n");
+    }
+
+    @Test
+    void aGuestThatDoesNotBootInTimeIsKilledAndReported() {
+        EngineConfig impatient = new EngineConfig(host.config.stateDir(), host.config.vmmUser(), host.config.netns(),
+                host.config.vmNetwork(), host.config.dns(), host.config.egressAllowList(), Duration.ofMillis(300),
+                EngineConfig.Accelerator.TCG);
+        VmEngine engine = new VmEngine(impatient, new QemuDriver(), new ImageStore(host.state.resolve("images")),
+                HostInfo.read(), java.time.Clock.systemUTC());
+
+        VmResult result = engine.run(host.spec("true"), GuestOutput.DISCARD);
+
+        assertThat(result.outcome()).isEqualTo(VmResult.Outcome.BOOT_FAILED);
+        assertThat(result.detail()).contains("no init marker within 0.3s");
+    }
+
+    @Test
     void moreMemoryThanTheHostHasIsRefusedBeforeAnythingIsMade() {
         HostInfo small = new HostInfo(2, 4096, OptionalLong.empty());
         VmSpec spec = new VmSpec("vm-big", host.image, 1, 8192, 2, Duration.ofMinutes(1), List.of("true"), Map.of(), true);
