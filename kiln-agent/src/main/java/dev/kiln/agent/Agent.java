@@ -179,7 +179,9 @@ public final class Agent implements AutoCloseable {
         boolean unreachable = false;
         while (!stopped) {
             try {
-                SyncAnswer answer = client.sync(report(), config.hold());
+                AgentReport sent = report();
+                SyncAnswer answer = client.sync(sent, config.hold());
+                answered(sent);
                 converge(answer);
                 if (unreachable) {
                     log.info("the server at {} answers again", config.server());
@@ -242,7 +244,10 @@ public final class Agent implements AutoCloseable {
                     report |= markEndsReportable();
                 }
                 if (report) {
-                    converge(client.sync(report(), Duration.ZERO));
+                    AgentReport sent = report();
+                    SyncAnswer answer = client.sync(sent, Duration.ZERO);
+                    answered(sent);
+                    converge(answer);
                 }
                 backoff = Duration.ofMillis(50);
             } catch (KilnException e) {
@@ -287,6 +292,21 @@ public final class Agent implements AutoCloseable {
         return any;
     }
 
+    /** The server has taken a report: the ends it carried are recorded (or overtaken by a newer report's). */
+    private void answered(AgentReport sent) {
+        lock.lock();
+        try {
+            for (VmReport vm : sent.vms()) {
+                LocalVm local = vms.get(vm.id());
+                if (local != null && (vm.state() == VmState.EXITED || vm.state() == VmState.FAILED)) {
+                    local.endSent = true;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private AgentReport report() {
         Capacity capacity = vmm.capacity();
         lock.lock();
@@ -326,7 +346,7 @@ public final class Agent implements AutoCloseable {
                 if (wanted.containsKey(id)) {
                     continue;
                 }
-                if (vm.ended() && vm.endReportable) {
+                if (vm.ended() && vm.endSent) {
                     vms.remove(id);
                     tombstones.put(id, Boolean.TRUE);
                     logs.forget(id);

@@ -11,6 +11,8 @@ final class LocalVm {
     Vmm.Ending ending;
     /** Set once the VM's last output is uploaded: only then is its end reported. */
     boolean endReportable;
+    /** Set once a report carrying the VM's end has been answered: only then may the VM be forgotten. */
+    boolean endSent;
 
     LocalVm(VmLaunch launch, VmState state) {
         this.launch = launch;

@@ -93,10 +93,26 @@ final class Database implements AutoCloseable {
      * it signalled. A serialisation failure or deadlock between replicas is retried.
      */
     <T> T tx(Work<T> work) {
+        return tx(work, false);
+    }
+
+    /**
+     * A read-only transaction that sees one snapshot throughout (REPEATABLE READ on PostgreSQL; SQLite
+     * transactions always do), for answers whose parts must agree with each other.
+     */
+    <T> T snapshot(Work<T> work) {
+        return tx(work, true);
+    }
+
+    private <T> T tx(Work<T> work, boolean snapshot) {
         for (int attempt = 1; ; attempt++) {
             Set<String> topics = new LinkedHashSet<>();
             T result;
             try (Connection connection = connect()) {
+                boolean isolated = snapshot && dialect == Dialect.POSTGRESQL;
+                if (isolated) {
+                    connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+                }
                 try {
                     Tx tx = new Tx(connection, dialect, topics);
                     result = work.run(tx);
@@ -108,6 +124,10 @@ final class Database implements AutoCloseable {
                 } catch (SQLException | RuntimeException e) {
                     rollback(connection);
                     throw e;
+                } finally {
+                    if (isolated) {
+                        connection.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+                    }
                 }
             } catch (SQLException e) {
                 if (retriable(e) && attempt < MAX_ATTEMPTS) {

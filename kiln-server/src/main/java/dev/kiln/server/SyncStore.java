@@ -169,8 +169,8 @@ final class SyncStore {
 
     /** The VMs that should exist on the host, with everything each needs. */
     SyncAnswer desired(String host) {
-        return db.tx(tx -> {
-            // The generation is read before the VMs: an answer's VMs are never older than its generation.
+        return db.snapshot(tx -> {
+            // One snapshot: the generation and the VMs agree, so an agent can order answers by generation.
             long generation = tx.queryLong("SELECT generation FROM hosts WHERE name = ?", host);
             boolean draining = tx.queryLong("SELECT draining FROM hosts WHERE name = ?", host) == 1;
             List<VmLaunch> vms = tx.query("SELECT v.id, v.job_id, v.cpus, v.memory_mib, v.disk_gib, j.image, j.command,"
