@@ -16,7 +16,7 @@ public final class BootBenchmark {
 
     public static void main(String[] args) throws Exception {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 6;
-        try (TestHost host = new TestHost()) {
+        try (TestHost host = TestHost.started("default")) {
             // The bare guest gets the same kind of network: a tap (made once, outside the timing).
             String tap = "kilnbench0";
             new TapDevices(host.lab.hostNamespace()).create(tap, "10.209.0.1", "root");

@@ -27,7 +27,7 @@ public final class DockerBenchmark {
     public static void main(String[] args) throws Exception {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 4;
         String image = args.length > 1 ? args[1] : "runner-test";
-        try (TestHost host = new TestHost(image)) {
+        try (TestHost host = TestHost.started(image)) {
             BareQemu bare = new BareQemu(Files.createTempDirectory(host.state, "bare-"), host.config.scratchDir(),
                     new ImageStore(TestHost.IMAGES).directory(host.image));
             List<Long> bareReady = new ArrayList<>();

@@ -14,11 +14,10 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Two VMs at once inside a lab network: neither sees the other's files, A cannot reach B, the
@@ -29,19 +28,8 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(300)
 class IsolationTest {
     private static final Pattern READY = Pattern.compile("B-READY (\\S+) (\\S+)");
-    private static TestHost host;
-
-    @BeforeAll
-    static void start() {
-        host = new TestHost();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (host != null) {
-            host.close();
-        }
-    }
+    @RegisterExtension
+    static final TestHost host = new TestHost("default");
 
     @Test
     void vmsAreIsolatedFromEachOtherTheHostAndPrivateNetworks() throws Exception {

@@ -16,7 +16,7 @@ public final class ResourceBenchmark {
 
     public static void main(String[] args) throws Exception {
         int iterations = args.length > 0 ? Integer.parseInt(args[0]) : 50;
-        try (TestHost host = new TestHost()) {
+        try (TestHost host = TestHost.started("default")) {
             VmResources resources = new VmResources(host.config, Cgroups.detect());
             resources.prepareHost();
             List<Long> create = new ArrayList<>();

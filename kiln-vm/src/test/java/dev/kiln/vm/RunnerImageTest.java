@@ -10,35 +10,17 @@ import java.util.Base64;
 import java.util.UUID;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The runner image: Docker answers when the job starts, builds and runs images, and forgets them. */
 @Tag("vm")
 @Timeout(400)
 class RunnerImageTest {
-    private static TestHost host;
-
-    @BeforeAll
-    static void start() {
-        host = new TestHost("runner-test");
-    }
-
-    @AfterAll
-    static void stop() {
-        if (host != null) {
-            host.close();
-        }
-    }
-
-    @AfterEach
-    void nothingLeft() {
-        host.assertNothingLeft();
-    }
+    @RegisterExtension
+    static final TestHost host = new TestHost("runner-test");
 
     private VmSpec docker(String script) {
         VmSpec spec = new VmSpec(VmEngine.newVmId(), host.image, 2, 2048, 4, Duration.ofMinutes(5),

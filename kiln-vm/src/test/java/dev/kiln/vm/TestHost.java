@@ -14,27 +14,58 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * An engine for tests: a state directory of its own (sharing the host's built images read-only)
- * and all VM networking inside a {@link NetworkLab}.
+ * and all VM networking inside a {@link NetworkLab}. As a JUnit extension
+ * ({@code @RegisterExtension static final TestHost host = new TestHost("default")}) it starts before
+ * the class's tests, checks for leftovers after each and removes everything after all.
  */
-final class TestHost implements AutoCloseable {
+final class TestHost implements AutoCloseable, BeforeAllCallback, AfterEachCallback, AfterAllCallback {
     static final Path IMAGES = Path.of(System.getProperty("kiln.test.images", "/var/lib/kiln/images"));
 
-    final NetworkLab lab;
-    final Path state;
-    final EngineConfig config;
-    final VmEngine engine;
-    final ImageManifest image;
+    private final String imageName;
+    NetworkLab lab;
+    Path state;
+    EngineConfig config;
+    VmEngine engine;
+    ImageManifest image;
     /** Every VM this host was asked to run, so cleanup checks look at ours only. */
     final List<String> vmIds = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    TestHost() {
-        this("default");
+    TestHost(String imageName) {
+        this.imageName = imageName;
     }
 
-    TestHost(String imageName) {
+    /** A started host, for benchmarks; close it after use. */
+    static TestHost started(String imageName) {
+        TestHost host = new TestHost(imageName);
+        host.start();
+        return host;
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+        start();
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        assertNothingLeft();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        if (engine != null) {
+            close();
+        }
+    }
+
+    private void start() {
         ImageStore images = new ImageStore(IMAGES);
         this.image = images.findByName(imageName).orElseThrow(() -> new AssertionError(
                 "VM tests need the %s image in %s: build it with `bin/kiln image build %s` (bin/test does)"

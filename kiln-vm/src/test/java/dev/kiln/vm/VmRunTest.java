@@ -9,12 +9,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -22,24 +20,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 @Tag("vm")
 @Timeout(180)
 class VmRunTest {
-    private static TestHost host;
-
-    @BeforeAll
-    static void start() {
-        host = new TestHost();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (host != null) {
-            host.close();
-        }
-    }
-
-    @AfterEach
-    void nothingLeft() {
-        host.assertNothingLeft();
-    }
+    @RegisterExtension
+    static final TestHost host = new TestHost("default");
 
     @ParameterizedTest
     @ValueSource(ints = {0, 1, 42})
