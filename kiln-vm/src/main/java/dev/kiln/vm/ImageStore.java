@@ -136,9 +136,7 @@ public final class ImageStore {
                 throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "the build left no " + path, e);
             }
         }
-        StringBuilder canonical = new StringBuilder(name).append('\n').append(arch).append('\n');
-        files.forEach((file, entry) -> canonical.append(file).append(' ').append(entry.sha256()).append('\n'));
-        String digest = "sha256:" + sha256(canonical.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        String digest = digestOf(name, arch, files);
         ImageManifest manifest = new ImageManifest(name, version, arch, digest, recipeDigest, kernelVersion, files,
                 runnerVersion, runnerInstalledOn);
         try {
@@ -156,6 +154,90 @@ public final class ImageStore {
             throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "cannot store image " + name + ": " + e.getMessage(), e);
         }
         return manifest;
+    }
+
+    /** An image's digest: of its name, arch and its files' digests, so it names the bytes. */
+    static String digestOf(String name, String arch, Map<String, ImageManifest.FileEntry> files) {
+        StringBuilder canonical = new StringBuilder(name).append('\n').append(arch).append('\n');
+        new TreeMap<>(files).forEach((file, entry) -> canonical.append(file).append(' ').append(entry.sha256()).append('\n'));
+        return "sha256:" + sha256(canonical.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Fetches the image with this digest from a source unless it is here already. Every byte is
+     * checked against the manifest, and the manifest against the digest asked for, before the
+     * image enters the store by one atomic rename: a VM never sees a partial or altered image.
+     */
+    public ImageManifest fetch(String digest, ImageSource source) {
+        Optional<ImageManifest> present = load(digest);
+        if (present.isPresent()) {
+            return present.get();
+        }
+        Path temp = null;
+        try {
+            ImageManifest manifest = source.manifest(digest);
+            String claimed = digestOf(manifest.name(), manifest.arch(), manifest.files());
+            if (!claimed.equals(digest) || !manifest.digest().equals(digest)) {
+                throw new KilnException(ErrorCode.IMAGE_INVALID, "the manifest served for %s describes %s; refusing it"
+                        .formatted(digest, claimed));
+            }
+            Files.createDirectories(imagesDir);
+            temp = Files.createTempDirectory(imagesDir, ".fetch-");
+            for (var file : manifest.files().entrySet()) {
+                Path target = temp.resolve(file.getKey());
+                try (InputStream in = source.open(digest, file.getKey())) {
+                    Files.copy(in, target);
+                }
+                String actual = sha256(target);
+                long size = Files.size(target);
+                if (!actual.equals(file.getValue().sha256()) || size != file.getValue().size()) {
+                    throw new KilnException(ErrorCode.IMAGE_INVALID, ("image %s (%s): %s arrived with %d bytes and"
+                            + " digest %s; the manifest says %d bytes, %s. The store is unchanged").formatted(
+                            manifest.name(), manifest.shortDigest(), file.getKey(), size, actual,
+                            file.getValue().size(), file.getValue().sha256()));
+                }
+            }
+            JSON.writeValue(temp.resolve(MANIFEST).toFile(), manifest);
+            Files.setPosixFilePermissions(temp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            Path target = manifest.directory(imagesDir);
+            try {
+                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+                temp = null;
+            } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException raced) {
+                // another fetch of the same digest won; its bytes are the same
+            }
+            return load(digest).orElseThrow();
+        } catch (IOException e) {
+            throw new KilnException(ErrorCode.IMAGE_NOT_FOUND, "cannot fetch image " + digest + ": " + e.getMessage(), e);
+        } finally {
+            if (temp != null) {
+                try {
+                    deleteTree(temp);
+                } catch (IOException e) {
+                    // the next fetch makes a fresh temporary directory; this one is only untidy
+                    org.slf4j.LoggerFactory.getLogger(ImageStore.class).warn("cannot remove {}: {}", temp, e.getMessage());
+                }
+            }
+        }
+    }
+
+    /** Serves this store's images to another host's {@link #fetch}. */
+    public ImageSource asSource() {
+        return new ImageSource() {
+            @Override
+            public ImageManifest manifest(String digest) throws IOException {
+                return load(digest).orElseThrow(() -> new java.nio.file.NoSuchFileException("no image " + digest));
+            }
+
+            @Override
+            public InputStream open(String digest, String file) throws IOException {
+                ImageManifest image = manifest(digest);
+                if (!image.files().containsKey(file)) {
+                    throw new java.nio.file.NoSuchFileException("image " + digest + " has no file " + file);
+                }
+                return Files.newInputStream(file(image, file));
+            }
+        };
     }
 
     /** Checks that every file still has the size its manifest records (a full digest check runs at import). */
