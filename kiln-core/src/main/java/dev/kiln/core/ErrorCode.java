@@ -42,6 +42,14 @@ public enum ErrorCode {
     UNAVAILABLE(Kind.UNAVAILABLE),
     /** The job's host went silent while the job ran: its VM is lost and its result unknown. */
     JOB_LOST(Kind.UNAVAILABLE),
+    /** A request body (a webhook delivery, say) is larger than Kiln accepts (HTTP 413). */
+    PAYLOAD_TOO_LARGE(Kind.USER_ERROR),
+    /** An upstream API (GitHub) refused for lack of a permission the App or token needs (HTTP 403). */
+    PERMISSION_DENIED(Kind.USER_ERROR),
+    /** An upstream API's rate limit is exhausted and resets later than Kiln may wait; retry after the reset. */
+    RATE_LIMITED(Kind.UNAVAILABLE),
+    /** An upstream API (GitHub) failed or answered with something Kiln does not understand. */
+    UPSTREAM_FAILED(Kind.UNAVAILABLE),
     /** An unexpected failure inside Kiln; the message says where. */
     INTERNAL(Kind.INTERNAL);
 
