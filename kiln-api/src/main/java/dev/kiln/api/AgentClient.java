@@ -29,10 +29,10 @@ public final class AgentClient {
      */
     public SyncAnswer sync(AgentReport report, Duration hold) {
         return api.post("/api/v1/agent/sync?holdMs=" + hold.toMillis(), report, hold.plus(HttpApi.REQUEST_TIMEOUT),
-                new TypeReference<SyncAnswer>() {});
+                new TypeReference<SyncAnswer>() {}, true);
     }
 
     public void uploadLogs(List<LogChunk> chunks) {
-        api.post("/api/v1/agent/logs", chunks, null);
+        api.post("/api/v1/agent/logs", chunks, HttpApi.REQUEST_TIMEOUT, null, true);
     }
 }

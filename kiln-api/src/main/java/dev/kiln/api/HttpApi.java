@@ -39,18 +39,22 @@ final class HttpApi {
     }
 
     <T> T get(String path, TypeReference<T> type) {
-        return send(request(path, REQUEST_TIMEOUT).GET(), type);
+        return send(request(path, REQUEST_TIMEOUT).GET(), type, true);
     }
 
     <T> T get(String path, Duration timeout, TypeReference<T> type) {
-        return send(request(path, timeout).GET(), type);
+        return send(request(path, timeout).GET(), type, true);
     }
 
     <T> T post(String path, Object body, TypeReference<T> type) {
-        return post(path, body, REQUEST_TIMEOUT, type);
+        return post(path, body, REQUEST_TIMEOUT, type, false);
     }
 
-    <T> T post(String path, Object body, Duration timeout, TypeReference<T> type) {
+    /**
+     * @param idempotent whether a repeat is harmless (agent syncs and log uploads are): such a request
+     *     is sent once more when a kept-alive connection turns out closed before any answer
+     */
+    <T> T post(String path, Object body, Duration timeout, TypeReference<T> type, boolean idempotent) {
         byte[] bytes;
         try {
             bytes = body == null ? new byte[0] : JSON.writeValueAsBytes(body);
@@ -58,11 +62,11 @@ final class HttpApi {
             throw new KilnException(ErrorCode.INTERNAL, "cannot write the request to " + path + ": " + e, e);
         }
         return send(request(path, timeout).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)), type);
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)), type, idempotent);
     }
 
     <T> T delete(String path, TypeReference<T> type) {
-        return send(request(path, REQUEST_TIMEOUT).DELETE(), type);
+        return send(request(path, REQUEST_TIMEOUT).DELETE(), type, false);
     }
 
     private HttpRequest.Builder request(String path, Duration timeout) {
@@ -74,11 +78,18 @@ final class HttpApi {
         return builder;
     }
 
-    private <T> T send(HttpRequest.Builder builder, TypeReference<T> type) {
+    private <T> T send(HttpRequest.Builder builder, TypeReference<T> type, boolean idempotent) {
         HttpRequest request = builder.build();
         HttpResponse<byte[]> response;
         try {
-            response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            try {
+                response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            } catch (IOException e) {
+                if (!idempotent || !closedBeforeAnswer(e)) {
+                    throw e;
+                }
+                response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            }
         } catch (HttpConnectTimeoutException | ConnectException e) {
             throw new KilnException(ErrorCode.UNAVAILABLE, "cannot reach the Kiln server at " + server + ": "
                     + describe(e) + "; is `kiln server` (or `kiln up`) running there?", e);
@@ -126,6 +137,11 @@ final class HttpApi {
         return new KilnException(status >= 500 ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL,
                 "%s %s answered HTTP %d without a Kiln error; is %s a Kiln server?"
                         .formatted(request.method(), request.uri(), status, server));
+    }
+
+    /** The server closed a kept-alive connection as the request went out: nothing was answered. */
+    static boolean closedBeforeAnswer(IOException e) {
+        return e.getMessage() != null && e.getMessage().contains("received no bytes");
     }
 
     private static String describe(Exception e) {

@@ -69,6 +69,11 @@ public final class KilnServer implements AutoCloseable {
 
     /** Checks the config, migrates the store and starts serving. */
     public static KilnServer start(ServerConfig config, InstantSource clock) {
+        // The JDK's server closes idle keep-alive connections beyond 200 (one agent holds two): a client
+        // that reuses such a connection reads EOF. Read once, when the first HttpServer is made.
+        if (System.getProperty("sun.net.httpserver.maxIdleConnections") == null) {
+            System.setProperty("sun.net.httpserver.maxIdleConnections", "100000");
+        }
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");
         config.check();
