@@ -14,14 +14,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Real microVMs: each launch runs {@link VmEngine#run} on a virtual thread of its own. The guest's
- * first output marks the VM RUNNING (the engine streams output only after the guest's ready marker);
- * a command that prints nothing goes from BOOTING straight to its end. VMs of a dead agent process
+ * init marker ({@link GuestOutput#ready}) marks the VM RUNNING. VMs of a dead agent process
  * cannot be adopted (their VMM was the dead process's child): {@link #recover} removes what they left.
  */
 public final class EngineVmm implements Vmm {
@@ -76,8 +74,12 @@ public final class EngineVmm implements Vmm {
             if (cancelled.contains(id)) {
                 return Ending.failed("CANCELLED", "cancelled before it started");
             }
-            AtomicBoolean running = new AtomicBoolean();
             result = engine.run(spec, new GuestOutput() {
+                @Override
+                public void ready() {
+                    listener.running(id);
+                }
+
                 @Override
                 public void stdout(byte[] bytes, int offset, int length) {
                     emit("stdout", bytes, offset, length);
@@ -89,9 +91,6 @@ public final class EngineVmm implements Vmm {
                 }
 
                 private void emit(String stream, byte[] bytes, int offset, int length) {
-                    if (running.compareAndSet(false, true)) {
-                        listener.running(id);
-                    }
                     listener.output(id, stream, bytes, offset, length);
                 }
             });

@@ -45,25 +45,37 @@ final class TestFleet implements AutoCloseable {
 
     /** An agent for the host (again, after a restart: it finds its kept credentials and VMs). */
     Host start(String name, String enrolmentToken, int vcpus, long memoryGib, Duration bootTime) {
+        SimulatedVmm vmm = new SimulatedVmm(new Capacity(Arch.X86_64, vcpus, memoryGib * 1024, 100), bootTime,
+                agentState(name).resolve("simulated-vms.json"));
+        return new Host(name, run(name, enrolmentToken, vmm), vmm);
+    }
+
+    private Path agentState(String name) {
         Path state = dir.resolve("agent-" + name);
         try {
-            Files.createDirectories(state);
+            return Files.createDirectories(state);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        var credentials = Enrolment.credentials(server.uri(), enrolmentToken, state);
-        SimulatedVmm vmm = new SimulatedVmm(new Capacity(Arch.X86_64, vcpus, memoryGib * 1024, 100), bootTime,
-                state.resolve("simulated-vms.json"));
+    }
+
+    private Agent run(String name, String enrolmentToken, Vmm vmm) {
+        var credentials = Enrolment.credentials(server.uri(), enrolmentToken, agentState(name));
         Agent agent = new Agent(new AgentConfig(server.uri(), credentials.hostToken(), Duration.ofSeconds(25),
                 Duration.ofMillis(200)), vmm);
         agent.start();
         agents.add(agent);
         await().atMost(Duration.ofSeconds(30)).until(() -> client.hosts().stream()
                 .anyMatch(h -> h.name().equals(name) && !h.state().equals("PENDING")));
-        return new Host(name, agent, vmm);
+        return agent;
     }
 
     record Host(String name, Agent agent, SimulatedVmm vmm) {}
+
+    /** A host whose agent drives the given VMM (the real engine, in tests that boot VMs). */
+    void hostWith(String name, Vmm vmm) {
+        run(name, client.addHost(name).enrolmentToken(), vmm);
+    }
 
     JobView submit(int cpus, long memoryGib, String... command) {
         return client.submit(JobRequest.command(List.of(command), cpus, memoryGib * 1024, 10));

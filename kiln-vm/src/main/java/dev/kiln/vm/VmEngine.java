@@ -206,6 +206,7 @@ public final class VmEngine {
                 if (console.ready() && readyAt == null) {
                     readyAt = now;
                     deadline = now.plus(spec.timeout());
+                    output.ready();
                 }
                 if (console.exitCode().isPresent()) {
                     // The guest proved the command finished; give it a moment to power off cleanly.

@@ -68,6 +68,13 @@ final class VmResources {
             for (Path dir : List.of(config.stateDir(), config.vmsDir())) {
                 Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
             }
+            for (Path dir = config.stateDir().toAbsolutePath().getParent(); dir != null; dir = dir.getParent()) {
+                if (!Files.getPosixFilePermissions(dir).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
+                    throw new KilnException(ErrorCode.HOST_PREREQUISITE_MISSING, ("the VMM user %s cannot reach the state"
+                            + " directory %s: %s is not searchable by others; `chmod o+x %s` or choose another"
+                            + " --state-dir").formatted(config.vmmUser(), config.stateDir(), dir, dir));
+                }
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare " + config.stateDir(), e);
         }
