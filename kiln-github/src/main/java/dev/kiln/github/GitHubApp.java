@@ -252,7 +252,8 @@ public final class GitHubApp {
 
     private Rest.Response appCall(String method, String path, String route, String body) {
         Rest.Response response = rest.send(method, rest.resolve(path), route, APP, jwt.get(), body);
-        if (response.status() == 401) {
+        // GitHub's clock-skew refusals name the 'exp' or 'iat' claim; only those are retried on GitHub's time.
+        if (response.status() == 401 && (response.rawMessage().contains("('exp')") || response.rawMessage().contains("('iat')"))) {
             Optional<Instant> serverNow = Rest.date(response);
             if (serverNow.isPresent() && jwt.correctSkew(serverNow.get())) {
                 response = rest.send(method, rest.resolve(path), route, APP, jwt.get(), body);

@@ -46,8 +46,9 @@ public final class WebhookEvents {
         try {
             root = JSON.readTree(body);
         } catch (JsonProcessingException e) {
-            throw WebhookException.malformed("the " + event + " delivery " + deliveryId + " is not JSON (line "
-                    + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")");
+            String where = e.getLocation() == null ? "nested too deeply or too large"
+                    : "line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            throw WebhookException.malformed("the " + event + " delivery " + deliveryId + " is not JSON (" + where + ")");
         } catch (IOException e) {
             throw WebhookException.malformed("the " + event + " delivery " + deliveryId + " cannot be read: " + e.getClass().getSimpleName());
         }

@@ -116,6 +116,13 @@ public final class FakeGitHub implements AutoCloseable {
         }
     }
 
+    /** Revokes every token of an installation: later requests with them get 401 "Bad credentials". */
+    public void revokeTokens(long installationId) {
+        synchronized (lock) {
+            state.tokens.values().removeIf(t -> t.installationId() == installationId);
+        }
+    }
+
     /** The events the App subscribes to (default {@code workflow_job}). */
     public void setAppEvents(List<String> events) {
         synchronized (lock) {
