@@ -3,9 +3,11 @@ package dev.kiln.agent;
 import static java.util.Objects.requireNonNull;
 
 import dev.kiln.api.VmLaunch;
+import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import dev.kiln.vm.GuestOutput;
 import dev.kiln.vm.ImageManifest;
+import dev.kiln.vm.ImageSource;
 import dev.kiln.vm.ImageStore;
 import dev.kiln.vm.VmEngine;
 import dev.kiln.vm.VmResult;
@@ -29,10 +31,17 @@ public final class EngineVmm implements Vmm {
     private final VmEngine engine;
     private final ImageStore images;
     private final Capacity capacity;
+    private final ImageSource fetchFrom;
     private final Set<String> cancelled = ConcurrentHashMap.newKeySet();
     private final Set<String> active = ConcurrentHashMap.newKeySet();
 
     public EngineVmm(VmEngine engine, ImageStore images, Capacity capacity) {
+        this(engine, images, capacity, null);
+    }
+
+    /** @param fetchFrom where images this host lacks come from (the server), or null */
+    public EngineVmm(VmEngine engine, ImageStore images, Capacity capacity, ImageSource fetchFrom) {
+        this.fetchFrom = fetchFrom;
         this.engine = requireNonNull(engine, "engine is null");
         this.images = requireNonNull(images, "images is null");
         this.capacity = requireNonNull(capacity, "capacity is null");
@@ -68,7 +77,7 @@ public final class EngineVmm implements Vmm {
         String id = launch.id();
         VmResult result;
         try {
-            ImageManifest image = images.resolve(launch.image());
+            ImageManifest image = resolveOrFetch(launch.image());
             VmSpec spec = new VmSpec(id, image, launch.cpus(), launch.memoryMib(), launch.diskGib(),
                     Duration.ofSeconds(launch.timeoutSeconds()), launch.command(), launch.env(), true);
             if (cancelled.contains(id)) {
@@ -108,6 +117,19 @@ public final class EngineVmm implements Vmm {
             case GUEST_CRASHED -> Ending.failed("GUEST_CRASHED", result.detail());
             case CANCELLED -> Ending.failed("CANCELLED", result.detail());
         };
+    }
+
+    /** The image named by the launch; one this host lacks is fetched by digest and verified first. */
+    private ImageManifest resolveOrFetch(String reference) {
+        try {
+            return images.resolve(reference);
+        } catch (KilnException e) {
+            if (e.code() != ErrorCode.IMAGE_NOT_FOUND || fetchFrom == null || !reference.startsWith("sha256:")) {
+                throw e;
+            }
+            log.info("fetching image {} from the server", reference);
+            return images.fetch(reference, fetchFrom);
+        }
     }
 
     @Override

@@ -14,10 +14,14 @@ import dev.kiln.testkit.NetworkLab;
 import dev.kiln.vm.Cidr;
 import dev.kiln.vm.EngineConfig;
 import dev.kiln.vm.HostInfo;
+import dev.kiln.vm.ImageManifest;
 import dev.kiln.vm.ImageStore;
 import dev.kiln.vm.QemuDriver;
 import dev.kiln.vm.VmEngine;
 import java.io.IOException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -71,6 +75,11 @@ class RealVmFleetTest {
 
     /** A host whose agent runs real VMs: room for one 1 GiB VM at a time. */
     private void realHost(String name, int slot) throws IOException {
+        realHost(name, slot, false);
+    }
+
+    /** @param fetchImages the host starts with no images and fetches them from the server */
+    private Path realHost(String name, int slot, boolean fetchImages) throws IOException {
         if (!Files.exists(IMAGES.resolve("names/default"))) {
             throw new AssertionError("needs the default image in " + IMAGES + ": run `bin/kiln image build default`");
         }
@@ -79,13 +88,41 @@ class RealVmFleetTest {
         // Not under @TempDir: the unprivileged VMM user must be able to reach the state directory.
         Path state = Files.createTempDirectory(Path.of("/var/tmp"), "kiln-fleet-" + name + "-");
         states.add(state);
-        Files.createSymbolicLink(state.resolve("images"), IMAGES);
+        if (!fetchImages) {
+            Files.createSymbolicLink(state.resolve("images"), IMAGES);
+        }
         EngineConfig config = EngineConfig.defaults().withStateDir(state)
                 .withNetns(lab.hostNamespace(), Cidr.parse("10.21" + slot + ".0.0/24"))
                 .withAccelerator(EngineConfig.Accelerator.TCG);
         ImageStore images = new ImageStore(state.resolve("images"));
         VmEngine engine = new VmEngine(config, new QemuDriver(), images, HostInfo.read(), Clock.systemUTC());
-        fleet.hostWith(name, new EngineVmm(engine, images, new Capacity(Arch.X86_64, 1, 1536, 20)));
+        String token = fleet.client.addHost(name).enrolmentToken();
+        var credentials = Enrolment.credentials(fleet.server.uri(), token, state.resolve("agent"));
+        fleet.run(name, credentials, new EngineVmm(engine, images, new Capacity(Arch.X86_64, 1, 1536, 20),
+                fetchImages ? new ServerImageSource(fleet.server.uri(), credentials.hostToken()) : null));
+        return state;
+    }
+
+    @Test
+    void aHostWithoutTheImageFetchesItByDigestFromTheServerAndVerifiesIt() throws Exception {
+        ImageStore served = new ImageStore(IMAGES);
+        ImageManifest image = served.findByName("default").orElseThrow();
+        fleet = new TestFleet(dir, c -> c, served);
+        Path state = realHost("h1", 3, true);
+
+        JobView job = fleet.client.submit(JobRequest.command(List.of("echo", "from a fetched image"), 1, 1024, 2));
+        assertThat(job.image()).as("the launch names the image's digest").isEqualTo(image.digest());
+        await().atMost(Duration.ofSeconds(240)).until(() -> fleet.client.job(job.id()).state().terminal());
+
+        assertThat(fleet.client.job(job.id()).state()).isEqualTo(JobState.SUCCEEDED);
+        assertThat(text(job)).isEqualTo("from a fetched image\n");
+        ImageStore local = new ImageStore(state.resolve("images"));
+        assertThat(local.list()).extracting(ImageManifest::digest).containsExactly(image.digest());
+        local.verify(local.list().getFirst());
+
+        HttpResponse<String> anonymous = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                fleet.server.uri().resolve("/api/v1/images/" + image.digest())).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(anonymous.statusCode()).as("images are served to hosts only").isEqualTo(401);
     }
 
     @Test

@@ -30,10 +30,15 @@ final class TestFleet implements AutoCloseable {
     private final List<Agent> agents = new ArrayList<>();
 
     TestFleet(Path dir, UnaryOperator<ServerConfig> tweak) {
+        this(dir, tweak, null);
+    }
+
+    /** A fleet whose server serves the images of {@code images} by digest. */
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.vm.ImageStore images) {
         this.dir = dir;
         ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
                 .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50));
-        server = KilnServer.start(tweak.apply(config), clock);
+        server = KilnServer.start(tweak.apply(config), clock, images);
         client = new KilnClient(server.uri(), ADMIN);
     }
 
@@ -60,7 +65,11 @@ final class TestFleet implements AutoCloseable {
     }
 
     private Agent run(String name, String enrolmentToken, Vmm vmm) {
-        var credentials = Enrolment.credentials(server.uri(), enrolmentToken, agentState(name));
+        return run(name, Enrolment.credentials(server.uri(), enrolmentToken, agentState(name)), vmm);
+    }
+
+    /** Starts an agent with credentials it enrolled for already. */
+    Agent run(String name, Enrolment.Credentials credentials, Vmm vmm) {
         Agent agent = new Agent(new AgentConfig(server.uri(), credentials.hostToken(), Duration.ofSeconds(25),
                 Duration.ofMillis(200)), vmm);
         agent.start();

@@ -28,7 +28,8 @@ final class AgentCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         var credentials = Enrolment.credentials(server, token, host.stateDir());
-        Agent agent = new Agent(AgentConfig.of(server, credentials.hostToken()), options.vmm(host));
+        Agent agent = new Agent(AgentConfig.of(server, credentials.hostToken()),
+                options.vmm(host, new dev.kiln.agent.ServerImageSource(server, credentials.hostToken())));
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "kiln-agent-stop"));
         agent.start();
         System.out.println("kiln: agent of host " + credentials.host() + " syncing with " + server);

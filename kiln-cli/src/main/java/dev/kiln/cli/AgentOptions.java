@@ -35,7 +35,8 @@ final class AgentOptions {
             description = "how long a simulated VM boots (default: 0s)")
     Duration simulatedBoot = Duration.ZERO;
 
-    Vmm vmm(HostOptions host) {
+    /** @param fetchFrom where images this host lacks come from (the server), or null */
+    Vmm vmm(HostOptions host, dev.kiln.vm.ImageSource fetchFrom) {
         Path state = host.stateDir();
         if (simulate) {
             Capacity capacity = new Capacity(Arch.X86_64, vcpus == null ? 8 : vcpus,
@@ -54,7 +55,7 @@ final class AgentOptions {
         Capacity capacity = new Capacity(arch, vcpus == null ? info.cpus() : vcpus,
                 memoryMib == null ? Math.max(1, info.memoryMib() - 512) : memoryMib,
                 diskGib == null ? freeDiskGib(state) : diskGib);
-        return new EngineVmm(host.engine(), host.images(), capacity);
+        return new EngineVmm(host.engine(), host.images(), capacity, fetchFrom);
     }
 
     private static int freeDiskGib(Path state) {

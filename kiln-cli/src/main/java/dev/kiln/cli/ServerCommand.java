@@ -41,6 +41,10 @@ final class ServerCommand implements Callable<Integer> {
             + " else DATA_DIR/admin-token (made on first start)")
     Path adminTokenFile;
 
+    @Option(names = "--images-dir", description = "the images served to agents by digest;"
+            + " default: $KILN_STATE_DIR/images or /var/lib/kiln/images")
+    Path imagesDir;
+
     @Option(names = "--offline-after", converter = Converters.Timeout.class,
             description = "a host silent this long is offline (default: 60s)")
     Duration offlineAfter = ServerConfig.DEFAULT_OFFLINE_AFTER;
@@ -48,7 +52,8 @@ final class ServerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         Path data = dataDir(dataDir);
-        KilnServer server = KilnServer.start(config(data), InstantSource.system());
+        KilnServer server = KilnServer.start(config(data), InstantSource.system(),
+                new dev.kiln.vm.ImageStore(imagesDir != null ? imagesDir : new HostOptions().stateDir().resolve("images")));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();

@@ -35,7 +35,8 @@ final class UpCommand implements Callable<Integer> {
         ServerCommand serverOptions = new ServerCommand();
         serverOptions.listen = listen;
         ServerConfig config = serverOptions.config(data);
-        KilnServer server = KilnServer.start(config, InstantSource.system());
+        // Server and agent share this host's image store: launches name digests the agent has.
+        KilnServer server = KilnServer.start(config, InstantSource.system(), host.images());
         Agent agent;
         try {
             String enrolment = null;
@@ -43,7 +44,7 @@ final class UpCommand implements Callable<Integer> {
                 enrolment = new KilnClient(server.uri(), config.adminToken()).addHost(hostName).enrolmentToken();
             }
             var credentials = Enrolment.credentials(server.uri(), enrolment, host.stateDir());
-            agent = new Agent(AgentConfig.of(server.uri(), credentials.hostToken()), options.vmm(host));
+            agent = new Agent(AgentConfig.of(server.uri(), credentials.hostToken()), options.vmm(host, null));
             agent.start();
         } catch (RuntimeException e) {
             server.close();

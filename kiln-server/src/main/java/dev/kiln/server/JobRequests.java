@@ -27,8 +27,19 @@ final class JobRequests {
     private final String defaultImage;
     private final Duration defaultTimeout;
     private final Duration maxTimeout;
+    private final java.util.function.UnaryOperator<String> imageDigests;
 
     JobRequests(SizeLabels labels, String defaultImage, Duration defaultTimeout, Duration maxTimeout) {
+        this(labels, defaultImage, defaultTimeout, maxTimeout, java.util.function.UnaryOperator.identity());
+    }
+
+    /**
+     * @param imageDigests turns an image name into the digest of the server's image by that name (or
+     *     leaves it as it is), so that a launch names exact bytes and every host runs the same image
+     */
+    JobRequests(SizeLabels labels, String defaultImage, Duration defaultTimeout, Duration maxTimeout,
+            java.util.function.UnaryOperator<String> imageDigests) {
+        this.imageDigests = requireNonNull(imageDigests, "imageDigests is null");
         this.labels = requireNonNull(labels, "labels is null");
         this.defaultImage = requireNonNull(defaultImage, "defaultImage is null");
         this.defaultTimeout = requireNonNull(defaultTimeout, "defaultTimeout is null");
@@ -78,7 +89,7 @@ final class JobRequests {
         if (priority < -1000 || priority > 1000) {
             throw invalid("priority must be from -1000 to 1000, got " + priority);
         }
-        return new NewJob(command, env, image, size, timeout, org, repo, priority);
+        return new NewJob(command, env, imageDigests.apply(image), size, timeout, org, repo, priority);
     }
 
     private Size size(JobRequest request) {

@@ -32,7 +32,7 @@ public final class KilnServer implements AutoCloseable {
     private final HttpServer http;
     private final ExecutorService requests;
 
-    private KilnServer(ServerConfig config, InstantSource clock) {
+    private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images) {
         this.config = config;
         Signals signals = new Signals();
         this.db = new Database(config.databaseUrl(), config.databaseUser(), config.databasePassword(), signals);
@@ -45,9 +45,13 @@ public final class KilnServer implements AutoCloseable {
             }
             var stores = new ApiHandler.Stores(new JobStore(db, clock), new HostStore(db, clock), new SyncStore(db, clock),
                     new VmStore(db), new LogStore(db), new JobRequests(config.labels(), config.defaultImage(),
-                    config.defaultTimeout(), config.maxTimeout()));
+                    config.defaultTimeout(), config.maxTimeout(), name -> images == null ? name
+                            : images.findByName(name).map(dev.kiln.vm.ImageManifest::digest).orElse(name)));
             server = HttpServer.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
             server.createContext("/api/", new ApiHandler(config, stores, signals));
+            if (images != null) {
+                server.createContext("/api/v1/images/", new ImageHandler(images, stores.hosts()));
+            }
             server.setExecutor(executor);
             this.scheduling = new SchedulingLoop(new SchedulingStore(db, clock), new Scheduler(config.scheduler(), clock),
                     signals, config.schedulingInterval());
@@ -69,6 +73,14 @@ public final class KilnServer implements AutoCloseable {
 
     /** Checks the config, migrates the store and starts serving. */
     public static KilnServer start(ServerConfig config, InstantSource clock) {
+        return start(config, clock, null);
+    }
+
+    /**
+     * Starts a server that also serves the images of {@code images} to agents by digest and hands out
+     * launches naming an image by its digest there (null: images are the hosts' own business).
+     */
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images) {
         // The JDK's server closes idle keep-alive connections beyond 200 (one agent holds two): a client
         // that reuses such a connection reads EOF. Read once, when the first HttpServer is made.
         if (System.getProperty("sun.net.httpserver.maxIdleConnections") == null) {
@@ -77,7 +89,7 @@ public final class KilnServer implements AutoCloseable {
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");
         config.check();
-        KilnServer server = new KilnServer(config, clock);
+        KilnServer server = new KilnServer(config, clock, images);
         if (server.notifier != null) {
             server.notifier.start();
         }
