@@ -4,7 +4,6 @@ import static java.util.Objects.requireNonNull;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.util.HexFormat;
@@ -101,9 +100,5 @@ public final class WebhookVerifier {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("HmacSHA256 is not available: " + e.getMessage(), e);
         }
-    }
-
-    static String utf8(byte[] body) {
-        return new String(body, StandardCharsets.UTF_8);
     }
 }
