@@ -79,6 +79,15 @@ final class KilnProcess implements AutoCloseable {
         process.waitFor(30, TimeUnit.SECONDS);
     }
 
+    /** SIGTERM (what a service manager sends), and wait for a clean exit. */
+    int stop() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("kiln did not stop within 60 s of SIGTERM: " + output());
+        }
+        return process.exitValue();
+    }
+
     static int freePort() {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();

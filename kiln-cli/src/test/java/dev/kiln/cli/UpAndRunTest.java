@@ -1,0 +1,102 @@
+package dev.kiln.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kiln.testkit.Leftovers;
+import dev.kiln.testkit.NetworkLab;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `kiln up` (server and agent in one process, embedded SQLite) and `kiln run` through it, with a real VM. */
+@Tag("vm")
+@Timeout(300)
+class UpAndRunTest {
+    static final String ADMIN = "up-test-admin-token-0123456789";
+
+    @TempDir
+    Path dir;
+    private NetworkLab lab;
+    private Path state;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        Path images = Path.of(System.getProperty("kiln.test.images", "/var/lib/kiln/images"));
+        if (!Files.exists(images.resolve("names/default"))) {
+            throw new AssertionError("needs the default image in " + images + ": run `bin/kiln image build default`");
+        }
+        state = Files.createTempDirectory(Path.of("/var/tmp"), "kiln-up-");
+        Files.createSymbolicLink(state.resolve("images"), images);
+        lab = NetworkLab.create();
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        lab.close();
+        try (var paths = Files.walk(state)) {
+            for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(path);
+            }
+        }
+    }
+
+    record Ran(int code, String out, String err) {}
+
+    private Ran kiln(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+                "-cp", System.getProperty("java.class.path"), "dev.kiln.cli.Kiln"));
+        command.addAll(List.of(args));
+        Process process = new ProcessBuilder(command).start();
+        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
+        String out = read(process.getInputStream());
+        assertThat(process.waitFor(240, TimeUnit.SECONDS)).as("kiln " + List.of(args) + " finished").isTrue();
+        return new Ran(process.exitValue(), out, err.get());
+    }
+
+    private static String read(java.io.InputStream in) {
+        try {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void kilnRunGoesThroughTheServerThatKilnUpStarted() throws Exception {
+        int port = KilnProcess.freePort();
+        String server = "http://127.0.0.1:" + port;
+        KilnProcess up = KilnProcess.start(List.of("up", "--state-dir", state.toString(), "--netns",
+                lab.hostNamespace(), "--vm-network", "10.204.0.0/24", "--accel", "tcg", "--listen", "127.0.0.1:" + port),
+                Map.of("KILN_ADMIN_TOKEN", ADMIN), dir.resolve("up.log"));
+        try {
+            Ran run = kiln("run", "--server", server, "--token", ADMIN, "--", "sh", "-c",
+                    "echo out from $(hostname); echo err >&2; exit 7");
+            assertThat(run.code()).as(run.err()).isEqualTo(7);
+            assertThat(run.out()).startsWith("out from kiln-");
+            assertThat(run.err()).contains("err");
+
+            Ran jobs = kiln("jobs", "--json", "--server", server, "--token", ADMIN);
+            assertThat(jobs.code()).isZero();
+            assertThat(jobs.out()).contains("\"state\" : \"FAILED\"").contains("\"exitCode\" : 7");
+
+            Ran unauthorised = kiln("jobs", "--server", server, "--token", "not-the-admin-token-000000");
+            assertThat(unauthorised.code()).isNotZero();
+            assertThat(unauthorised.err()).containsIgnoringCase("token");
+        } finally {
+            assertThat(up.stop()).as("kiln up stops cleanly on SIGTERM").isIn(0, 143);
+        }
+        assertThat(Leftovers.find(state, lab.hostNamespace(), List.of())).isEmpty();
+    }
+}
