@@ -24,8 +24,11 @@ final class KilnProcess implements AutoCloseable {
     private final BlockingQueue<String> ready = new ArrayBlockingQueue<>(1);
     private final List<String> lines = new ArrayList<>();
 
-    private KilnProcess(List<String> args, Map<String, String> env, Path log) {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+    private KilnProcess(String netns, List<String> args, Map<String, String> env, Path log) {
+        // nsenter, not `ip netns exec`: that one remounts /sys, hiding the cgroup hierarchies an agent needs.
+        List<String> command = new ArrayList<>(netns == null ? List.of()
+                : List.of("nsenter", "--net=/run/netns/" + netns, "--"));
+        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), "dev.kiln.cli.Kiln"));
         command.addAll(args);
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
@@ -58,7 +61,13 @@ final class KilnProcess implements AutoCloseable {
 
     /** Starts `kiln ARGS` and waits until it says it is ready; fails with its output if it dies first. */
     static KilnProcess start(List<String> args, Map<String, String> env, Path log) throws InterruptedException {
-        KilnProcess kiln = new KilnProcess(args, env, log);
+        return startIn(null, args, env, log);
+    }
+
+    /** The same, inside a network namespace (a host of its own); null: this process's namespace. */
+    static KilnProcess startIn(String netns, List<String> args, Map<String, String> env, Path log)
+            throws InterruptedException {
+        KilnProcess kiln = new KilnProcess(netns, args, env, log);
         String line = kiln.ready.poll(120, TimeUnit.SECONDS);
         if (line == null || line.equals("exited")) {
             kiln.kill();

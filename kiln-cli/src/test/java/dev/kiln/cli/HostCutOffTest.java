@@ -1,0 +1,156 @@
+package dev.kiln.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.testkit.Leftovers;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Hosts as network namespaces of their own, each with a real agent booting real VMs, and the server
+ * in a third; a host's link is cut for real. After the offline threshold its running job is LOST
+ * and its job that had not started runs on the other host; reconnected, it stops what it should not run.
+ */
+@Tag("vm")
+@Timeout(420)
+class HostCutOffTest {
+    static final String ADMIN = "cutoff-test-admin-token-0123456789";
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+    private final String suffix = Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000, 0xfffff));
+    private final String serverNs = "kiln-s-" + suffix;
+    private final List<String> namespaces = new ArrayList<>();
+    private final List<KilnProcess> processes = new ArrayList<>();
+    private final List<Path> states = new ArrayList<>();
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (KilnProcess process : processes.reversed()) {
+            process.stop();
+        }
+        for (String ns : namespaces) {
+            sh("ip", "netns", "del", ns);
+        }
+        for (Path state : states) {
+            try (var paths = Files.walk(state)) {
+                for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(path);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aCutOffHostLosesItsRunningJobAndItsUnstartedJobRunsElsewhere() throws Exception {
+        sh("ip", "netns", "add", serverNs);
+        namespaces.add(serverNs);
+        sh("ip", "-n", serverNs, "link", "set", "lo", "up");
+        processes.add(KilnProcess.startIn(serverNs, List.of("server", "--data-dir", dir.resolve("server").toString(),
+                "--listen", "0.0.0.0:7878", "--offline-after", "30s"), Map.of("KILN_ADMIN_TOKEN", ADMIN),
+                dir.resolve("server.log")));
+        host("a", 1);
+        host("b", 2);
+
+        String first = submit("echo first started; sleep 600");
+        await().atMost(Duration.ofSeconds(180)).until(() -> state(first).equals("RUNNING"));
+        String cutHost = job(first).get("host").asText();
+        // Best fit puts the second job on the same host (it has room for two); cut it off before it runs.
+        String second = submit("echo second ran on $(hostname)");
+        await().atMost(Duration.ofSeconds(30)).until(() -> !state(second).equals("QUEUED"));
+        assertThat(job(second).get("host").asText()).isEqualTo(cutHost);
+        sh("ip", "-n", serverNs, "link", "set", "to-" + cutHost, "down");
+
+        await().atMost(Duration.ofSeconds(120)).until(() -> state(first).equals("LOST"));
+        await().atMost(Duration.ofSeconds(180)).until(() -> state(second).equals("SUCCEEDED"));
+        assertThat(job(second).get("host").asText()).isNotEqualTo(cutHost);
+        JsonNode hosts = api("GET", "/api/v1/hosts", null);
+        assertThat(hosts.findValuesAsText("state")).contains("OFFLINE");
+
+        // Back on the network, the host learns that its VMs are not wanted and removes them.
+        sh("ip", "-n", serverNs, "link", "set", "to-" + cutHost, "up");
+        Path cutState = states.get(cutHost.equals("a") ? 0 : 1);
+        await().atMost(Duration.ofSeconds(90)).until(() -> Leftovers.find(cutState, "kiln-" + cutHost + "-" + suffix,
+                List.of()).isEmpty());
+        assertThat(state(first)).as("a lost job stays lost").isEqualTo("LOST");
+    }
+
+    /** A host: a namespace linked to the server's, and an agent in it that boots real VMs there. */
+    private void host(String name, int index) throws Exception {
+        String ns = "kiln-" + name + "-" + suffix;
+        sh("ip", "netns", "add", ns);
+        namespaces.add(ns);
+        sh("ip", "-n", ns, "link", "set", "lo", "up");
+        sh("ip", "link", "add", "to-" + name, "netns", serverNs, "type", "veth", "peer", "name", "uplink", "netns", ns);
+        sh("ip", "-n", serverNs, "addr", "add", "10.98." + index + ".1/30", "dev", "to-" + name);
+        sh("ip", "-n", ns, "addr", "add", "10.98." + index + ".2/30", "dev", "uplink");
+        sh("ip", "-n", serverNs, "link", "set", "to-" + name, "up");
+        sh("ip", "-n", ns, "link", "set", "uplink", "up");
+        Path images = Path.of(System.getProperty("kiln.test.images", "/var/lib/kiln/images"));
+        if (!Files.exists(images.resolve("names/default"))) {
+            throw new AssertionError("needs the default image in " + images + ": run `bin/kiln image build default`");
+        }
+        Path state = Files.createTempDirectory(Path.of("/var/tmp"), "kiln-host-" + name + "-");
+        states.add(state);
+        Files.createSymbolicLink(state.resolve("images"), images);
+        String token = api("POST", "/api/v1/hosts", "{\"name\": \"" + name + "\"}").get("enrolmentToken").asText();
+        processes.add(KilnProcess.startIn(ns, List.of("agent", "--server", "http://10.98." + index + ".1:7878",
+                "--token", token, "--state-dir", state.toString(), "--accel", "tcg", "--vm-network",
+                "10.20" + (6 + index) + ".0.0/24", "--vcpus", "2", "--vm-memory", "2304m"), Map.of(),
+                dir.resolve("agent-" + name + ".log")));
+    }
+
+    private String submit(String script) throws Exception {
+        return api("POST", "/api/v1/jobs", JSON.writeValueAsString(Map.of("command", List.of("sh", "-c", script),
+                "cpus", 1, "memoryMib", 1024, "diskGib", 2))).get("id").asText();
+    }
+
+    private JsonNode job(String id) throws Exception {
+        return api("GET", "/api/v1/jobs/" + id, null);
+    }
+
+    private String state(String id) throws Exception {
+        return job(id).get("state").asText();
+    }
+
+    /** The API, called from inside the server's namespace (the test's own namespace has no route there). */
+    private JsonNode api(String method, String path, String body) throws Exception {
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", serverNs, "curl", "-sS", "-f", "-X",
+                method, "-H", "Authorization: Bearer " + ADMIN, "-H", "Content-Type: application/json"));
+        if (body != null) {
+            command.addAll(List.of("--data-binary", body));
+        }
+        command.add("http://127.0.0.1:7878" + path);
+        Process curl = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!curl.waitFor(30, TimeUnit.SECONDS) || curl.exitValue() != 0) {
+            throw new IllegalStateException(method + " " + path + " failed: " + out);
+        }
+        return JSON.readTree(out);
+    }
+
+    private static void sh(String... command) throws IOException, InterruptedException {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (process.waitFor() != 0 && !command[command.length - 1].startsWith("kiln-")) {
+            throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+        }
+    }
+}
