@@ -70,7 +70,7 @@ public final class Agent implements AutoCloseable {
     public Agent(AgentConfig config, Vmm vmm) {
         this.config = requireNonNull(config, "config is null");
         this.vmm = requireNonNull(vmm, "vmm is null");
-        this.client = new AgentClient(config.server(), config.hostToken());
+        this.client = new AgentClient(config.servers(), config.hostToken());
         byte[] random = new byte[8];
         ThreadLocalRandom.current().nextBytes(random);
         this.bootId = HexFormat.of().formatHex(random);
@@ -184,7 +184,7 @@ public final class Agent implements AutoCloseable {
                 answered(sent);
                 converge(answer);
                 if (unreachable) {
-                    log.info("the server at {} answers again", config.server());
+                    log.info("the server at {} answers again", client.server());
                     unreachable = false;
                 }
                 backoff = Duration.ofMillis(100);
@@ -199,7 +199,7 @@ public final class Agent implements AutoCloseable {
                     break;
                 }
                 if (!unreachable) {
-                    log.warn("sync with {} failed: {}; retrying with backoff up to {} s", config.server(),
+                    log.warn("sync with {} failed: {}; retrying with backoff up to {} s", client.server(),
                             e.getMessage(), config.maxBackoff().toSeconds());
                     unreachable = true;
                 }

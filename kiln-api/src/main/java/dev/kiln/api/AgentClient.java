@@ -5,12 +5,36 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 
-/** What an agent asks its server, with the host token it got at enrolment. Thread-safe. */
+/**
+ * What an agent asks its server, with the host token it got at enrolment. Given several replicas
+ * (one database behind them), a call that cannot reach one moves the next call to the next replica,
+ * so an agent keeps its host alive while any replica lives. Thread-safe.
+ */
 public final class AgentClient {
-    private final HttpApi api;
+    private final List<HttpApi> replicas;
+    private final java.util.concurrent.atomic.AtomicInteger current = new java.util.concurrent.atomic.AtomicInteger();
 
     public AgentClient(URI server, String hostToken) {
-        this.api = new HttpApi(server, hostToken);
+        this(List.of(server), hostToken);
+    }
+
+    public AgentClient(List<URI> servers, String hostToken) {
+        if (servers.isEmpty()) {
+            throw new IllegalArgumentException("an agent needs at least one server URL");
+        }
+        this.replicas = servers.stream().map(server -> new HttpApi(server, hostToken)).toList();
+    }
+
+    private <T> T call(java.util.function.Function<HttpApi, T> request) {
+        int index = current.get();
+        try {
+            return request.apply(replicas.get(index));
+        } catch (dev.kiln.core.KilnException e) {
+            if (e.code() == dev.kiln.core.ErrorCode.UNAVAILABLE && replicas.size() > 1) {
+                current.compareAndSet(index, (index + 1) % replicas.size());
+            }
+            throw e;
+        }
     }
 
     /** Exchanges a one-time enrolment token for the host's lasting token. */
@@ -19,8 +43,9 @@ public final class AgentClient {
                 new TypeReference<EnrolAnswer>() {});
     }
 
+    /** The replica the next call goes to. */
     public URI server() {
-        return api.server();
+        return replicas.get(current.get()).server();
     }
 
     /**
@@ -28,11 +53,11 @@ public final class AgentClient {
      * long for the answer to differ from the report's {@code desiredVersion}.
      */
     public SyncAnswer sync(AgentReport report, Duration hold) {
-        return api.post("/api/v1/agent/sync?holdMs=" + hold.toMillis(), report, hold.plus(HttpApi.REQUEST_TIMEOUT),
-                new TypeReference<SyncAnswer>() {}, true);
+        return call(api -> api.post("/api/v1/agent/sync?holdMs=" + hold.toMillis(), report,
+                hold.plus(HttpApi.REQUEST_TIMEOUT), new TypeReference<SyncAnswer>() {}, true));
     }
 
     public void uploadLogs(List<LogChunk> chunks) {
-        api.post("/api/v1/agent/logs", chunks, HttpApi.REQUEST_TIMEOUT, null, true);
+        call(api -> api.post("/api/v1/agent/logs", chunks, HttpApi.REQUEST_TIMEOUT, null, true));
     }
 }

@@ -16,6 +16,10 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--server", required = true, description = "the Kiln server's URL")
     URI server;
 
+    @Option(names = "--replica", paramLabel = "URL", description = "another replica of the same server (PostgreSQL),"
+            + " used while --server is unreachable (repeatable)")
+    java.util.List<URI> replicas = java.util.List.of();
+
     @Option(names = "--token", description = "the one-time token from `kiln hosts add NAME` (first start only)")
     String token;
 
@@ -28,7 +32,7 @@ final class AgentCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         var credentials = Enrolment.credentials(server, token, host.stateDir());
-        Agent agent = new Agent(AgentConfig.of(server, credentials.hostToken()),
+        Agent agent = new Agent(AgentConfig.of(server, credentials.hostToken()).withReplicas(replicas),
                 options.vmm(host, new dev.kiln.agent.ServerImageSource(server, credentials.hostToken())));
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "kiln-agent-stop"));
         agent.start();
