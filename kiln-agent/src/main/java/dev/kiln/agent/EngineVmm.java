@@ -78,8 +78,13 @@ public final class EngineVmm implements Vmm {
         VmResult result;
         try {
             ImageManifest image = resolveOrFetch(launch.image());
-            VmSpec spec = new VmSpec(id, image, launch.cpus(), launch.memoryMib(), launch.diskGib(),
-                    Duration.ofSeconds(launch.timeoutSeconds()), launch.command(), launch.env(), true);
+            Duration timeout = Duration.ofSeconds(launch.timeoutSeconds());
+            // A runner VM's guest starts the image's GitHub runner with the JIT config from its config drive.
+            VmSpec spec = launch.isRunner()
+                    ? VmSpec.forRunner(id, image, launch.cpus(), launch.memoryMib(), launch.diskGib(), timeout,
+                            launch.runnerJitConfig(), launch.env())
+                    : new VmSpec(id, image, launch.cpus(), launch.memoryMib(), launch.diskGib(), timeout,
+                            launch.command(), launch.env(), true);
             if (cancelled.contains(id)) {
                 return Ending.failed("CANCELLED", "cancelled before it started");
             }

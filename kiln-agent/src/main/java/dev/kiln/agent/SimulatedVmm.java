@@ -27,11 +27,21 @@ import java.util.concurrent.TimeUnit;
  * A VMM that boots nothing: for fleet-scale tests and benchmarks only. Each VM "boots" for
  * {@code bootTime}, then "runs" its command: {@code sleep S} lasts S seconds and exits 0, {@code exit N}
  * exits N, {@code echo ARGS} prints ARGS and exits 0, anything else prints what it would have run and
- * exits 0. With a state file the simulated VMs outlive the agent: a new agent on the same file adopts
+ * exits 0. A runner VM (a launch with a JIT config) exits 0 at once, as a command that succeeds, unless a
+ * {@link RunnerGuest} stands in for the runner. The state file never holds a JIT config. With a state file the simulated VMs outlive the agent: a new agent on the same file adopts
  * those still running, as a real host's VMs would outlive a crashed agent.
  */
 public final class SimulatedVmm implements Vmm {
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * Plays a runner VM's guest (in tests, a runner that claims a job from a fake GitHub with the JIT config).
+     * Runs on a thread of its own, which is interrupted when the VM is cancelled; returns the guest's exit code.
+     */
+    @FunctionalInterface
+    public interface RunnerGuest {
+        int run(VmLaunch launch) throws Exception;
+    }
 
     /** A simulated VM as kept in the state file: what it runs and when it ends (epoch ms). */
     record Record(VmLaunch launch, long endsAt) {}
@@ -45,6 +55,8 @@ public final class SimulatedVmm implements Vmm {
     private final Map<String, Record> records = new LinkedHashMap<>();
     private final List<String> launches = Collections.synchronizedList(new ArrayList<>());
     private final Map<String, Listener> listeners = new LinkedHashMap<>();
+    private final Map<String, Thread> guests = new LinkedHashMap<>();
+    private volatile RunnerGuest runnerGuest;
 
     /**
      * @param stateFile where running VMs are kept across agent restarts, or null to keep none
@@ -61,6 +73,12 @@ public final class SimulatedVmm implements Vmm {
     @Override
     public Capacity capacity() {
         return capacity;
+    }
+
+    /** Runner VMs launched from now on run {@code guest} instead of exiting at once. */
+    public SimulatedVmm withRunnerGuest(RunnerGuest guest) {
+        this.runnerGuest = requireNonNull(guest, "guest is null");
+        return this;
     }
 
     /** Every launch so far, in order, repeats included: tests check that no job ran twice. */
@@ -103,7 +121,7 @@ public final class SimulatedVmm implements Vmm {
         String id = launch.id();
         listeners.put(id, listener);
         long runMillis = runMillis(launch);
-        records.put(id, new Record(launch, clock.millis() + bootTime.toMillis() + runMillis));
+        records.put(id, new Record(launch.withoutSecrets(), clock.millis() + bootTime.toMillis() + runMillis));
         save();
         running.put(id, timers.schedule(() -> boot(launch, listener, runMillis), bootTime.toMillis(),
                 TimeUnit.MILLISECONDS));
@@ -115,8 +133,13 @@ public final class SimulatedVmm implements Vmm {
             if (!running.containsKey(id)) {
                 return;
             }
-            running.put(id, timers.schedule(() -> finish(id, Ending.exited(exitCode(launch))), runMillis,
-                    TimeUnit.MILLISECONDS));
+            RunnerGuest guest = runnerGuest;
+            if (launch.isRunner() && guest != null) {
+                guests.put(id, Thread.ofVirtual().name("kiln-simulated-runner-" + id).start(() -> runGuest(launch, guest)));
+            } else {
+                running.put(id, timers.schedule(() -> finish(id, Ending.exited(exitCode(launch))), runMillis,
+                        TimeUnit.MILLISECONDS));
+            }
         }
         listener.running(id);
         byte[] text = output(launch).getBytes(StandardCharsets.UTF_8);
@@ -125,10 +148,23 @@ public final class SimulatedVmm implements Vmm {
         }
     }
 
+    private void runGuest(VmLaunch launch, RunnerGuest guest) {
+        Ending ending;
+        try {
+            ending = Ending.exited(guest.run(launch) & 255);
+        } catch (InterruptedException e) {
+            return; // cancelled: cancel() reports the end
+        } catch (Exception e) {
+            ending = Ending.failed("GUEST_CRASHED", "the simulated runner failed: " + e.getClass().getSimpleName());
+        }
+        finish(launch.id(), ending);
+    }
+
     private void finish(String id, Ending ending) {
         Listener listener;
         synchronized (this) {
-            if (running.remove(id) == null) {
+            Thread guest = guests.remove(id);
+            if (running.remove(id) == null && guest == null) {
                 return;
             }
             records.remove(id);
@@ -143,19 +179,29 @@ public final class SimulatedVmm implements Vmm {
     @Override
     public void cancel(String vmId) {
         ScheduledFuture<?> timer;
+        Thread guest;
         synchronized (this) {
             timer = running.get(vmId);
+            guest = guests.get(vmId);
         }
         if (timer != null) {
             timer.cancel(false);
+        }
+        if (guest != null) {
+            guest.interrupt();
+        }
+        if (timer != null || guest != null) {
             finish(vmId, Ending.failed("CANCELLED", "cancelled"));
         }
     }
 
-    /** Stops the timers; with a state file the VMs "keep running" for the next agent to adopt. */
+    /** Stops the timers and runner guests; with a state file the VMs "keep running" for the next agent to adopt. */
     @Override
     public void close() {
         timers.shutdownNow();
+        synchronized (this) {
+            guests.values().forEach(Thread::interrupt);
+        }
     }
 
     private void save() {
@@ -173,6 +219,9 @@ public final class SimulatedVmm implements Vmm {
 
     private static long runMillis(VmLaunch launch) {
         List<String> command = launch.command();
+        if (command.isEmpty()) {
+            return 0;
+        }
         if (command.size() == 2 && command.get(0).equals("sleep")) {
             try {
                 return Math.max(0, Math.round(Double.parseDouble(command.get(1)) * 1000));
@@ -197,6 +246,9 @@ public final class SimulatedVmm implements Vmm {
 
     private static String output(VmLaunch launch) {
         List<String> command = launch.command();
+        if (command.isEmpty()) {
+            return "simulated runner VM " + launch.id() + "\n";
+        }
         if (command.get(0).equals("echo")) {
             return String.join(" ", command.subList(1, command.size())) + "\n";
         }

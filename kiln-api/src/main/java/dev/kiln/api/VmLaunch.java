@@ -1,5 +1,6 @@
 package dev.kiln.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.List;
 import java.util.Map;
 
@@ -7,6 +8,34 @@ import java.util.Map;
  * A VM that should exist on the host, carrying everything it needs: a repeated launch is harmless.
  *
  * @param image the image name or digest the host resolves in its store
+ * @param command what the guest runs; empty for a runner VM
+ * @param runnerJitConfig for a GitHub runner VM (command empty): the JIT config its guest hands to
+ *     {@code run.sh --jitconfig}; a secret, never printed by {@link #toString()}; null otherwise
  */
 public record VmLaunch(String id, String job, String image, int cpus, long memoryMib, int diskGib,
-        List<String> command, Map<String, String> env, long timeoutSeconds) {}
+        List<String> command, Map<String, String> env, long timeoutSeconds, String runnerJitConfig) {
+
+    /** A launch that runs a command. */
+    public VmLaunch(String id, String job, String image, int cpus, long memoryMib, int diskGib, List<String> command,
+            Map<String, String> env, long timeoutSeconds) {
+        this(id, job, image, cpus, memoryMib, diskGib, command, env, timeoutSeconds, null);
+    }
+
+    @JsonIgnore
+    public boolean isRunner() {
+        return runnerJitConfig != null;
+    }
+
+    /** The same launch without its secret, for what is written to disk or logged. */
+    public VmLaunch withoutSecrets() {
+        return runnerJitConfig == null ? this
+                : new VmLaunch(id, job, image, cpus, memoryMib, diskGib, command, env, timeoutSeconds, null);
+    }
+
+    @Override
+    public String toString() {
+        return "VmLaunch[id=" + id + ", job=" + job + ", image=" + image + ", cpus=" + cpus + ", memoryMib=" + memoryMib
+                + ", diskGib=" + diskGib + ", command=" + command + ", timeoutSeconds=" + timeoutSeconds
+                + (runnerJitConfig == null ? "" : ", runnerJitConfig=[secret]") + "]";
+    }
+}

@@ -24,6 +24,15 @@ final class JobStore {
     static final ObjectMapper JSON = new ObjectMapper();
     private static final String COLUMNS = "id, seq, state, command, env, image, cpus, memory_mib, disk_gib, arch,"
             + " timeout_s, org, repo, priority, host, vm, exit_code, error_code, detail, queued_at, created_at, updated_at";
+    /** A job with its GitHub side: the workflow job that ran on its runner (else the one it was made for) and the runner. */
+    static final String VIEW = "SELECT j.id, j.seq, j.state, j.command, j.env, j.image, j.cpus, j.memory_mib, j.disk_gib,"
+            + " j.arch, j.timeout_s, j.org, j.repo, j.priority, j.host, j.vm, j.exit_code, j.error_code, j.detail,"
+            + " j.queued_at, j.created_at, j.updated_at, j.kind, j.gh_job_id, j.gh_ran_job_id, j.gh_conclusion,"
+            + " g.run_id AS g_run_id, g.installation_id AS g_installation_id, g.owner AS g_owner, g.repo AS g_repo,"
+            + " g.workflow AS g_workflow, g.name AS g_name, g.labels AS g_labels, g.started_at AS g_started_at,"
+            + " g.completed_at AS g_completed_at, r.name AS r_name"
+            + " FROM jobs j LEFT JOIN github_jobs g ON g.id = COALESCE(j.gh_ran_job_id, j.gh_job_id)"
+            + " LEFT JOIN github_runners r ON r.vm_id = j.vm";
 
     private final Database db;
     private final InstantSource clock;
@@ -51,9 +60,8 @@ final class JobStore {
 
     List<JobView> list(JobState state, int limit) {
         return db.tx(tx -> state == null
-                ? tx.query("SELECT " + COLUMNS + " FROM jobs ORDER BY created_at DESC, seq DESC LIMIT ?",
-                        row -> view(row, List.of()), limit)
-                : tx.query("SELECT " + COLUMNS + " FROM jobs WHERE state = ? ORDER BY created_at DESC, seq DESC LIMIT ?",
+                ? tx.query(VIEW + " ORDER BY j.created_at DESC, j.seq DESC LIMIT ?", row -> view(row, List.of()), limit)
+                : tx.query(VIEW + " WHERE j.state = ? ORDER BY j.created_at DESC, j.seq DESC LIMIT ?",
                         row -> view(row, List.of()), state, limit));
     }
 
@@ -73,7 +81,7 @@ final class JobStore {
         long now = clock.millis();
         return db.tx(tx -> {
             JobView job = tx.queryOne("SELECT " + COLUMNS + " FROM jobs WHERE id = ?" + tx.dialect().forUpdate(),
-                    row -> view(row, List.of()), id).orElseThrow(() -> notFound(id));
+                    row -> plainView(row, List.of()), id).orElseThrow(() -> notFound(id));
             if (job.state() == JobState.CANCELLED) {
                 return find(tx, id, true).orElseThrow();
             }
@@ -88,6 +96,7 @@ final class JobStore {
                     tx.desiredChanged(job.host());
                 }
             }
+            tx.update("UPDATE github_runners SET release = 1 WHERE vm_id = ?", job.vm());
             transition(tx, id, JobState.CANCELLED, "cancelled by request", now);
             tx.update("UPDATE jobs SET error_code = ? WHERE id = ?", ErrorCode.CANCELLED, id);
             return find(tx, id, true).orElseThrow();
@@ -100,7 +109,7 @@ final class JobStore {
                         row -> new JobEvent(JobState.valueOf(row.getString("state")),
                                 Instant.ofEpochMilli(row.getLong("at")).toString(), row.getString("detail")), id)
                 : List.of();
-        return tx.queryOne("SELECT " + COLUMNS + " FROM jobs WHERE id = ?", row -> view(row, timeline), id);
+        return tx.queryOne(VIEW + " WHERE j.id = ?", row -> view(row, timeline), id);
     }
 
     /** Moves a job to a state and records the step in its timeline. */
@@ -116,7 +125,33 @@ final class JobStore {
         tx.signal(Signals.job(jobId));
     }
 
+    /** A row of {@link #VIEW}. */
     static JobView view(ResultSet row, List<JobEvent> timeline) throws SQLException {
+        JobView plain = plainView(row, timeline);
+        String kind = row.getString("kind");
+        if (!"github".equals(kind)) {
+            return plain;
+        }
+        long ghJob = row.getLong("gh_job_id");
+        long ranJob = row.getLong("gh_ran_job_id");
+        Long ran = row.wasNull() ? null : ranJob;
+        long installation = row.getLong("g_installation_id");
+        Long installationId = row.wasNull() ? null : installation;
+        String owner = row.getString("g_owner");
+        JobView.GitHubJob github = new JobView.GitHubJob(ghJob, row.getLong("g_run_id"), installationId,
+                owner == null ? null : owner + "/" + row.getString("g_repo"), row.getString("g_workflow"),
+                row.getString("g_name"), row.getString("g_labels") == null ? List.of()
+                        : read(row.getString("g_labels"), new TypeReference<List<String>>() {}),
+                row.getString("r_name"), ran, row.getString("gh_conclusion"), Tx.instantOrNull(row, "g_started_at"),
+                Tx.instantOrNull(row, "g_completed_at"));
+        return new JobView(plain.id(), plain.state(), plain.command(), plain.image(), plain.cpus(), plain.memoryMib(),
+                plain.diskGib(), plain.arch(), plain.org(), plain.repo(), plain.priority(), plain.host(), plain.vm(),
+                plain.exitCode(), plain.errorCode(), plain.detail(), plain.createdAt(), plain.updatedAt(), timeline,
+                kind, github);
+    }
+
+    /** A row of {@code jobs} alone. */
+    static JobView plainView(ResultSet row, List<JobEvent> timeline) throws SQLException {
         return new JobView(row.getString("id"), JobState.valueOf(row.getString("state")),
                 read(row.getString("command"), new TypeReference<List<String>>() {}), row.getString("image"),
                 row.getInt("cpus"), row.getLong("memory_mib"), row.getInt("disk_gib"), row.getString("arch"),

@@ -31,24 +31,38 @@ public final class KilnServer implements AutoCloseable {
     private final LivenessLoop liveness;
     private final HttpServer http;
     private final ExecutorService requests;
+    private final GitHubLoop github;
 
-    private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images) {
+    private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images, GitHubSettings gitHub) {
         this.config = config;
         Signals signals = new Signals();
         this.db = new Database(config.databaseUrl(), config.databaseUser(), config.databasePassword(), signals);
         PgNotifier pg = null;
         HttpServer server = null;
+        GitHubLoop loop = null;
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         try {
             if (db.dialect() == Dialect.POSTGRESQL) {
                 pg = new PgNotifier(db, config.databaseUser(), config.databasePassword(), signals);
             }
-            var stores = new ApiHandler.Stores(new JobStore(db, clock), new HostStore(db, clock), new SyncStore(db, clock),
-                    new VmStore(db), new LogStore(db), new JobRequests(config.labels(), config.defaultImage(),
-                    config.defaultTimeout(), config.maxTimeout(), name -> images == null ? name
-                            : images.findByName(name).map(dev.kiln.vm.ImageManifest::digest).orElse(name)));
+            java.util.function.UnaryOperator<String> digests = name -> images == null ? name
+                    : images.findByName(name).map(dev.kiln.vm.ImageManifest::digest).orElse(name);
+            RunnerLaunches runners = gitHub == null ? null : new RunnerLaunches(db, gitHub.app(), clock);
+            var stores = new ApiHandler.Stores(new JobStore(db, clock), new HostStore(db, clock),
+                    new SyncStore(db, clock, runners), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
+                    config.defaultImage(), config.defaultTimeout(), config.maxTimeout(), digests));
             server = HttpServer.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
             server.createContext("/api/", new ApiHandler(config, stores, signals));
+            if (gitHub != null) {
+                Duration runnerTimeout = gitHub.runnerTimeout().compareTo(config.maxTimeout()) > 0 ? config.maxTimeout()
+                        : gitHub.runnerTimeout();
+                GitHubStore store = new GitHubStore(db, clock, config.labels(), gitHub.app().config(),
+                        () -> digests.apply(gitHub.runnerImage()), runnerTimeout);
+                WebhookHandler webhooks = new WebhookHandler(new dev.kiln.github.WebhookVerifier(
+                        gitHub.app().config().webhookSecret()), store);
+                server.createContext("/webhooks/github", webhooks);
+                loop = new GitHubLoop(db, gitHub, store, webhooks, config.labels(), clock);
+            }
             if (images != null) {
                 server.createContext("/api/v1/images/", new ImageHandler(images, stores.hosts()));
             }
@@ -67,6 +81,7 @@ public final class KilnServer implements AutoCloseable {
             throw e;
         }
         this.notifier = pg;
+        this.github = loop;
         this.http = server;
         this.requests = executor;
     }
@@ -81,6 +96,15 @@ public final class KilnServer implements AutoCloseable {
      * launches naming an image by its digest there (null: images are the hosts' own business).
      */
     public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images) {
+        return start(config, clock, images, null);
+    }
+
+    /**
+     * Starts a server that also takes GitHub's {@code workflow_job} webhooks on {@code /webhooks/github} and
+     * runs one JIT runner VM per queued job ({@code gitHub} null: no GitHub).
+     */
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images,
+            GitHubSettings gitHub) {
         // The JDK's server closes idle keep-alive connections beyond 200 (one agent holds two): a client
         // that reuses such a connection reads EOF. Read once, when the first HttpServer is made.
         if (System.getProperty("sun.net.httpserver.maxIdleConnections") == null) {
@@ -89,12 +113,15 @@ public final class KilnServer implements AutoCloseable {
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");
         config.check();
-        KilnServer server = new KilnServer(config, clock, images);
+        KilnServer server = new KilnServer(config, clock, images, gitHub);
         if (server.notifier != null) {
             server.notifier.start();
         }
         server.scheduling.start();
         server.liveness.start();
+        if (server.github != null) {
+            server.github.start();
+        }
         server.http.start();
         log.info("Kiln server listening on {} with database {}", server.uri(), Database.redact(config.databaseUrl()));
         return server;
@@ -122,6 +149,9 @@ public final class KilnServer implements AutoCloseable {
         http.stop(0);
         scheduling.close();
         liveness.close();
+        if (github != null) {
+            github.close();
+        }
         if (notifier != null) {
             notifier.close();
         }

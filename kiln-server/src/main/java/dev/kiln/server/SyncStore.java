@@ -32,14 +32,21 @@ final class SyncStore {
     private static final Logger log = LoggerFactory.getLogger(SyncStore.class);
 
     /** A VM on the host as the store has it, with its job's state. */
-    private record Held(String id, String job, VmState state, JobState jobState) {}
+    private record Held(String id, String job, VmState state, JobState jobState, String kind) {}
 
     private final Database db;
     private final InstantSource clock;
+    private final RunnerLaunches runners;
 
     SyncStore(Database db, InstantSource clock) {
+        this(db, clock, null);
+    }
+
+    /** @param runners mints the JIT configs of runner VMs; null when GitHub is not configured */
+    SyncStore(Database db, InstantSource clock, RunnerLaunches runners) {
         this.db = requireNonNull(db, "db is null");
         this.clock = requireNonNull(clock, "clock is null");
+        this.runners = runners;
     }
 
     /** Applies a checked report from the host; false when it was stale and changed nothing. */
@@ -78,10 +85,10 @@ final class SyncStore {
 
     private void converge(Tx tx, String host, AgentReport report, long now) throws SQLException {
         Map<String, Held> held = new HashMap<>();
-        for (Held vm : tx.query("SELECT v.id, v.job_id, v.state, j.state AS job_state FROM vms v JOIN jobs j"
-                        + " ON j.id = v.job_id WHERE v.host = ? AND v.state IN (?, ?, ?, ?)" + tx.dialect().forUpdate(),
+        for (Held vm : tx.query("SELECT v.id, v.job_id, v.state, j.state AS job_state, j.kind FROM vms v"
+                        + " JOIN jobs j ON j.id = v.job_id WHERE v.host = ? AND v.state IN (?, ?, ?, ?)" + tx.dialect().forUpdate(),
                 row -> new Held(row.getString("id"), row.getString("job_id"), VmState.valueOf(row.getString("state")),
-                        JobState.valueOf(row.getString("job_state"))),
+                        JobState.valueOf(row.getString("job_state")), row.getString("kind")),
                 host, VmState.PENDING, VmState.BOOTING, VmState.RUNNING, VmState.STOPPING)) {
             held.put(vm.id(), vm);
         }
@@ -131,6 +138,10 @@ final class SyncStore {
         if (vm.jobState().terminal()) {
             return; // cancelled meanwhile: the VM's end only frees its room
         }
+        if (GitHubStore.KIND.equals(vm.kind())) {
+            runnerEnded(tx, host, vm, report, now);
+            return;
+        }
         JobState state;
         ErrorCode code = null;
         String detail;
@@ -151,6 +162,27 @@ final class SyncStore {
         JobStore.transition(tx, vm.job(), state, detail, now);
     }
 
+    /**
+     * A runner VM ended. Its exit code says nothing of the job (ci-protocols.md §5.2): the result is GitHub's
+     * conclusion, which the completed webhook (or the reconciler) brings, and the webhooks may come after the
+     * VM's end. So an exited runner VM leaves its demand RUNNING; one whose runner never took a job is
+     * ended by the reaper after the idle timeout. A VM that failed to boot or crashed fails the demand.
+     */
+    private void runnerEnded(Tx tx, String host, Held vm, VmReport report, long now) throws SQLException {
+        if (report.state() == VmState.EXITED) {
+            if (vm.jobState() != JobState.RUNNING) {
+                JobStore.transition(tx, vm.job(), JobState.RUNNING, "VM " + vm.id() + " ran a runner on " + host, now);
+            }
+            JobStore.event(tx, vm.job(), JobState.RUNNING, "runner VM " + vm.id() + " exited on " + host
+                    + "; the result is GitHub's conclusion", now);
+            return;
+        }
+        ErrorCode code = Reports.outcome(report);
+        String detail = report.detail() == null ? code.name() : report.detail();
+        tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ?", code, detail, vm.job());
+        JobStore.transition(tx, vm.job(), JobState.FAILED, detail, now);
+    }
+
     /** A VM the agent had reported and no longer has: it restarted, or lost it without a last word. */
     private void gone(Tx tx, String host, Held vm, long now) throws SQLException {
         tx.desiredChanged(host);
@@ -169,20 +201,59 @@ final class SyncStore {
 
     /** The VMs that should exist on the host, with everything each needs. */
     SyncAnswer desired(String host) {
+        SyncAnswer answer = desired(host, runners != null);
+        if (answer == null) {
+            // Runner VMs without a JIT config: minted now, outside any transaction (it calls GitHub), once per VM.
+            for (String vm : db.tx(tx -> tx.query("SELECT v.id FROM vms v JOIN jobs j ON j.id = v.job_id LEFT JOIN"
+                            + " github_runners r ON r.vm_id = v.id WHERE v.host = ? AND v.state IN (?, ?, ?) AND j.kind = ?"
+                            + " AND r.jit_config IS NULL", row -> row.getString(1), host, VmState.PENDING, VmState.BOOTING,
+                    VmState.RUNNING, GitHubStore.KIND))) {
+                runners.ensure(vm);
+            }
+            answer = desired(host, false);
+        }
+        return answer;
+    }
+
+    /** The answer, or null when {@code mint} and a runner VM lacks its JIT config. */
+    private SyncAnswer desired(String host, boolean mint) {
         return db.snapshot(tx -> {
             // One snapshot: the generation and the VMs agree, so an agent can order answers by generation.
             long generation = tx.queryLong("SELECT generation FROM hosts WHERE name = ?", host);
             boolean draining = tx.queryLong("SELECT draining FROM hosts WHERE name = ?", host) == 1;
-            List<VmLaunch> vms = tx.query("SELECT v.id, v.job_id, v.cpus, v.memory_mib, v.disk_gib, j.image, j.command,"
-                            + " j.env, j.timeout_s FROM vms v JOIN jobs j ON j.id = v.job_id WHERE v.host = ?"
+            List<String> unminted = new java.util.ArrayList<>();
+            List<VmLaunch> vms = new java.util.ArrayList<>();
+            for (VmLaunch vm : tx.query("SELECT v.id, v.job_id, v.cpus, v.memory_mib, v.disk_gib, j.image, j.command,"
+                            + " j.env, j.timeout_s, j.kind, r.jit_config FROM vms v JOIN jobs j ON j.id = v.job_id"
+                            + " LEFT JOIN github_runners r ON r.vm_id = v.id WHERE v.host = ?"
                             + " AND v.state IN (?, ?, ?) ORDER BY v.id",
-                    row -> new VmLaunch(row.getString("id"), row.getString("job_id"), row.getString("image"),
-                            row.getInt("cpus"), row.getLong("memory_mib"), row.getInt("disk_gib"),
-                            JobStore.read(row.getString("command"), new com.fasterxml.jackson.core.type.TypeReference<
-                                    List<String>>() {}), JobStore.env(row.getString("env")), row.getLong("timeout_s")),
-                    host, VmState.PENDING, VmState.BOOTING, VmState.RUNNING);
+                    row -> launch(row, unminted), host, VmState.PENDING, VmState.BOOTING, VmState.RUNNING)) {
+                if (vm != null) {
+                    vms.add(vm);
+                }
+            }
+            if (!unminted.isEmpty() && mint) {
+                return null;
+            }
             return new SyncAnswer(host, version(vms, draining), generation, draining, vms);
         });
+    }
+
+    /** A launch, or null (and its id in {@code unminted}) for a runner VM whose JIT config is not there yet. */
+    private VmLaunch launch(java.sql.ResultSet row, List<String> unminted) throws SQLException {
+        String id = row.getString("id");
+        String config = null;
+        if (GitHubStore.KIND.equals(row.getString("kind"))) {
+            config = runners == null ? null : runners.open(row.getString("jit_config"));
+            if (config == null) {
+                unminted.add(id);
+                return null;
+            }
+        }
+        return new VmLaunch(id, row.getString("job_id"), row.getString("image"), row.getInt("cpus"),
+                row.getLong("memory_mib"), row.getInt("disk_gib"), JobStore.read(row.getString("command"),
+                new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), JobStore.env(row.getString("env")),
+                row.getLong("timeout_s"), config);
     }
 
     static Optional<String> hostOfVm(Tx tx, String vm) throws SQLException {
@@ -191,6 +262,9 @@ final class SyncStore {
 
     static void setVm(Tx tx, String vm, VmState state, long now) throws SQLException {
         tx.update("UPDATE vms SET state = ?, updated_at = ? WHERE id = ?", state, now, vm);
+        if (!state.holdsRoom()) {
+            tx.update("UPDATE github_runners SET jit_config = NULL WHERE vm_id = ?", vm);
+        }
     }
 
     /** Back to the queue: the job never started, so it runs elsewhere as if new (its place in line kept). */

@@ -1,0 +1,269 @@
+package dev.kiln.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.api.JobState;
+import dev.kiln.api.VmState;
+import dev.kiln.core.KilnException;
+import dev.kiln.core.Size;
+import dev.kiln.core.SizeLabels;
+import dev.kiln.github.GitHubConfig;
+import dev.kiln.github.WorkflowJobEvent;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * GitHub's side of the store: deliveries (kept before they are answered, deduplicated by their
+ * {@code X-GitHub-Delivery}), workflow jobs whose status only moves forward, and the runner demands
+ * made from them. One queued job with Kiln's labels makes one demand: a Kiln job of kind {@code github}
+ * that the scheduler places like any other; its result is GitHub's conclusion of the job its runner took.
+ */
+final class GitHubStore {
+    private static final Logger log = LoggerFactory.getLogger(GitHubStore.class);
+    static final String KIND = "github";
+    private static final List<String> ORDER = List.of("waiting", "queued", "in_progress", "completed");
+
+    /** A stored delivery waiting to be processed. */
+    record Delivery(String id, String event, byte[] body) {}
+
+    private final Database db;
+    private final InstantSource clock;
+    private final SizeLabels labels;
+    private final GitHubConfig config;
+    private final Supplier<String> runnerImage;
+    private final Duration runnerTimeout;
+
+    GitHubStore(Database db, InstantSource clock, SizeLabels labels, GitHubConfig config, Supplier<String> runnerImage,
+            Duration runnerTimeout) {
+        this.db = requireNonNull(db, "db is null");
+        this.clock = requireNonNull(clock, "clock is null");
+        this.labels = requireNonNull(labels, "labels is null");
+        this.config = requireNonNull(config, "config is null");
+        this.runnerImage = requireNonNull(runnerImage, "runnerImage is null");
+        this.runnerTimeout = requireNonNull(runnerTimeout, "runnerTimeout is null");
+    }
+
+    /** Keeps a verified delivery; false when one with this id was kept before (a redelivery or a replay). */
+    boolean store(String id, String event, String action, byte[] body) {
+        long now = clock.millis();
+        return db.tx(tx -> tx.update("INSERT INTO github_deliveries (id, event, action, body, received_at) VALUES"
+                + " (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", id, event, action,
+                new String(body, java.nio.charset.StandardCharsets.UTF_8), now) == 1);
+    }
+
+    void processed(String id, String outcome) {
+        long now = clock.millis();
+        db.tx(tx -> tx.update("UPDATE github_deliveries SET processed_at = ?, outcome = ? WHERE id = ?", now,
+                outcome.length() > 1000 ? outcome.substring(0, 1000) : outcome, id));
+    }
+
+    /** Deliveries kept but not processed (the server stopped, or processing failed), older than {@code age}. */
+    List<Delivery> unprocessed(Duration age, int limit) {
+        long before = clock.millis() - age.toMillis();
+        return db.tx(tx -> tx.query("SELECT id, event, body FROM github_deliveries WHERE processed_at IS NULL"
+                        + " AND received_at <= ? ORDER BY received_at LIMIT ?",
+                row -> new Delivery(row.getString("id"), row.getString("event"),
+                        row.getString("body").getBytes(java.nio.charset.StandardCharsets.UTF_8)), before, limit));
+    }
+
+    /**
+     * Applies a {@code workflow_job} event (from a webhook or the reconciler) and says what it did. Events
+     * may come twice or out of order: a job's status never moves back, a demand is made only for a job that
+     * is queued and has none active, and a runner's job is recorded whichever of in_progress and completed
+     * comes first.
+     */
+    String apply(WorkflowJobEvent e) {
+        if (e.installationId() == null) {
+            return "ignored: not an App delivery (no installation)";
+        }
+        if (!config.allows(e.owner(), e.repo())) {
+            return "ignored: " + e.repositoryFullName() + " is not allowed by the GitHub config";
+        }
+        Optional<Size> size;
+        try {
+            size = labels.sizeOf(e.labels());
+        } catch (KilnException invalid) {
+            return "ignored: " + invalid.getMessage();
+        }
+        if (size.isEmpty()) {
+            return "ignored: labels " + e.labels() + " are not Kiln's";
+        }
+        long now = clock.millis();
+        return db.tx(tx -> {
+            tx.update("INSERT INTO github_jobs (id, run_id, installation_id, owner, repo, workflow, name, labels, status,"
+                            + " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    e.jobId(), e.runId(), e.installationId(), e.owner(), e.repo(), e.workflowName(), e.jobName(),
+                    JobStore.json(e.labels()), e.action().wireName(), e.createdAt() == null ? now : e.createdAt().toEpochMilli(), now);
+            String stored = tx.queryOne("SELECT status FROM github_jobs WHERE id = ?" + tx.dialect().forUpdate(),
+                    row -> row.getString(1), e.jobId()).orElseThrow();
+            String status = rank(e.action().wireName()) > rank(stored) ? e.action().wireName() : stored;
+            StringBuilder set = new StringBuilder("status = ?, updated_at = ?");
+            List<Object> args = new java.util.ArrayList<>(List.of(status, now));
+            boolean running = e.action() == WorkflowJobEvent.Action.IN_PROGRESS || e.action() == WorkflowJobEvent.Action.COMPLETED;
+            if (e.workflowName() != null) {
+                set.append(", workflow = COALESCE(workflow, ?)");
+                args.add(e.workflowName());
+            }
+            if (e.conclusion() != null) {
+                set.append(", conclusion = COALESCE(conclusion, ?)");
+                args.add(e.conclusion());
+            }
+            if (e.runnerName() != null) {
+                set.append(", runner_name = COALESCE(runner_name, ?)");
+                args.add(e.runnerName());
+            }
+            if (running && e.startedAt() != null) {
+                set.append(", started_at = ?");
+                args.add(e.startedAt().toEpochMilli());
+            }
+            if (e.completedAt() != null) {
+                set.append(", completed_at = COALESCE(completed_at, ?)");
+                args.add(e.completedAt().toEpochMilli());
+            }
+            args.add(e.jobId());
+            tx.update("UPDATE github_jobs SET " + set + " WHERE id = ?", args.toArray());
+            return switch (e.action()) {
+                case WAITING -> "job " + e.jobId() + " waits for approval";
+                case QUEUED -> status.equals("queued") ? demand(tx, e, size.get(), now)
+                        : "job " + e.jobId() + " is " + status + " already; no demand";
+                case IN_PROGRESS -> ran(tx, e, now);
+                case COMPLETED -> completed(tx, e, now);
+            };
+        });
+    }
+
+    private String demand(Tx tx, WorkflowJobEvent e, Size size, long now) throws SQLException {
+        Optional<String> active = tx.queryOne("SELECT id FROM jobs WHERE gh_job_id = ? AND state IN (?, ?, ?, ?)",
+                row -> row.getString(1), e.jobId(), JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING);
+        if (active.isPresent()) {
+            return "job " + e.jobId() + " has demand " + active.get() + " already";
+        }
+        String id = Tokens.newId("j-");
+        long seq = tx.queryLong("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs");
+        tx.update("INSERT INTO jobs (id, seq, state, command, env, image, cpus, memory_mib, disk_gib, arch, timeout_s,"
+                        + " org, repo, priority, queued_at, created_at, updated_at, kind, gh_job_id)"
+                        + " VALUES (?, ?, ?, '[]', '{}', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+                id, seq, JobState.QUEUED, runnerImage.get(), size.vcpus(), size.memoryMib(), size.diskGib(),
+                size.arch().id(), runnerTimeout.toSeconds(), e.owner(), e.repositoryFullName(), now, now, now, KIND,
+                e.jobId());
+        JobStore.event(tx, id, JobState.QUEUED, "runner demand for GitHub job " + e.jobId() + " (" + e.repositoryFullName()
+                + ", " + (e.workflowName() == null ? "" : e.workflowName() + " / ") + e.jobName() + ", " + e.labels() + ")", now);
+        tx.signal(Signals.SCHEDULE);
+        log.info("job {}: runner demand for GitHub job {} of {} ({})", id, e.jobId(), e.repositoryFullName(), size);
+        return "job " + e.jobId() + " queued: demand " + id;
+    }
+
+    /** The runner that took the job, if it is one of Kiln's: its VM and demand. */
+    private record OurRunner(String vm, String job, JobState state, Long tookJob) {}
+
+    private Optional<OurRunner> runner(Tx tx, String name) throws SQLException {
+        if (name == null) {
+            return Optional.empty();
+        }
+        return tx.queryOne("SELECT r.vm_id, r.job_id, j.state, r.took_job FROM github_runners r JOIN jobs j ON j.id = r.job_id"
+                        + " WHERE r.name = ?" + tx.dialect().forUpdate(),
+                row -> {
+                    long took = row.getLong("took_job");
+                    return new OurRunner(row.getString("vm_id"), row.getString("job_id"),
+                            JobState.valueOf(row.getString("state")), row.wasNull() ? null : took);
+                }, name);
+    }
+
+    private String ran(Tx tx, WorkflowJobEvent e, long now) throws SQLException {
+        Optional<OurRunner> found = runner(tx, e.runnerName());
+        if (found.isEmpty()) {
+            return "job " + e.jobId() + " runs on " + (e.runnerName() == null ? "an unnamed runner" : "runner " + e.runnerName())
+                    + ", not one of Kiln's";
+        }
+        OurRunner r = found.get();
+        took(tx, r, e.jobId());
+        String where = "runner " + e.runnerName() + " (VM " + r.vm() + " on " + SyncStore.hostOfVm(tx, r.vm()).orElse("?") + ")";
+        if (!r.state().terminal()) {
+            JobStore.transition(tx, r.job(), JobState.RUNNING, where + " took GitHub job " + e.jobId() + " ("
+                    + e.repositoryFullName() + ", " + e.jobName() + ")", now);
+        }
+        return "job " + e.jobId() + " runs on " + where + " for demand " + r.job();
+    }
+
+    private String completed(Tx tx, WorkflowJobEvent e, long now) throws SQLException {
+        Optional<OurRunner> found = runner(tx, e.runnerName());
+        if (found.isPresent()) {
+            OurRunner r = found.get();
+            took(tx, r, e.jobId());
+            tx.update("UPDATE jobs SET gh_conclusion = COALESCE(gh_conclusion, ?) WHERE id = ?", e.conclusion(), r.job());
+            if (!r.state().terminal()) {
+                conclude(tx, r.job(), e.jobId(), e.conclusion(), now);
+            }
+            return "job " + e.jobId() + " completed (" + e.conclusion() + ") on runner " + e.runnerName() + " of demand " + r.job();
+        }
+        if (e.runnerName() == null) {
+            return release(tx, e.jobId(), e.conclusion(), now);
+        }
+        return "job " + e.jobId() + " completed on runner " + e.runnerName() + ", not one of Kiln's";
+    }
+
+    private static void took(Tx tx, OurRunner r, long ghJob) throws SQLException {
+        tx.update("UPDATE github_runners SET took_job = ? WHERE vm_id = ? AND took_job IS NULL", ghJob, r.vm());
+        tx.update("UPDATE jobs SET gh_ran_job_id = ? WHERE id = ? AND gh_ran_job_id IS NULL", ghJob, r.job());
+    }
+
+    /** The demand ends as GitHub concluded the job its runner took. */
+    static void conclude(Tx tx, String job, long ghJob, String conclusion, long now) throws SQLException {
+        String c = conclusion == null ? "unknown" : conclusion.toLowerCase(Locale.ROOT);
+        JobState state = switch (c) {
+            case "success", "neutral", "skipped" -> JobState.SUCCEEDED;
+            case "cancelled" -> JobState.CANCELLED;
+            default -> JobState.FAILED;
+        };
+        String detail = "GitHub job " + ghJob + " concluded " + c;
+        tx.update("UPDATE jobs SET detail = ?, gh_conclusion = COALESCE(gh_conclusion, ?) WHERE id = ?", detail, c, job);
+        JobStore.transition(tx, job, state, detail, now);
+    }
+
+    /**
+     * The job completed without a runner (cancelled or skipped before pickup): its demands that have no
+     * runner yet end here; one whose runner is registered but idle is marked for the reaper, which removes
+     * the runner unless it is busy (it may have taken another job) and then stops its VM.
+     */
+    private String release(Tx tx, long ghJob, String conclusion, long now) throws SQLException {
+        record Demand(String id, JobState state, String vm, String host) {}
+        List<Demand> demands = tx.query("SELECT id, state, vm, host FROM jobs WHERE gh_job_id = ? AND state IN (?, ?, ?, ?)"
+                        + tx.dialect().forUpdate(), row -> new Demand(row.getString("id"), JobState.valueOf(row.getString("state")),
+                        row.getString("vm"), row.getString("host")),
+                ghJob, JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING);
+        int released = 0;
+        int marked = 0;
+        for (Demand d : demands) {
+            String why = "GitHub job " + ghJob + " " + (conclusion == null ? "completed" : "was " + conclusion)
+                    + " before a runner took it";
+            Optional<Long> runner = d.vm() == null ? Optional.empty()
+                    : tx.queryOne("SELECT COALESCE(took_job, -1) FROM github_runners WHERE vm_id = ?", row -> row.getLong(1), d.vm());
+            if (runner.isEmpty()) {
+                if (d.vm() != null && tx.update("UPDATE vms SET state = ?, updated_at = ? WHERE id = ? AND state IN (?, ?, ?)",
+                        VmState.STOPPING, now, d.vm(), VmState.PENDING, VmState.BOOTING, VmState.RUNNING) > 0) {
+                    tx.desiredChanged(d.host());
+                }
+                tx.update("UPDATE jobs SET detail = ? WHERE id = ?", why + "; released", d.id());
+                JobStore.transition(tx, d.id(), JobState.CANCELLED, why + "; released", now);
+                released++;
+            } else if (runner.get() < 0) {
+                tx.update("UPDATE github_runners SET release = 1 WHERE vm_id = ?", d.vm());
+                marked++;
+            }
+        }
+        return "job " + ghJob + " completed without a runner: " + released + " demand(s) released, " + marked
+                + " runner(s) to remove";
+    }
+
+    private static int rank(String status) {
+        return ORDER.indexOf(status);
+    }
+
+}

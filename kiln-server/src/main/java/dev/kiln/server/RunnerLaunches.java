@@ -1,0 +1,155 @@
+package dev.kiln.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.api.JobState;
+import dev.kiln.api.VmState;
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
+import dev.kiln.github.DeleteOutcome;
+import dev.kiln.github.GitHubApiException;
+import dev.kiln.github.GitHubApp;
+import dev.kiln.github.Installation;
+import dev.kiln.github.JitRunner;
+import dev.kiln.github.Runner;
+import dev.kiln.github.RunnerScope;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The JIT configs of runner VMs. A config is minted when the launch is first built for the agent (not
+ * when the job is queued, so that a demand released before it reaches a host registers nothing), named
+ * {@code kiln-<vm id>}, with the job's labels plus {@code self-hosted} in the configured runner group; it
+ * is kept sealed ({@link JitSeal}) so that every later launch of the VM carries the same config, and
+ * dropped when the VM ends. Configs never reach a log, a message or an API answer.
+ */
+final class RunnerLaunches {
+    private static final Logger log = LoggerFactory.getLogger(RunnerLaunches.class);
+    private static final Duration INSTALLATION_CACHE = Duration.ofMinutes(10);
+
+    private final Database db;
+    private final GitHubApp github;
+    private final JitSeal seal;
+    private final InstantSource clock;
+    private final Map<Long, Cached> installations = new ConcurrentHashMap<>();
+    private final Map<String, Object> locks = new ConcurrentHashMap<>();
+
+    private record Cached(Installation installation, Instant at) {}
+
+    /** A runner VM's demand as minting needs it. */
+    private record Demand(String job, JobState state, VmState vm, String host, long installationId, String owner,
+            String repo, List<String> labels, boolean minted) {}
+
+    RunnerLaunches(Database db, GitHubApp github, InstantSource clock) {
+        this.db = requireNonNull(db, "db is null");
+        this.github = requireNonNull(github, "github is null");
+        this.clock = requireNonNull(clock, "clock is null");
+        this.seal = new JitSeal(github.config().privateKey());
+    }
+
+    /** The config of a sealed row, or null when it cannot be opened. */
+    String open(String sealed) {
+        return sealed == null ? null : seal.open(sealed);
+    }
+
+    /**
+     * Registers the VM's runner with GitHub unless it has one; false when it could not (logged, and retried
+     * at the next sync). A refusal that retrying cannot cure (a permission, a label) fails the demand.
+     */
+    boolean ensure(String vmId) {
+        // Two syncs of one host (a held one and a report) may ask at once: one mints, the other then finds it.
+        Object lock = locks.computeIfAbsent(vmId, id -> new Object());
+        try {
+            synchronized (lock) {
+                return ensureLocked(vmId);
+            }
+        } finally {
+            locks.remove(vmId, lock);
+        }
+    }
+
+    private boolean ensureLocked(String vmId) {
+        Optional<Demand> found = db.tx(tx -> tx.queryOne("SELECT j.id, j.state, v.state AS vm_state, v.host,"
+                        + " g.installation_id, g.owner, g.repo, g.labels, r.jit_config FROM vms v JOIN jobs j ON j.id = v.job_id"
+                        + " JOIN github_jobs g ON g.id = j.gh_job_id LEFT JOIN github_runners r ON r.vm_id = v.id WHERE v.id = ?",
+                row -> new Demand(row.getString("id"),
+                        JobState.valueOf(row.getString("state")), VmState.valueOf(row.getString("vm_state")),
+                        row.getString("host"), row.getLong("installation_id"), row.getString("owner"), row.getString("repo"),
+                        JobStore.read(row.getString("labels"), new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}),
+                        row.getString("jit_config") != null), vmId));
+        if (found.isEmpty() || found.get().minted()) {
+            return found.isPresent();
+        }
+        Demand demand = found.get();
+        if (demand.state().terminal() || !demand.vm().holdsRoom() || demand.vm() == VmState.STOPPING) {
+            return false;
+        }
+        String name = GitHubApp.runnerName(vmId);
+        try {
+            RunnerScope scope = github.scopeFor(installation(demand.installationId()), demand.owner(), demand.repo());
+            JitRunner runner = mint(demand, scope, name);
+            long now = clock.millis();
+            db.tx(tx -> tx.update("INSERT INTO github_runners (vm_id, job_id, installation_id, scope, name, runner_id,"
+                            + " jit_config, minted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vm_id) DO NOTHING", vmId,
+                    demand.job(), demand.installationId(), scope.toString(), name, runner.runner().id(),
+                    seal.seal(runner.encodedJitConfig()), now));
+            log.info("job {}: runner {} registered in {} (runner id {}) for VM {} on {}", demand.job(), name, scope,
+                    runner.runner().id(), vmId, demand.host());
+            return true;
+        } catch (KilnException e) {
+            boolean permanent = e.code().kind() == ErrorCode.Kind.USER_ERROR && e.code() != ErrorCode.UNAUTHENTICATED;
+            log.warn("job {}: cannot register runner {} for VM {}: {}{}", demand.job(), name, vmId, e.getMessage(),
+                    permanent ? "; the demand fails" : "; retried at the next sync");
+            if (permanent) {
+                fail(demand, vmId, "GitHub refused runner " + name + ": " + e.getMessage(), e.code());
+            }
+            return false;
+        }
+    }
+
+    /** Mints; a runner of that name left from an earlier attempt (409) is removed unless busy, then minted again. */
+    private JitRunner mint(Demand demand, RunnerScope scope, String name) {
+        try {
+            return github.generateJitConfig(demand.installationId(), scope, name, demand.labels());
+        } catch (GitHubApiException e) {
+            if (e.status() != 409) {
+                throw e;
+            }
+            for (Runner old : github.runners(demand.installationId(), scope, Optional.of(name))) {
+                if (github.deleteRunner(demand.installationId(), scope, old.id()) == DeleteOutcome.BUSY) {
+                    throw new KilnException(ErrorCode.CONFLICT, "runner " + name + " exists in " + scope + " and is busy");
+                }
+            }
+            return github.generateJitConfig(demand.installationId(), scope, name, demand.labels());
+        }
+    }
+
+    private Installation installation(long id) {
+        Cached cached = installations.get(id);
+        if (cached != null && clock.instant().isBefore(cached.at().plus(INSTALLATION_CACHE))) {
+            return cached.installation();
+        }
+        Installation installation = github.installation(id);
+        installations.put(id, new Cached(installation, clock.instant()));
+        return installation;
+    }
+
+    private void fail(Demand demand, String vmId, String why, ErrorCode code) {
+        long now = clock.millis();
+        db.tx(tx -> {
+            SyncStore.setVm(tx, vmId, VmState.FAILED, now);
+            tx.desiredChanged(demand.host());
+            tx.signal(Signals.SCHEDULE);
+            tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ?", code, why, demand.job());
+            JobStore.transition(tx, demand.job(), JobState.FAILED, why, now);
+            return null;
+        });
+    }
+}
