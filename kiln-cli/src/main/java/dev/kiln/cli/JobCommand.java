@@ -34,7 +34,20 @@ final class JobCommand implements Callable<Integer> {
             return ExitCodes.OK;
         }
         out.printf("job %s: %s%n", job.id(), job.state());
-        out.printf("  command  %s%n", String.join(" ", job.command()));
+        if (job.github() != null) {
+            JobView.GitHubJob g = job.github();
+            out.printf("  github   %s, %s%s (job %d, run %d), labels %s%n", g.repository(),
+                    g.workflow() == null ? "" : g.workflow() + " / ", g.jobName(), g.ranJobId() != null ? g.ranJobId() : g.jobId(),
+                    g.runId(), g.labels());
+            out.printf("  runner   %s%s%n", Output.orDash(g.runnerName()), g.ranJobId() != null && g.ranJobId() != g.jobId()
+                    ? " (made for GitHub job " + g.jobId() + ", took " + g.ranJobId() + ")" : "");
+            if (g.conclusion() != null) {
+                out.printf("  result   %s (started %s, completed %s)%n", g.conclusion(), Output.orDash(g.startedAt()),
+                        Output.orDash(g.completedAt()));
+            }
+        } else {
+            out.printf("  command  %s%n", String.join(" ", job.command()));
+        }
         out.printf("  size     %d vCPUs, %s memory, %d GiB disk, %s%n", job.cpus(), Output.mib(job.memoryMib()),
                 job.diskGib(), job.arch());
         out.printf("  image    %s%n", job.image());

@@ -35,12 +35,24 @@ final class JobsCommand implements Callable<Integer> {
         if (json) {
             Output.json(out, jobs);
         } else {
-            Output.table(out, List.of("ID", "STATE", "SIZE", "HOST", "EXIT", "CREATED", "COMMAND"),
+            Output.table(out, List.of("ID", "STATE", "SIZE", "HOST", "VM", "EXIT", "CREATED", "WHAT"),
                     jobs.stream().map(j -> List.of(j.id(), j.state().name(), j.cpus() + "cpu-" + Output.mib(j.memoryMib()),
-                            Output.orDash(j.host()), Output.orDash(j.exitCode() != null ? j.exitCode() : j.errorCode()),
-                            j.createdAt(), shorten(String.join(" ", j.command())))).toList());
+                            Output.orDash(j.host()), Output.orDash(j.vm()), Output.orDash(j.github() != null
+                                    ? j.github().conclusion() : j.exitCode() != null ? j.exitCode() : j.errorCode()),
+                            j.createdAt(), what(j))).toList());
         }
         return ExitCodes.OK;
+    }
+
+    /** A command, or for a GitHub job: repository, workflow / job, labels, and the runner it ran on. */
+    static String what(JobView j) {
+        JobView.GitHubJob g = j.github();
+        if (g == null) {
+            return shorten(String.join(" ", j.command()));
+        }
+        return g.repository() + " " + (g.workflow() == null ? "" : g.workflow() + " / ") + g.jobName() + " "
+                + g.labels() + " runner " + Output.orDash(g.runnerName()) + " (GitHub job "
+                + (g.ranJobId() != null ? g.ranJobId() : g.jobId()) + ")";
     }
 
     private static String shorten(String text) {

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         description = "Runs every CI job in its own fresh microVM.",
         subcommands = {RunCommand.class, ImageCommand.class, DoctorCommand.class, ServerCommand.class,
                 AgentCommand.class, UpCommand.class, HostsCommand.class, JobsCommand.class, JobCommand.class,
-                VmsCommand.class, LogsCommand.class, CancelCommand.class, WarmupCommand.class,
+                VmsCommand.class, LogsCommand.class, CancelCommand.class, WarmupCommand.class, GitHubCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Kiln {
 

@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.server.GitHubSettings;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
 import java.io.IOException;
@@ -49,17 +50,24 @@ final class ServerCommand implements Callable<Integer> {
             description = "a host silent this long is offline (default: 60s)")
     Duration offlineAfter = ServerConfig.DEFAULT_OFFLINE_AFTER;
 
+    @picocli.CommandLine.Mixin
+    GitHubOptions github = new GitHubOptions();
+
     @Override
     public Integer call() throws InterruptedException {
         Path data = dataDir(dataDir);
-        KilnServer server = KilnServer.start(config(data), InstantSource.system(),
-                new dev.kiln.vm.ImageStore(imagesDir != null ? imagesDir : new HostOptions().stateDir().resolve("images")));
+        ServerConfig config = config(data);
+        GitHubSettings gitHub = github.configured() ? GitHubSettings.defaults(github.app()) : null;
+        KilnServer server = KilnServer.start(config, InstantSource.system(),
+                new dev.kiln.vm.ImageStore(imagesDir != null ? imagesDir : new HostOptions().stateDir().resolve("images")),
+                gitHub);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
             stopped.countDown();
         }, "kiln-server-stop"));
-        System.out.println("kiln: server listening on " + server.uri());
+        System.out.println("kiln: server listening on " + server.uri()
+                + (gitHub == null ? "" : "; GitHub App " + gitHub.app().config().appId() + " webhooks on " + server.uri() + "/webhooks/github"));
         System.out.flush();
         stopped.await();
         return ExitCodes.OK;

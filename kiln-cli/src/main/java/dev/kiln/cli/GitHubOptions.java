@@ -1,0 +1,29 @@
+package dev.kiln.cli;
+
+import dev.kiln.github.GitHubApp;
+import dev.kiln.github.GitHubConfig;
+import java.net.http.HttpClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.Optional;
+import picocli.CommandLine.Option;
+
+/** {@code --github-config FILE}: the GitHub App (GitHubConfig's keys; KILN_GITHUB_* in the environment win). */
+final class GitHubOptions {
+    @Option(names = "--github-config", paramLabel = "FILE", description = "the GitHub App's config (app-id,"
+            + " private-key-file, webhook-secret-file, url, runner-group-id, allow, deny, org-cap.OWNER);"
+            + " KILN_GITHUB_* variables override it")
+    Path file;
+
+    /** Whether GitHub is configured, by the file or by the environment alone. */
+    boolean configured() {
+        return file != null || System.getenv("KILN_GITHUB_APP_ID") != null;
+    }
+
+    GitHubApp app() {
+        GitHubConfig config = GitHubConfig.load(Optional.ofNullable(file), System.getenv());
+        return new GitHubApp(config, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(),
+                InstantSource.system(), dev.kiln.github.Sleeper.SYSTEM);
+    }
+}
