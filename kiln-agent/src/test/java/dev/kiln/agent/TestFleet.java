@@ -23,7 +23,7 @@ import static org.awaitility.Awaitility.await;
 final class TestFleet implements AutoCloseable {
     static final String ADMIN = "fleet-admin-token-0123456789";
 
-    final TestingClock clock = new TestingClock();
+    final TestingClock clock;
     final Path dir;
     final KilnServer server;
     final KilnClient client;
@@ -35,10 +35,17 @@ final class TestFleet implements AutoCloseable {
 
     /** A fleet whose server serves the images of {@code images} by digest. */
     TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.vm.ImageStore images) {
+        this(dir, tweak, images, null, new TestingClock());
+    }
+
+    /** A fleet whose server serves a GitHub App on {@code /webhooks/github}, on the given clock. */
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.vm.ImageStore images,
+            dev.kiln.server.GitHubSettings github, TestingClock clock) {
+        this.clock = clock;
         this.dir = dir;
         ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
                 .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50));
-        server = KilnServer.start(tweak.apply(config), clock, images);
+        server = KilnServer.start(tweak.apply(config), clock, images, github);
         client = new KilnClient(server.uri(), ADMIN);
     }
 

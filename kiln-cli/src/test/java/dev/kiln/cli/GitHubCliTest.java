@@ -1,0 +1,140 @@
+package dev.kiln.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.kiln.agent.Agent;
+import dev.kiln.agent.AgentConfig;
+import dev.kiln.agent.Capacity;
+import dev.kiln.agent.Enrolment;
+import dev.kiln.agent.SimulatedVmm;
+import dev.kiln.api.JobView;
+import dev.kiln.api.KilnClient;
+import dev.kiln.core.Arch;
+import dev.kiln.github.GitHubApp;
+import dev.kiln.github.GitHubConfig;
+import dev.kiln.server.GitHubSettings;
+import dev.kiln.server.KilnServer;
+import dev.kiln.server.ServerConfig;
+import dev.kiln.testkit.TestingClock;
+import dev.kiln.testkit.github.FakeGitHub;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `kiln github check` and `kiln jobs` against a server on a fake GitHub with a simulated host (no VM boots). */
+@Timeout(120)
+class GitHubCliTest {
+    static final long APP_ID = 777;
+    static final String ADMIN = "github-cli-admin-token-0123456789";
+    static final String SECRET = "cli-webhook-secret";
+
+    @TempDir
+    Path dir;
+    // `kiln github check` runs on the system clock, as the fake must then.
+    final TestingClock clock = new TestingClock(java.time.Instant.now());
+    final KeyPair keys = keys();
+    final FakeGitHub fake = FakeGitHub.start(APP_ID, keys.getPublic(), clock);
+    KilnServer server;
+    Agent agent;
+
+    @AfterEach
+    void close() {
+        if (agent != null) {
+            agent.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+        fake.close();
+    }
+
+    Path configFile() throws Exception {
+        Path key = dir.resolve("app.pem");
+        Files.writeString(key, "-----BEGIN PRIVATE KEY-----\n" + Base64.getMimeEncoder(64, "\n".getBytes())
+                .encodeToString(keys.getPrivate().getEncoded()) + "\n-----END PRIVATE KEY-----\n");
+        Path secret = dir.resolve("webhook-secret");
+        Files.writeString(secret, SECRET + "\n");
+        Path file = dir.resolve("github.properties");
+        Files.writeString(file, "app-id=" + APP_ID + "\nprivate-key-file=" + key + "\nwebhook-secret-file=" + secret
+                + "\nurl=" + fake.url() + "\napi-url=" + fake.url() + "\n");
+        return file;
+    }
+
+    String[] run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Kiln.execute(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return new String[] {Integer.toString(code), out.toString(), err.toString()};
+    }
+
+    @Test
+    void githubCheckReportsTheAppReadyOrWhatIsMissingWithoutPrintingSecrets() throws Exception {
+        Path config = configFile();
+        fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
+        String[] ready = run("github", "check", "--github-config", config.toString());
+        assertThat(ready[0]).as(ready[2]).isEqualTo("0");
+        assertThat(ready[1]).contains("App " + APP_ID).contains("installation").contains("acme").contains("ready");
+
+        fake.installOnOrganization("bare", Map.of("metadata", "read"));
+        String[] missing = run("github", "check", "--github-config", config.toString());
+        assertThat(missing[0]).isEqualTo("2");
+        assertThat(missing[1]).contains("missing: ").contains("not ready");
+        assertThat(String.join("\n", missing)).doesNotContain(SECRET).doesNotContain("PRIVATE KEY");
+    }
+
+    @Test
+    void kilnJobsShowsRepositoryWorkflowJobLabelsRunnerVmAndHost() throws Exception {
+        fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
+        fake.addRepository("acme", "widgets");
+        GitHubApp app = new GitHubApp(GitHubConfig.load(Optional.of(configFile()), Map.of()), HttpClient.newHttpClient(),
+                clock, clock::advance);
+        server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN).withListen("127.0.0.1", 0),
+                clock, null, GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)));
+        fake.webhooks().sendTo(URI.create(server.uri() + "/webhooks/github"), SECRET);
+        KilnClient client = new KilnClient(server.uri(), ADMIN);
+        var credentials = Enrolment.credentials(server.uri(), client.addHost("h1").enrolmentToken(), dir.resolve("agent"));
+        // The simulated runner VM exits at once, as a command that succeeds: its demand waits for GitHub's word.
+        agent = new Agent(new AgentConfig(server.uri(), credentials.hostToken(), Duration.ofSeconds(25), Duration.ofMillis(200)),
+                new SimulatedVmm(new Capacity(Arch.X86_64, 4, 8 * 1024, 100), Duration.ZERO, null));
+        agent.start();
+
+        fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
+        await().atMost(Duration.ofSeconds(30)).until(() -> client.jobs(null, 10).stream()
+                .anyMatch(j -> j.vm() != null && j.github() != null && j.github().runnerName() != null));
+        JobView job = client.jobs(null, 10).getFirst();
+
+        String[] listed = run("jobs", "--server", server.uri().toString(), "--token", ADMIN);
+        assertThat(listed[0]).as(listed[2]).isEqualTo("0");
+        assertThat(listed[1]).contains(job.id()).contains("acme/widgets").contains("ci / build").contains("[kiln-2cpu-4gb]")
+                .contains("runner " + GitHubApp.runnerName(job.vm())).contains(job.vm()).contains("h1");
+        String[] shown = run("job", job.id(), "--server", server.uri().toString(), "--token", ADMIN);
+        assertThat(shown[1]).contains("github   acme/widgets, ci / build").contains("runner   kiln-" + job.vm());
+        String[] json = run("jobs", "--json", "--server", server.uri().toString(), "--token", ADMIN);
+        assertThat(json[1]).contains("\"runnerName\"").doesNotContain("encoded").doesNotContain("jitConfig");
+    }
+
+    static KeyPair keys() {
+        try {
+            KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
+            generator.initialize(2048);
+            return generator.generateKeyPair();
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
