@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.testkit.Leftovers;
 import dev.kiln.testkit.NetworkLab;
+import dev.kiln.testkit.TestStateDir;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -25,26 +26,22 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(300)
 class CrashRecoveryTest {
     private NetworkLab lab;
+    private TestStateDir stateDir;
     private Path state;
 
     @BeforeEach
-    void setUp() throws IOException {
-        Path images = Path.of(System.getProperty("kiln.test.images", "/var/lib/kiln/images"));
-        if (!Files.exists(images.resolve("names/default"))) {
-            throw new AssertionError("needs the default image in " + images + ": run `bin/kiln image build default`");
-        }
-        state = Files.createTempDirectory(Path.of("/var/tmp"), "kiln-crash-");
-        Files.createSymbolicLink(state.resolve("images"), images);
+    void setUp() {
+        stateDir = TestStateDir.withImages("default");
+        state = stateDir.path();
         lab = NetworkLab.create();
     }
 
     @AfterEach
-    void tearDown() throws IOException {
-        lab.close();
-        try (var paths = Files.walk(state)) {
-            for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(path);
-            }
+    void tearDown() {
+        try {
+            lab.close();
+        } finally {
+            stateDir.close();
         }
     }
 

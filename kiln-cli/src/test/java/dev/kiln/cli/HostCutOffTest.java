@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.testkit.Leftovers;
+import dev.kiln.testkit.TestStateDir;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -39,7 +40,7 @@ class HostCutOffTest {
     private final String serverNs = "kiln-s-" + suffix;
     private final List<String> namespaces = new ArrayList<>();
     private final List<KilnProcess> processes = new ArrayList<>();
-    private final List<Path> states = new ArrayList<>();
+    private final List<TestStateDir> states = new ArrayList<>();
 
     @AfterEach
     void tearDown() throws Exception {
@@ -49,13 +50,7 @@ class HostCutOffTest {
         for (String ns : namespaces) {
             sh("ip", "netns", "del", ns);
         }
-        for (Path state : states) {
-            try (var paths = Files.walk(state)) {
-                for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(path);
-                }
-            }
-        }
+        states.forEach(TestStateDir::close);
     }
 
     @Test
@@ -86,7 +81,7 @@ class HostCutOffTest {
 
         // Back on the network, the host learns that its VMs are not wanted and removes them.
         sh("ip", "-n", serverNs, "link", "set", "to-" + cutHost, "up");
-        Path cutState = states.get(cutHost.equals("a") ? 0 : 1);
+        Path cutState = states.get(cutHost.equals("a") ? 0 : 1).path();
         await().atMost(Duration.ofSeconds(90)).until(() -> Leftovers.find(cutState, "kiln-" + cutHost + "-" + suffix,
                 List.of()).isEmpty());
         assertThat(state(first)).as("a lost job stays lost").isEqualTo("LOST");
@@ -103,13 +98,9 @@ class HostCutOffTest {
         sh("ip", "-n", ns, "addr", "add", "10.98." + index + ".2/30", "dev", "uplink");
         sh("ip", "-n", serverNs, "link", "set", "to-" + name, "up");
         sh("ip", "-n", ns, "link", "set", "uplink", "up");
-        Path images = Path.of(System.getProperty("kiln.test.images", "/var/lib/kiln/images"));
-        if (!Files.exists(images.resolve("names/default"))) {
-            throw new AssertionError("needs the default image in " + images + ": run `bin/kiln image build default`");
-        }
-        Path state = Files.createTempDirectory(Path.of("/var/tmp"), "kiln-host-" + name + "-");
-        states.add(state);
-        Files.createSymbolicLink(state.resolve("images"), images);
+        TestStateDir stateDir = TestStateDir.withImages("default");
+        states.add(stateDir);
+        Path state = stateDir.path();
         String token = api("POST", "/api/v1/hosts", "{\"name\": \"" + name + "\"}").get("enrolmentToken").asText();
         processes.add(KilnProcess.startIn(ns, List.of("agent", "--server", "http://10.98." + index + ".1:7878",
                 "--token", token, "--state-dir", state.toString(), "--accel", "tcg", "--vm-network",
