@@ -54,10 +54,10 @@ public final class AgentClient {
      */
     public SyncAnswer sync(AgentReport report, Duration hold) {
         return call(api -> api.post("/api/v1/agent/sync?holdMs=" + hold.toMillis(), report,
-                hold.plus(HttpApi.REQUEST_TIMEOUT), new TypeReference<SyncAnswer>() {}, true));
+                hold.plus(HttpApi.REQUEST_TIMEOUT), new TypeReference<SyncAnswer>() {}));
     }
 
     public void uploadLogs(List<LogChunk> chunks) {
-        call(api -> api.post("/api/v1/agent/logs", chunks, HttpApi.REQUEST_TIMEOUT, null, true));
+        call(api -> api.post("/api/v1/agent/logs", chunks, HttpApi.REQUEST_TIMEOUT, null));
     }
 }

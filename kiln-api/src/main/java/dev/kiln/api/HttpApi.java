@@ -30,6 +30,10 @@ final class HttpApi {
         String base = server.toString();
         this.server = URI.create(base.endsWith("/") ? base.substring(0, base.length() - 1) : base);
         this.token = token;
+        // HTTP/1.1 only: the JDK's HttpServer speaks nothing else (an HTTP/2 client would offer it an h2c
+        // upgrade it never takes). Pooled connections are dropped after 30 s idle (the
+        // JDK's jdk.httpclient.keepalive.timeout), before the Kiln server closes them (its HttpServers):
+        // a request never goes out on a connection the server is closing, so none is ever repeated.
         this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
                 .version(HttpClient.Version.HTTP_1_1).build();
     }
@@ -39,22 +43,18 @@ final class HttpApi {
     }
 
     <T> T get(String path, TypeReference<T> type) {
-        return send(request(path, REQUEST_TIMEOUT).GET(), type, true);
+        return send(request(path, REQUEST_TIMEOUT).GET(), type);
     }
 
     <T> T get(String path, Duration timeout, TypeReference<T> type) {
-        return send(request(path, timeout).GET(), type, true);
+        return send(request(path, timeout).GET(), type);
     }
 
     <T> T post(String path, Object body, TypeReference<T> type) {
-        return post(path, body, REQUEST_TIMEOUT, type, false);
+        return post(path, body, REQUEST_TIMEOUT, type);
     }
 
-    /**
-     * @param idempotent whether a repeat is harmless (agent syncs and log uploads are): such a request
-     *     is sent once more when a kept-alive connection turns out closed before any answer
-     */
-    <T> T post(String path, Object body, Duration timeout, TypeReference<T> type, boolean idempotent) {
+    <T> T post(String path, Object body, Duration timeout, TypeReference<T> type) {
         byte[] bytes;
         try {
             bytes = body == null ? new byte[0] : JSON.writeValueAsBytes(body);
@@ -62,11 +62,11 @@ final class HttpApi {
             throw new KilnException(ErrorCode.INTERNAL, "cannot write the request to " + path + ": " + e, e);
         }
         return send(request(path, timeout).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)), type, idempotent);
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)), type);
     }
 
     <T> T delete(String path, TypeReference<T> type) {
-        return send(request(path, REQUEST_TIMEOUT).DELETE(), type, false);
+        return send(request(path, REQUEST_TIMEOUT).DELETE(), type);
     }
 
     private HttpRequest.Builder request(String path, Duration timeout) {
@@ -78,18 +78,11 @@ final class HttpApi {
         return builder;
     }
 
-    private <T> T send(HttpRequest.Builder builder, TypeReference<T> type, boolean idempotent) {
+    private <T> T send(HttpRequest.Builder builder, TypeReference<T> type) {
         HttpRequest request = builder.build();
         HttpResponse<byte[]> response;
         try {
-            try {
-                response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            } catch (IOException e) {
-                if (!idempotent || !closedBeforeAnswer(e)) {
-                    throw e;
-                }
-                response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            }
+            response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (HttpConnectTimeoutException | ConnectException e) {
             throw new KilnException(ErrorCode.UNAVAILABLE, "cannot reach the Kiln server at " + server + ": "
                     + describe(e) + "; is `kiln server` (or `kiln up`) running there?", e);
@@ -137,11 +130,6 @@ final class HttpApi {
         return new KilnException(status >= 500 ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL,
                 "%s %s answered HTTP %d without a Kiln error; is %s a Kiln server?"
                         .formatted(request.method(), request.uri(), status, server));
-    }
-
-    /** The server closed a kept-alive connection as the request went out: nothing was answered. */
-    static boolean closedBeforeAnswer(IOException e) {
-        return e.getMessage() != null && e.getMessage().contains("received no bytes");
     }
 
     private static String describe(Exception e) {

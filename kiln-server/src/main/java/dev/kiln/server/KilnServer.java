@@ -51,7 +51,8 @@ public final class KilnServer implements AutoCloseable {
             var stores = new ApiHandler.Stores(new JobStore(db, clock), new HostStore(db, clock),
                     new SyncStore(db, clock, runners), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
                     config.defaultImage(), config.defaultTimeout(), config.maxTimeout(), digests));
-            server = HttpServer.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
+            // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
+            server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
             server.createContext("/api/", new ApiHandler(config, stores, signals));
             if (gitHub != null) {
                 Duration runnerTimeout = gitHub.runnerTimeout().compareTo(config.maxTimeout()) > 0 ? config.maxTimeout()
@@ -105,11 +106,6 @@ public final class KilnServer implements AutoCloseable {
      */
     public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images,
             GitHubSettings gitHub) {
-        // The JDK's server closes idle keep-alive connections beyond 200 (one agent holds two): a client
-        // that reuses such a connection reads EOF. Read once, when the first HttpServer is made.
-        if (System.getProperty("sun.net.httpserver.maxIdleConnections") == null) {
-            System.setProperty("sun.net.httpserver.maxIdleConnections", "100000");
-        }
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");
         config.check();
