@@ -123,11 +123,22 @@ final class SyncStore {
                     setVm(tx, vm.id(), VmState.RUNNING, now);
                 }
                 if (vm.jobState() == JobState.SCHEDULED || vm.jobState() == JobState.STARTING) {
+                    startedIfScheduled(tx, host, vm, now);
                     JobStore.transition(tx, vm.job(), JobState.RUNNING, "VM " + vm.id() + " is up on " + host, now);
                 }
             }
             case EXITED, FAILED -> ended(tx, host, vm, report, now);
             default -> throw new IllegalStateException("unchecked VM state " + report.state());
+        }
+    }
+
+    /**
+     * A report can skip BOOTING (a fast boot between two reports): the job still went through
+     * STARTING, and its timeline says so, at the time the server learned of it.
+     */
+    private static void startedIfScheduled(Tx tx, String host, Held vm, long now) throws SQLException {
+        if (vm.jobState() == JobState.SCHEDULED) {
+            JobStore.transition(tx, vm.job(), JobState.STARTING, "VM " + vm.id() + " booted on " + host, now);
         }
     }
 
@@ -148,6 +159,7 @@ final class SyncStore {
         if (report.state() == VmState.EXITED) {
             if (vm.jobState() == JobState.SCHEDULED || vm.jobState() == JobState.STARTING) {
                 // An exit code proves the command ran, even if the agent never reported the VM up.
+                startedIfScheduled(tx, host, vm, now);
                 JobStore.transition(tx, vm.job(), JobState.RUNNING, "VM " + vm.id() + " ran on " + host, now);
             }
             state = report.exitCode() == 0 ? JobState.SUCCEEDED : JobState.FAILED;
