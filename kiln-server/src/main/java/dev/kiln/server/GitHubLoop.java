@@ -49,8 +49,7 @@ final class GitHubLoop implements AutoCloseable {
     private final SizeLabels labels;
     private final InstantSource clock;
     private final GitHubSettings settings;
-    private final Thread thread;
-    private volatile boolean stopped;
+    private final BackgroundLoop loop;
     private Instant nextReconcile;
     /** Busy runners are asked about again only after this (by VM id); touched by the loop's thread only. */
     private final java.util.Map<String, Instant> busyUntil = new java.util.HashMap<>();
@@ -65,15 +64,15 @@ final class GitHubLoop implements AutoCloseable {
         this.labels = requireNonNull(labels, "labels is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.nextReconcile = clock.instant();
-        this.thread = Thread.ofPlatform().name("kiln-github").daemon().unstarted(this::run);
+        this.loop = new BackgroundLoop("kiln-github", this::run);
     }
 
     void start() {
-        thread.start();
+        loop.start();
     }
 
     private void run() {
-        while (!stopped) {
+        while (loop.running()) {
             step("processing stored deliveries", this::reprocess);
             step("reaping idle runners", this::reap);
             if (!clock.instant().isBefore(nextReconcile)) {
@@ -226,12 +225,6 @@ final class GitHubLoop implements AutoCloseable {
 
     @Override
     public void close() {
-        stopped = true;
-        thread.interrupt();
-        try {
-            thread.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        loop.close();
     }
 }

@@ -22,8 +22,7 @@ final class LivenessLoop implements AutoCloseable {
     private final Duration offlineAfter;
     private final Duration interval;
     private final Instant startedAt;
-    private final Thread thread;
-    private volatile boolean stopped;
+    private final BackgroundLoop loop;
 
     LivenessLoop(LivenessStore store, InstantSource clock, Duration offlineAfter, Duration interval) {
         this.store = requireNonNull(store, "store is null");
@@ -31,15 +30,15 @@ final class LivenessLoop implements AutoCloseable {
         this.offlineAfter = requireNonNull(offlineAfter, "offlineAfter is null");
         this.interval = requireNonNull(interval, "interval is null");
         this.startedAt = clock.instant();
-        this.thread = Thread.ofPlatform().name("kiln-liveness").daemon().unstarted(this::run);
+        this.loop = new BackgroundLoop("kiln-liveness", this::run);
     }
 
     void start() {
-        thread.start();
+        loop.start();
     }
 
     private void run() {
-        while (!stopped) {
+        while (loop.running()) {
             try {
                 Thread.sleep(interval);
                 if (clock.instant().isBefore(startedAt.plus(offlineAfter))) {
@@ -58,12 +57,6 @@ final class LivenessLoop implements AutoCloseable {
 
     @Override
     public void close() {
-        stopped = true;
-        thread.interrupt();
-        try {
-            thread.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        loop.close();
     }
 }

@@ -21,23 +21,22 @@ final class SchedulingLoop implements AutoCloseable {
     private final Scheduler scheduler;
     private final Signals signals;
     private final Duration interval;
-    private final Thread thread;
+    private final BackgroundLoop loop;
     private final AtomicLong passes = new AtomicLong();
     private final AtomicLong placements = new AtomicLong();
     private final AtomicLong decisions = new AtomicLong();
     private final AtomicLong busyNanos = new AtomicLong();
-    private volatile boolean stopped;
 
     SchedulingLoop(SchedulingStore store, Scheduler scheduler, Signals signals, Duration interval) {
         this.store = requireNonNull(store, "store is null");
         this.scheduler = requireNonNull(scheduler, "scheduler is null");
         this.signals = requireNonNull(signals, "signals is null");
         this.interval = requireNonNull(interval, "interval is null");
-        this.thread = Thread.ofPlatform().name("kiln-scheduler").daemon().unstarted(this::run);
+        this.loop = new BackgroundLoop("kiln-scheduler", this::run);
     }
 
     void start() {
-        thread.start();
+        loop.start();
     }
 
     /** Passes run, jobs placed, jobs placed or rejected, and time spent in passes. */
@@ -49,7 +48,7 @@ final class SchedulingLoop implements AutoCloseable {
 
     private void run() {
         boolean failing = false;
-        while (!stopped) {
+        while (loop.running()) {
             long seen = signals.version(Signals.SCHEDULE);
             try {
                 long start = System.nanoTime();
@@ -93,12 +92,6 @@ final class SchedulingLoop implements AutoCloseable {
 
     @Override
     public void close() {
-        stopped = true;
-        thread.interrupt();
-        try {
-            thread.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        loop.close();
     }
 }
