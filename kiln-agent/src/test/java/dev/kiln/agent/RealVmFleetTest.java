@@ -8,25 +8,13 @@ import dev.kiln.api.JobRequest;
 import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.LogPage;
-import dev.kiln.core.Arch;
-import dev.kiln.testkit.Leftovers;
-import dev.kiln.testkit.NetworkLab;
-import dev.kiln.vm.Cidr;
-import dev.kiln.vm.EngineConfig;
-import dev.kiln.vm.HostInfo;
 import dev.kiln.vm.ImageManifest;
 import dev.kiln.vm.ImageStore;
-import dev.kiln.vm.QemuDriver;
-import dev.kiln.vm.VmEngine;
-import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -45,13 +33,10 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("vm")
 @Timeout(300)
 class RealVmFleetTest {
-    static final Path IMAGES = Path.of(System.getProperty("kiln.test.images", "/var/lib/kiln/images"));
-
     @TempDir
     Path dir;
     private TestFleet fleet;
-    private final List<NetworkLab> labs = new ArrayList<>();
-    private final List<Path> states = new ArrayList<>();
+    private RealHosts hosts;
 
     @AfterEach
     void stop() {
@@ -60,55 +45,25 @@ class RealVmFleetTest {
                 fleet.close();
             }
         } finally {
-            labs.forEach(NetworkLab::close);
-            for (Path state : states) {
-                try (var paths = Files.walk(state)) {
-                    for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                        Files.deleteIfExists(path);
-                    }
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
+            if (hosts != null) {
+                hosts.close();
             }
         }
     }
 
-    /** A host whose agent runs real VMs: room for one 1 GiB VM at a time. */
-    private void realHost(String name, int slot) throws IOException {
-        realHost(name, slot, false);
-    }
-
-    /** @param fetchImages the host starts with no images and fetches them from the server */
-    private Path realHost(String name, int slot, boolean fetchImages) throws IOException {
-        if (!Files.exists(IMAGES.resolve("names/default"))) {
-            throw new AssertionError("needs the default image in " + IMAGES + ": run `bin/kiln image build default`");
-        }
-        NetworkLab lab = NetworkLab.create();
-        labs.add(lab);
-        // Not under @TempDir: the unprivileged VMM user must be able to reach the state directory.
-        Path state = Files.createTempDirectory(Path.of("/var/tmp"), "kiln-fleet-" + name + "-");
-        states.add(state);
-        if (!fetchImages) {
-            Files.createSymbolicLink(state.resolve("images"), IMAGES);
-        }
-        EngineConfig config = EngineConfig.defaults().withStateDir(state)
-                .withNetns(lab.hostNamespace(), Cidr.parse("10.21" + slot + ".0.0/24"))
-                .withAccelerator(EngineConfig.Accelerator.TCG);
-        ImageStore images = new ImageStore(state.resolve("images"));
-        VmEngine engine = new VmEngine(config, new QemuDriver(), images, HostInfo.read(), Clock.systemUTC());
-        String token = fleet.client.addHost(name).enrolmentToken();
-        var credentials = Enrolment.credentials(fleet.server.uri(), token, state.resolve("agent"));
-        fleet.run(name, credentials, new EngineVmm(engine, images, new Capacity(Arch.X86_64, 1, 1536, 20),
-                fetchImages ? new ServerImageSource(fleet.server.uri(), credentials.hostToken()) : null));
-        return state;
+    private TestFleet fleet(ImageStore served) {
+        RealHosts.requireImage("default");
+        fleet = new TestFleet(dir, c -> c, served);
+        hosts = new RealHosts(fleet);
+        return fleet;
     }
 
     @Test
     void aHostWithoutTheImageFetchesItByDigestFromTheServerAndVerifiesIt() throws Exception {
-        ImageStore served = new ImageStore(IMAGES);
+        ImageStore served = new ImageStore(RealHosts.IMAGES);
         ImageManifest image = served.findByName("default").orElseThrow();
-        fleet = new TestFleet(dir, c -> c, served);
-        Path state = realHost("h1", 3, true);
+        fleet(served);
+        Path state = hosts.add("h1", 3, true).state();
 
         JobView job = fleet.client.submit(JobRequest.command(List.of("echo", "from a fetched image"), 1, 1024, 2));
         assertThat(job.image()).as("the launch names the image's digest").isEqualTo(image.digest());
@@ -127,9 +82,9 @@ class RealVmFleetTest {
 
     @Test
     void jobsRunInRealVmsAcrossTwoHosts() throws Exception {
-        fleet = new TestFleet(dir, c -> c);
-        realHost("h1", 1);
-        realHost("h2", 2);
+        fleet(null);
+        hosts.add("h1", 1, false);
+        hosts.add("h2", 2, false);
 
         List<JobView> jobs = List.of(
                 fleet.client.submit(JobRequest.command(List.of("sh", "-c", "echo job one on $(hostname)"), 1, 1024, 2)),
@@ -154,9 +109,7 @@ class RealVmFleetTest {
                 .containsExactlyInAnyOrder("h1", "h2");
 
         await().atMost(Duration.ofSeconds(30)).until(() -> fleet.client.vms().isEmpty());
-        for (int i = 0; i < labs.size(); i++) {
-            assertThat(Leftovers.find(states.get(i), labs.get(i).hostNamespace(), List.of())).isEmpty();
-        }
+        hosts.assertNothingLeft(jobs.stream().map(j -> fleet.client.job(j.id()).vm()).toList());
     }
 
     private String text(JobView job) {

@@ -24,6 +24,8 @@ public final class NetworkLab implements AutoCloseable {
     public static final String LAN_HOST_ADDRESS = "192.168.77.2";
     public static final String HOST_LAN_ADDRESS = "192.168.77.1";
     public static final int HOST_PORT = 8081;
+    /** The port on the "internet" host where {@link #exposeOnInternet} forwards to this machine's loopback. */
+    public static final int FORWARDED_PORT = 8080;
 
     private final String host;
     private final String internet;
@@ -83,13 +85,12 @@ public final class NetworkLab implements AutoCloseable {
         try {
             Path root = Files.createDirectories(webRoot.resolve(ns));
             Files.writeString(root.resolve("index.html"), body + "\n");
-            servers.add(new ProcessBuilder("ip", "netns", "exec", ns, "busybox", "httpd", "-f", "-p",
-                    Integer.toString(port), "-h", root.toString()).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
-            awaitServing(ns, port);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot start busybox httpd in " + ns + " (is busybox installed?)", e);
+            throw new UncheckedIOException(e);
         }
+        start(List.of("ip", "netns", "exec", ns, "busybox", "httpd", "-f", "-p", Integer.toString(port), "-h",
+                webRoot.resolve(ns).toString()));
+        awaitServing(ns, port);
     }
 
     private static void awaitServing(String ns, int port) {
@@ -98,12 +99,7 @@ public final class NetworkLab implements AutoCloseable {
                     "http://127.0.0.1:" + port + "/")).exitCode == 0) {
                 return;
             }
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
+            pause();
         }
         throw new IllegalStateException("busybox httpd in " + ns + " does not answer on port " + port + " after 5 s");
     }
@@ -116,6 +112,50 @@ public final class NetworkLab implements AutoCloseable {
             Files.writeString(file, body);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Makes a server on this machine's loopback (a fake GitHub in the test JVM) reachable from the VMs as
+     * a server on the "internet" host. The namespaces share no link with the machine's own network, so the
+     * bytes cross by a Unix socket: socat on the loopback side, socat listening in the "internet" namespace.
+     *
+     * @return the address the VMs use
+     */
+    public java.net.URI exposeOnInternet(int loopbackPort) {
+        Path socket = webRoot.resolve("forward-" + loopbackPort + ".sock");
+        start(List.of("socat", "UNIX-LISTEN:" + socket + ",fork", "TCP:127.0.0.1:" + loopbackPort));
+        for (int attempt = 0; attempt < 100 && !Files.exists(socket); attempt++) {
+            pause();
+        }
+        start(List.of("ip", "netns", "exec", internet, "socat",
+                "TCP-LISTEN:" + FORWARDED_PORT + ",bind=" + INTERNET_ADDRESS + ",fork,reuseaddr", "UNIX-CONNECT:" + socket));
+        String address = "http://" + INTERNET_ADDRESS + ":" + FORWARDED_PORT;
+        for (int attempt = 0; attempt < 100; attempt++) {
+            if (exec(List.of("ip", "netns", "exec", internet, "curl", "-s", "-m", "1", "-o", "/dev/null", address + "/")).exitCode == 0) {
+                return java.net.URI.create(address);
+            }
+            pause();
+        }
+        throw new IllegalStateException("the forwarder from " + address + " to 127.0.0.1:" + loopbackPort
+                + " does not answer after 5 s (is socat installed? bin/setup installs it)");
+    }
+
+    private void start(List<String> command) {
+        try {
+            servers.add(new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start `" + String.join(" ", command) + "` (bin/setup installs busybox and socat)", e);
+        }
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(50);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
         }
     }
 
@@ -142,6 +182,8 @@ public final class NetworkLab implements AutoCloseable {
     @Override
     public void close() {
         for (Process server : servers) {
+            // socat forks a child per connection; a child outlives its parent while its connection is open.
+            server.descendants().forEach(ProcessHandle::destroyForcibly);
             server.destroyForcibly();
             try {
                 server.waitFor(10, TimeUnit.SECONDS);

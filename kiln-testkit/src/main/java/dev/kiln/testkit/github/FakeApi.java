@@ -345,7 +345,7 @@ final class FakeApi implements HttpHandler {
         runnerFile.put("agentName", runnerName);
         runnerFile.put("poolId", group.id());
         runnerFile.put("poolName", group.name());
-        runnerFile.put("serverUrl", github.url() + "/");
+        runnerFile.put("serverUrl", github.runnerUrl() + "/");
         runnerFile.put("gitHubUrl", github.url() + "/" + runner.scope());
         runnerFile.put("workFolder", workFolder);
         runnerFile.put("ephemeral", true);

@@ -55,6 +55,7 @@ public final class FakeGitHub implements AutoCloseable {
     private final HttpServer server;
     private final ExecutorService executor;
     private final URI url;
+    private volatile URI runnerUrl;
 
     private FakeGitHub(long appId, PublicKey appKey, InstantSource clock) throws IOException {
         this.appId = appId;
@@ -80,9 +81,22 @@ public final class FakeGitHub implements AutoCloseable {
         }
     }
 
-    /** The REST API's base, also the server URL the runner side uses. */
+    /** The REST API's base, also the server URL the runner side uses unless {@link #serveRunnersAt} moved it. */
     public URI url() {
         return url;
+    }
+
+    /**
+     * The address runners are told to connect to in their JIT configs, for runners that cannot reach
+     * this JVM's loopback (a VM reaching the fake through a forwarder); the API stays on {@link #url()}.
+     */
+    public void serveRunnersAt(URI address) {
+        runnerUrl = address;
+    }
+
+    URI runnerUrl() {
+        URI moved = runnerUrl;
+        return moved == null ? url : moved;
     }
 
     public FakeWebhooks webhooks() {

@@ -1,0 +1,168 @@
+package dev.kiln.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.kiln.api.JobState;
+import dev.kiln.api.JobView;
+import dev.kiln.api.LogPage;
+import dev.kiln.github.GitHubApp;
+import dev.kiln.github.GitHubConfig;
+import dev.kiln.github.Secret;
+import dev.kiln.server.GitHubSettings;
+import dev.kiln.testkit.TestingClock;
+import dev.kiln.testkit.github.FakeGitHub;
+import dev.kiln.vm.ImageStore;
+import java.net.http.HttpClient;
+import java.nio.file.Path;
+import java.security.interfaces.RSAPrivateKey;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * GitHub Actions end to end with real VMs: a real server with the App on the faithful fake GitHub, two
+ * hosts whose agents boot the runner test image under QEMU, each in a network lab of its own. In each
+ * VM the image's stand-in runner reads its JIT config from the config drive, reaches the fake through
+ * NAT (the fake is exposed on the labs' "internet" host), claims a queued job, runs its script in the
+ * VM and reports it, as GitHub's runner would.
+ */
+@Tag("vm")
+@Timeout(600)
+class GitHubRealVmTest {
+    static final String IMAGE = "runner-test";
+
+    @TempDir
+    Path dir;
+    final TestingClock clock = new TestingClock();
+    final FakeGitHub fake = FakeGitHub.start(GitHubFleetTest.APP_ID, GitHubFleetTest.KEYS.getPublic(), clock);
+    TestFleet fleet;
+    RealHosts hosts;
+
+    @AfterEach
+    void close() {
+        try {
+            if (fleet != null) {
+                fleet.close();
+            }
+        } finally {
+            try {
+                if (hosts != null) {
+                    hosts.close();
+                }
+            } finally {
+                fake.close();
+            }
+        }
+    }
+
+    /** The server, the App installed on acme, and {@code count} real hosts whose VMs reach the fake. */
+    void fleetWithHosts(int count) {
+        RealHosts.requireImage(IMAGE);
+        fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
+        fake.addRepository("acme", "widgets");
+        GitHubConfig config = GitHubConfig.of(GitHubFleetTest.APP_ID, (RSAPrivateKey) GitHubFleetTest.KEYS.getPrivate(),
+                Secret.of(GitHubFleetTest.SECRET), fake.url(), fake.url());
+        GitHubApp app = new GitHubApp(config, HttpClient.newHttpClient(), clock, clock::advance);
+        // Hosts are never silent here: the tests move the clock by minutes, which no agent's sync keeps up with.
+        fleet = new TestFleet(dir, c -> c.withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)),
+                new ImageStore(RealHosts.IMAGES), GitHubSettings.defaults(app).withRunnerImage(IMAGE)
+                        .withTick(Duration.ofMillis(100)), clock);
+        fake.webhooks().sendTo(fleet.server.uri().resolve("/webhooks/github"), GitHubFleetTest.SECRET);
+        hosts = new RealHosts(fleet);
+        for (int i = 1; i <= count; i++) {
+            hosts.add("h" + i, i, false);
+        }
+        // Each lab's "internet" host forwards to the fake, at the same address in every lab.
+        hosts.all().stream().map(h -> h.lab().exposeOnInternet(fake.url().getPort())).distinct()
+                .forEach(fake::serveRunnersAt);
+    }
+
+    List<JobView> demandsFor(long githubJob) {
+        return fleet.client.jobs(null, 1000).stream().filter(j -> j.github() != null && j.github().jobId() == githubJob).toList();
+    }
+
+    String log(JobView job) {
+        return fleet.client.logs(job.id(), 0, Duration.ZERO).entries().stream().map(LogPage.Entry::text)
+                .collect(Collectors.joining());
+    }
+
+    @Test
+    void threeJobsAcrossTwoHostsRunInTheirOwnVmsDespiteADroppedADuplicatedWebhookAndARateLimit() {
+        fleetWithHosts(2);
+        java.time.Instant start = clock.instant();
+        fake.faults().exhaustPrimaryRateLimit(Duration.ofMinutes(1), 403);
+        fake.webhooks().dropNext(1);
+        long build = fake.queueJob("acme", "widgets", "build", List.of("kiln-1cpu-1gb"),
+                "echo \"build ran as $(id -un) on $(hostname)\"");
+        fake.webhooks().duplicateNext(1);
+        long test = fake.queueJob("acme", "widgets", "test", List.of("kiln-1cpu-1gb"), "echo test ran; test -d /proc/1");
+        long lint = fake.queueJob("acme", "widgets", "lint", List.of("kiln-1cpu-1gb"), "echo lint found a problem; exit 1");
+        List<Long> jobs = List.of(build, test, lint);
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.webhooks().idle() && demandsFor(test).size() == 1
+                && demandsFor(lint).size() == 1);
+        assertThat(demandsFor(build)).as("its queued webhook was dropped").isEmpty();
+
+        // The reconciler runs every 3 minutes: it finds the job GitHub has queued and Kiln does not.
+        clock.advance(Duration.ofMinutes(3));
+        await().atMost(Duration.ofSeconds(30)).until(() -> demandsFor(build).size() == 1);
+        await().atMost(Duration.ofSeconds(500)).until(() -> jobs.stream()
+                .allMatch(j -> demandsFor(j).getFirst().state().terminal()));
+
+        Map<Long, JobView> done = jobs.stream().collect(Collectors.toMap(Function.identity(),
+                j -> fleet.client.job(demandsFor(j).getFirst().id())));
+        assertThat(demandsFor(test)).as("the duplicated delivery made one demand").hasSize(1);
+        // The App sleeps on the test clock: beyond the 3 minutes moved here, Kiln waited out the limit's reset.
+        assertThat(Duration.between(start, clock.instant())).isGreaterThanOrEqualTo(Duration.ofMinutes(4));
+        assertThat(done.values()).allSatisfy(d -> {
+            assertThat(d.github().runnerName()).isEqualTo(GitHubApp.runnerName(d.vm()));
+            assertThat(d.github().ranJobId()).isIn(jobs);
+            assertThat(d.host()).isIn("h1", "h2");
+        });
+        assertThat(done.values()).extracting(d -> d.github().ranJobId()).as("each job ran once, on a runner of its own")
+                .containsExactlyInAnyOrderElementsOf(jobs);
+        assertThat(done.values()).extracting(JobView::host).contains("h1", "h2");
+        // The result comes from GitHub's conclusion of the job the runner ran, not from the runner's exit code (0).
+        for (JobView demand : done.values()) {
+            long ran = demand.github().ranJobId();
+            String conclusion = ran == lint ? "failure" : "success";
+            assertThat(demand.github().conclusion()).isEqualTo(conclusion);
+            assertThat(demand.state()).isEqualTo(ran == lint ? JobState.FAILED : JobState.SUCCEEDED);
+            assertThat(fake.job(ran).conclusion()).isEqualTo(conclusion);
+            assertThat(fake.job(ran).runnerName()).isEqualTo(demand.github().runnerName());
+        }
+        JobView buildDemand = done.values().stream().filter(d -> d.github().ranJobId() == build).findFirst().orElseThrow();
+        assertThat(fake.job(build).output()).as("the script ran inside the VM as the runner user")
+                .contains("build ran as runner on kiln-");
+        assertThat(log(buildDemand)).contains("build ran as runner on kiln-");
+        assertThat(fake.job(lint).exitCode()).isEqualTo(1);
+
+        await().atMost(Duration.ofSeconds(60)).until(() -> fake.runners().isEmpty() && fleet.client.vms().isEmpty());
+        hosts.assertNothingLeft(done.values().stream().map(JobView::vm).toList());
+    }
+
+    @Test
+    void aJobCancelledBeforePickupLeavesNoVmAndNoRunner() {
+        fleetWithHosts(1);
+        long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-1cpu-1gb"), "echo should never run");
+        // The JIT runner is registered once a host is reserved.
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().size() == 1);
+
+        // The guest takes many seconds to boot under emulation: the job is cancelled before its runner connects.
+        fake.cancel(job);
+
+        JobView demand = fleet.awaitEnd(demandsFor(job).getFirst().id());
+        assertThat(demand.state()).isEqualTo(JobState.CANCELLED);
+        await().atMost(Duration.ofSeconds(120)).until(() -> fake.runners().isEmpty() && fleet.client.vms().isEmpty());
+        assertThat(fake.job(job).runnerName()).isNull();
+        assertThat(fake.job(job).exitCode()).as("no runner ran it").isNull();
+        hosts.assertNothingLeft(List.of(demand.vm()));
+    }
+}
