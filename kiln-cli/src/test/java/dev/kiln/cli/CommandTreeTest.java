@@ -1,0 +1,62 @@
+package dev.kiln.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/** Only the subcommand named is built; help, mistakes and the archive's warm-up still see all of them. */
+class CommandTreeTest {
+    record Outcome(int code, String out, String err) {}
+
+    private static Outcome kiln(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Kiln.execute(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return new Outcome(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void helpListsEverySubcommandAndHelpOfOneWorks() {
+        Outcome help = kiln("--help");
+        assertThat(help.code()).isZero();
+        assertThat(help.out()).contains("run", "image", "doctor", "server", "agent", "up", "hosts", "jobs", "job",
+                "vms", "logs", "cancel", "github", "help").doesNotContain("warmup");
+
+        Outcome runHelp = kiln("help", "run");
+        assertThat(runHelp.code()).isZero();
+        assertThat(runHelp.out()).contains("Usage: kiln run", "--memory", "--timeout", "CMD");
+    }
+
+    @Test
+    void anUnknownSubcommandIsAUsageErrorThatNamesIt() {
+        Outcome outcome = kiln("rnu", "--", "true");
+        assertThat(outcome.code()).isEqualTo(ExitCodes.USAGE);
+        assertThat(outcome.err()).contains("rnu");
+    }
+
+    @Test
+    void subcommandsOfSubcommandsAreReachable() {
+        Outcome outcome = kiln("image", "rm");
+        assertThat(outcome.code()).isEqualTo(ExitCodes.USAGE);
+        assertThat(outcome.err()).contains("Missing required parameter: 'IMAGE'", "Usage: kiln image rm");
+    }
+
+    @Test
+    void theWarmUpFindsEveryEngineClassItNamesAndLeavesNothing() throws IOException {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        long before;
+        try (Stream<Path> files = Files.list(tmp)) {
+            before = files.filter(p -> p.getFileName().toString().startsWith("kiln-warmup-")).count();
+        }
+        assertThat(kiln("warmup").code()).as("a class renamed in kiln-vm must be renamed in WarmupCommand").isZero();
+        try (Stream<Path> files = Files.list(tmp)) {
+            assertThat(files.filter(p -> p.getFileName().toString().startsWith("kiln-warmup-")).count()).isEqualTo(before);
+        }
+    }
+}
