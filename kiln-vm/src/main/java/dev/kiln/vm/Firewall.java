@@ -23,6 +23,8 @@ final class Firewall {
     static final List<String> PRIVATE_RANGES = List.of("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
             "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3");
 
+    private static final Path IP_FORWARD = Path.of("/proc/sys/net/ipv4/ip_forward");
+
     private final String netns;
     private final Cidr vmNetwork;
     private final List<Cidr> allowList;
@@ -45,12 +47,22 @@ final class Firewall {
         // Two Kiln processes starting at once must not both add the shared rules.
         try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock ignored = channel.lock()) {
-            HostCommand.run(HostCommand.inNamespace(netns, List.of("sysctl", "-qw", "net.ipv4.ip_forward=1")));
-            if (!HostCommand.execute(nft("list", "table", "ip", TABLE), null).ok()) {
+            enableForwarding();
+            // Tables only, not the table: listing it would print every VM's chain.
+            if (!HostCommand.run(nft("list", "tables", "ip")).lines().anyMatch(("table ip " + TABLE)::equals)) {
                 HostCommand.run(nft("-f", "-"), baseRuleset());
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot lock " + lockFile, e);
+            throw new UncheckedIOException("cannot prepare the firewall (lock " + lockFile + ", " + IP_FORWARD + ")", e);
+        }
+    }
+
+    /** The host's own namespace is this process's: its sysctl is a file away, no program needed. */
+    private void enableForwarding() throws IOException {
+        if (netns != null) {
+            HostCommand.run(HostCommand.inNamespace(netns, List.of("sysctl", "-qw", "net.ipv4.ip_forward=1")));
+        } else if (!Files.readString(IP_FORWARD).strip().equals("1")) {
+            Files.writeString(IP_FORWARD, "1\n");
         }
     }
 
