@@ -53,14 +53,18 @@ bare() {
 kiln_true() {
   local start end
   start=$(date +%s%N)
-  "$kiln" run "${net_flags[@]}" -- true
+  "$kiln" run -v "${net_flags[@]}" -- true 2> "$work/verbose.txt"
   end=$(date +%s%N)
+  # Where Kiln's own time goes: launcher and JVM until the engine is ready, resources, cleanup.
+  sed -n 's/.*ready to make VM .* \([0-9]*\) ms after the process started/\1/p' "$work/verbose.txt" >> "$work/startup.ms"
+  sed -n 's/.*resources \([0-9]*\) ms, boot \([0-9]*\) ms, command \([0-9]*\) ms, cleanup \([0-9]*\) ms.*/\1 \4/p' "$work/verbose.txt" >> "$work/engine.ms"
   echo $(( (end - start) / 1000000 ))
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 
 echo "booting $runs pairs (bare QEMU, kiln run), interleaved..." >&2
-: > "$work/bare.ms"; : > "$work/kiln.ms"
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+: > "$work/bare.ms"; : > "$work/kiln.ms"; : > "$work/startup.ms"; : > "$work/engine.ms"
 for _ in $(seq "$runs"); do
   bare >> "$work/bare.ms"
   kiln_true >> "$work/kiln.ms"
@@ -68,6 +72,9 @@ done
 bare_ms=$(median < "$work/bare.ms")
 kiln_ms=$(median < "$work/kiln.ms")
 ratio=$(awk -v k="$kiln_ms" -v b="$bare_ms" 'BEGIN {printf "%.3f", k/b}')
+startup_ms=$(median < "$work/startup.ms")
+resources_ms=$(awk '{print $1}' "$work/engine.ms" | median)
+cleanup_ms=$(awk '{print $2}' "$work/engine.ms" | median)
 
 echo "measuring resource create/destroy..." >&2
 (cd "$home" && mvn -q -B -pl kiln-vm test-compile -am >/dev/null \
@@ -108,6 +115,12 @@ guests under TCG (this machine's KVM runs only PVM kernels), default image, 1 vC
 | Kiln's overhead | $((kiln_ms - bare_ms)) ms, ratio **$ratio** (target ≤ 1.05) |
 
 All runs: bare $(tr '\n' ' ' < "$work/bare.ms")ms; kiln $(tr '\n' ' ' < "$work/kiln.ms")ms.
+Load average (1, 5, 15 min) at the start of these runs: $load_start.
+
+Kiln's own parts of each run (\`kiln run -v\`), medians: $startup_ms ms from the launcher's start to
+the engine ready to make the VM (launcher, JVM start, argument parsing, image lookup, host checks,
+leftover recovery, firewall base rules), $resources_ms ms making the VM's resources, $cleanup_ms ms removing
+them. The rest of the difference is QEMU and the guest: Kiln's VM has a NIC the bare one lacks.
 
 The same comparison through one warm JVM (\`VmEngine.run\`, as the agent runs VMs), $runs interleaved
 pairs. Here bare QEMU gets what Kiln's VM gets: the driver's exact command line, a tap made
