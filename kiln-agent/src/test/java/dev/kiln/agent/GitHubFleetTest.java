@@ -8,6 +8,7 @@ import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
+import dev.kiln.github.RunnerScope;
 import dev.kiln.github.Secret;
 import dev.kiln.github.WebhookVerifier;
 import dev.kiln.server.GitHubSettings;
@@ -241,6 +242,29 @@ class GitHubFleetTest {
         assertThat(done).extracting(d -> d.github().ranJobId()).containsExactlyInAnyOrderElementsOf(jobs);
         assertThat(jobs).allSatisfy(j -> assertThat(fake.job(j).conclusion()).isEqualTo("success"));
         await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().isEmpty() && fleet.client.vms().isEmpty());
+    }
+
+    @Test
+    void aKilnRunnerWithoutAVmIsRemovedFromGitHubAndOthersAreLeftAlone() {
+        fleet().host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.idle());
+        fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().stream().anyMatch(r -> r.online()));
+        FakeGitHub.RunnerView live = fake.runners().getFirst();
+        RunnerScope scope = live.scope().contains("/")
+                ? RunnerScope.repo(live.scope().split("/")[0], live.scope().split("/")[1]) : RunnerScope.org(live.scope());
+        // A runner named as Kiln names them whose VM this Kiln never had (left by a crashed server, say),
+        // and someone else's runner in the same scope.
+        GitHubApp app = new GitHubApp(GitHubConfig.of(APP_ID, (RSAPrivateKey) KEYS.getPrivate(), Secret.of(SECRET),
+                fake.url(), fake.url()), http, clock, clock::advance);
+        app.generateJitConfig(acme, scope, GitHubApp.runnerName("vm-0123456789ab"), List.of("kiln"));
+        app.generateJitConfig(acme, scope, "build-box-7", List.of("linux"));
+        assertThat(fake.runners()).hasSize(3);
+
+        clock.advance(Duration.ofMinutes(3));
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().size() == 2);
+        assertThat(fake.runners()).extracting(FakeGitHub.RunnerView::name)
+                .containsExactlyInAnyOrder(live.name(), "build-box-7");
     }
 
     static KeyPair keys() {
