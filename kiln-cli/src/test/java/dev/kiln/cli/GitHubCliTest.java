@@ -98,6 +98,24 @@ class GitHubCliTest {
     }
 
     @Test
+    void kilnUpRefusesAMissingOrBadGitHubConfigBeforeItMakesOrStartsAnything() throws Exception {
+        Path state = dir.resolve("state");
+        String[] missing = run("up", "--state-dir", state.toString(), "--github-config", dir.resolve("nope.properties").toString());
+        assertThat(missing[0]).isEqualTo(Integer.toString(ExitCodes.USAGE));
+        assertThat(missing[2]).contains("cannot read the GitHub config " + dir.resolve("nope.properties"));
+
+        Path bad = dir.resolve("bad.properties");
+        Files.writeString(bad, Files.readString(configFile()).replace("app-id=", "app-idd=") + "org-cap.acme=many\n");
+        String[] refused = run("up", "--state-dir", state.toString(), "--github-config", bad.toString());
+        assertThat(refused[0]).isEqualTo(Integer.toString(ExitCodes.USAGE));
+        assertThat(refused[2]).contains("the GitHub config (" + bad + ") has 3 problems")
+                .contains("unknown key 'app-idd' (did you mean 'app-id'?)").contains("app-id is missing")
+                .contains("org-cap.acme: 'many' is not a positive integer");
+        assertThat(String.join("\n", refused)).doesNotContain(SECRET).doesNotContain("PRIVATE KEY");
+        assertThat(state).as("nothing made: no database, no admin token, no agent state").doesNotExist();
+    }
+
+    @Test
     void kilnJobsShowsRepositoryWorkflowJobLabelsRunnerVmAndHost() throws Exception {
         fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
         fake.addRepository("acme", "widgets");
