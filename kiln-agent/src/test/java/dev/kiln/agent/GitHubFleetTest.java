@@ -23,6 +23,7 @@ import java.security.KeyPairGenerator;
 import java.security.interfaces.RSAPrivateKey;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -49,8 +50,14 @@ class GitHubFleetTest {
     TestFleet fleet;
 
     TestFleet fleet() {
+        return fleet(Map.of());
+    }
+
+    /** A fleet whose App caps these owners' jobs at once ({@code org-cap.<owner>}). */
+    TestFleet fleet(Map<String, Integer> orgCaps) {
         fake.addRepository("acme", "widgets");
-        GitHubConfig config = GitHubConfig.of(APP_ID, (RSAPrivateKey) KEYS.getPrivate(), Secret.of(SECRET), fake.url(), fake.url());
+        GitHubConfig config = new GitHubConfig(APP_ID, Path.of("(in memory)"), (RSAPrivateKey) KEYS.getPrivate(),
+                Secret.of(SECRET), fake.url(), fake.url(), GitHubConfig.DEFAULT_RUNNER_GROUP_ID, List.of(), List.of(), orgCaps);
         GitHubApp app = new GitHubApp(config, http, clock, clock::advance);
         // Hosts are never silent here: the tests move the clock by minutes, which no agent's sync keeps up with.
         fleet = new TestFleet(dir, c -> c.withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)), null, GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)), clock);
@@ -241,6 +248,62 @@ class GitHubFleetTest {
         assertThat(done).extracting(d -> d.github().ranJobId()).containsExactlyInAnyOrderElementsOf(jobs);
         assertThat(jobs).allSatisfy(j -> assertThat(fake.job(j).conclusion()).isEqualTo("success"));
         await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().isEmpty() && fleet.client.vms().isEmpty());
+    }
+
+    @Test
+    void anOrganisationCappedAtOneRunsOneRunnerVmAtATimeWhileOthersKeepFlowing() {
+        fleet(Map.of("acme", 1));
+        fake.installOnOrganization("globex", FakeGitHub.KILN_PERMISSIONS);
+        fake.addRepository("globex", "gadgets");
+        GatedRunners runners = new GatedRunners();
+        // Room for all five (each host holds three 32 GiB disks): only the cap holds acme's back.
+        fleet.host("h1", 16, 32, Duration.ZERO).vmm().withRunnerGuest(runners);
+        fleet.host("h2", 16, 32, Duration.ZERO).vmm().withRunnerGuest(runners);
+        List<Long> acmeJobs = List.of(
+                fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true"),
+                fake.queueJob("acme", "widgets", "test", List.of("kiln-2cpu-4gb"), "true"),
+                fake.queueJob("acme", "widgets", "lint", List.of("kiln-2cpu-4gb"), "true"));
+        List<Long> globexJobs = List.of(
+                fake.queueJob("globex", "gadgets", "build", List.of("kiln-2cpu-4gb"), "true"),
+                fake.queueJob("globex", "gadgets", "test", List.of("kiln-2cpu-4gb"), "true"));
+
+        // globex's demands came after acme's, so the passes that placed them had acme's in their queue too.
+        await().atMost(Duration.ofSeconds(30)).until(() -> globexJobs.stream().allMatch(j -> demandsFor(j).size() == 1
+                && demandsFor(j).getFirst().vm() != null));
+        List<JobView> acme = acmeJobs.stream().map(j -> demandsFor(j).getFirst()).toList();
+        assertThat(acme).filteredOn(d -> d.vm() != null).hasSize(1);
+        assertThat(acme).filteredOn(d -> d.vm() == null).extracting(JobView::state).containsOnly(JobState.QUEUED).hasSize(2);
+
+        runners.go.countDown();
+        List<Long> all = new java.util.ArrayList<>(acmeJobs);
+        all.addAll(globexJobs);
+        await().atMost(Duration.ofSeconds(60)).until(() -> all.stream().allMatch(j -> demandsFor(j).stream()
+                .anyMatch(d -> d.state() == JobState.SUCCEEDED)));
+        assertThat(runners.mostAtOnce).containsEntry("acme", 1).containsEntry("globex", 2);
+    }
+
+    /** Claiming runners that wait for the test's go once up, counting the runner VMs of each owner up at once. */
+    static final class GatedRunners implements SimulatedVmm.RunnerGuest {
+        final java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        final Map<String, Integer> mostAtOnce = new java.util.concurrent.ConcurrentHashMap<>();
+        private final Map<String, Integer> up = new java.util.HashMap<>();
+
+        @Override
+        public int run(dev.kiln.api.VmLaunch launch) throws Exception {
+            String owner = SimulatedRunner.scope(launch).split("/")[0];
+            synchronized (up) {
+                int now = up.merge(owner, 1, Integer::sum);
+                mostAtOnce.merge(owner, now, Math::max);
+            }
+            try {
+                go.await();
+                return SimulatedRunner.claiming().run(launch);
+            } finally {
+                synchronized (up) {
+                    up.merge(owner, -1, Integer::sum);
+                }
+            }
+        }
     }
 
     static KeyPair keys() {

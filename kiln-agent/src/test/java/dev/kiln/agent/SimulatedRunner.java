@@ -33,11 +33,23 @@ final class SimulatedRunner implements SimulatedVmm.RunnerGuest {
         return new SimulatedRunner(false);
     }
 
+    /** Where the launch's runner is registered, from its JIT config: {@code owner} or {@code owner/repo}. */
+    static String scope(VmLaunch launch) throws java.io.IOException {
+        return URI.create(runnerSettings(launch).get("gitHubUrl").asText()).getPath().substring(1);
+    }
+
+    /** The {@code .runner} file the JIT config carries. */
+    private static JsonNode runnerSettings(VmLaunch launch) throws java.io.IOException {
+        Base64.Decoder b64 = Base64.getDecoder();
+        JsonNode files = JSON.readTree(b64.decode(launch.runnerJitConfig()));
+        return JSON.readTree(b64.decode(files.get(".runner").asText()));
+    }
+
     @Override
     public int run(VmLaunch launch) throws Exception {
         Base64.Decoder b64 = Base64.getDecoder();
         JsonNode files = JSON.readTree(b64.decode(launch.runnerJitConfig()));
-        JsonNode runner = JSON.readTree(b64.decode(files.get(".runner").asText()));
+        JsonNode runner = runnerSettings(launch);
         String token = JSON.readTree(b64.decode(files.get(".credentials").asText())).path("data").path("token").asText();
         String server = runner.get("serverUrl").asText().replaceFirst("/$", "");
         if (call(server, token, "GET", "/_apis/connectionData").statusCode() != 200) {
