@@ -176,6 +176,33 @@ class GitHubFleetTest {
     }
 
     @Test
+    void aLostCompletedWebhookIsReplacedByGitHubsConclusionOnceTheRunnerVmHasExited() {
+        java.util.concurrent.CountDownLatch finish = new java.util.concurrent.CountDownLatch(1);
+        fleet().host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.claimingUntil(finish));
+        long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
+        await().atMost(Duration.ofSeconds(30)).until(() -> demandsFor(job).size() == 1
+                && demandsFor(job).getFirst().github().ranJobId() != null);
+        String demand = demandsFor(job).getFirst().id();
+
+        fake.webhooks().dropNext(1);
+        finish.countDown();
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.job(job).status().equals("completed")
+                && fake.webhooks().idle() && fleet.client.vms().isEmpty());
+        assertThat(fake.webhooks().deliveries().getLast()).extracting(d -> d.action(), d -> d.status())
+                .containsExactly("completed", -1);
+        assertThat(fleet.client.job(demand).state()).as("the runner's exit says nothing of the job").isEqualTo(JobState.RUNNING);
+
+        clock.advance(Duration.ofMinutes(3));
+
+        JobView done = fleet.awaitEnd(demand);
+        assertThat(done.state()).isEqualTo(JobState.SUCCEEDED);
+        assertThat(done.github().conclusion()).isEqualTo("success");
+        assertThat(done.github().ranJobId()).isEqualTo(job);
+        assertThat(done.detail()).contains("GitHub job " + job + " concluded success");
+        assertThat(fake.requests()).containsEntry("GET /repos/{owner}/{repo}/actions/jobs/{id}", 1L);
+    }
+
+    @Test
     void aJobCancelledBeforePickupLeavesNoVmAndNoRunnerAfterTheReaper() {
         fleet().host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.idle());
         long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
