@@ -48,6 +48,7 @@ class GitHubFleetTest {
     final long acme = fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
     final HttpClient http = HttpClient.newHttpClient();
     TestFleet fleet;
+    GitHubApp app;
 
     TestFleet fleet() {
         return fleet(Map.of());
@@ -58,7 +59,7 @@ class GitHubFleetTest {
         fake.addRepository("acme", "widgets");
         GitHubConfig config = new GitHubConfig(APP_ID, Path.of("(in memory)"), (RSAPrivateKey) KEYS.getPrivate(),
                 Secret.of(SECRET), fake.url(), fake.url(), GitHubConfig.DEFAULT_RUNNER_GROUP_ID, List.of(), List.of(), orgCaps);
-        GitHubApp app = new GitHubApp(config, http, clock, clock::advance);
+        app = new GitHubApp(config, http, clock, clock::advance);
         // Hosts are never silent here: the tests move the clock by minutes, which no agent's sync keeps up with.
         fleet = new TestFleet(dir, c -> c.withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)), null, GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)), clock);
         fake.webhooks().sendTo(webhooks(), SECRET);
@@ -246,6 +247,37 @@ class GitHubFleetTest {
         assertThat(done.state()).isEqualTo(JobState.SUCCEEDED);
         assertThat(done.github().conclusion()).isEqualTo("success");
         assertThat(fake.job(job).conclusion()).isEqualTo("success");
+    }
+
+    @Test
+    void whileGitHubFailsKilnSendsNothingUntilItsBackoffHasPassedThenEveryJobRuns() {
+        fleet().host("h1", 8, 16, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.claiming());
+        // The reconciler's pass at start (it lists queued and in-progress runs) is over before GitHub fails.
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.requests().getOrDefault("GET /repos/{owner}/{repo}/actions/runs", 0L) >= 2);
+        long before = sent();
+        fake.faults().failNext(1_000_000, 503);
+        long first = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
+        await().atMost(Duration.ofSeconds(30)).until(() -> app.unavailable().isPresent());
+        assertThat(sent()).as("one call's five attempts").isEqualTo(before + 5);
+
+        long second = fake.queueJob("acme", "widgets", "test", List.of("kiln-2cpu-4gb"), "true");
+        // The second VM wakes the host's sync, which wants both runners: Kiln holds both calls back.
+        await().atMost(Duration.ofSeconds(30)).until(() -> app.unavailable().orElseThrow().heldBack() >= 2);
+        assertThat(sent()).isEqualTo(before + 5);
+        assertThat(demandsFor(first).getFirst().state()).isEqualTo(JobState.SCHEDULED);
+
+        fake.faults().failNext(0, 503);
+        clock.advance(Duration.ofMinutes(1));
+        long third = fake.queueJob("acme", "widgets", "lint", List.of("kiln-2cpu-4gb"), "true");
+
+        await().atMost(Duration.ofSeconds(60)).until(() -> List.of(first, second, third).stream().allMatch(j ->
+                demandsFor(j).size() == 1 && demandsFor(j).getFirst().state() == JobState.SUCCEEDED));
+        assertThat(app.unavailable()).isEmpty();
+        assertThat(fake.requests()).containsEntry("POST /orgs/{org}/actions/runners/generate-jitconfig", 3L);
+    }
+
+    long sent() {
+        return fake.requests().values().stream().mapToLong(Long::longValue).sum();
     }
 
     @Test

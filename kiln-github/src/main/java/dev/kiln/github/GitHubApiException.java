@@ -7,11 +7,22 @@ import dev.kiln.core.KilnException;
 public final class GitHubApiException extends KilnException {
     private final int status;
     private final String githubMessage;
+    private final boolean notSent;
 
     GitHubApiException(ErrorCode code, int status, String githubMessage, String message) {
+        this(code, status, githubMessage, message, false);
+    }
+
+    GitHubApiException(ErrorCode code, int status, String githubMessage, String message, boolean notSent) {
         super(code, message);
         this.status = status;
         this.githubMessage = githubMessage;
+        this.notSent = notSent;
+    }
+
+    /** Whether Kiln held the request back (a rate limit, or GitHub failing) instead of sending it. */
+    public boolean notSent() {
+        return notSent;
     }
 
     /** GitHub's HTTP status, e.g. 409 when a runner of that name exists. */

@@ -254,6 +254,20 @@ public final class GitHubApp {
         return rest.calls().values().stream().mapToLong(Long::longValue).sum();
     }
 
+    /**
+     * GitHub failing, if it is: how many calls in a row gave up, until when Kiln sends nothing, and how many
+     * calls it held back.
+     */
+    public Optional<Unavailable> unavailable() {
+        return rest.backoff();
+    }
+
+    /**
+     * GitHub failing: {@code failures} calls in a row gave up, the last on {@code lastProblem}; nothing is sent
+     * before {@code until}; {@code heldBack} calls were refused without sending.
+     */
+    public record Unavailable(int failures, Instant until, String lastProblem, long heldBack) {}
+
     /** The rate limit GitHub last reported for the App's JWT or an installation's token. */
     public Optional<RateLimit> rateLimit(Optional<Long> installationId) {
         return rest.limit(installationId.map(GitHubApp::bucket).orElse(APP));

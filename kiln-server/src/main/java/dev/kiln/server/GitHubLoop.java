@@ -96,6 +96,12 @@ final class GitHubLoop implements AutoCloseable {
     private void step(String what, Runnable work) {
         try {
             work.run();
+        } catch (dev.kiln.github.GitHubApiException e) {
+            if (e.notSent()) {
+                log.debug("{} waits: {}", what, e.getMessage());
+            } else {
+                log.warn("{} failed: {}", what, e.getMessage());
+            }
         } catch (KilnException e) {
             log.warn("{} failed: {}", what, e.getMessage());
         } catch (RuntimeException e) {

@@ -104,6 +104,11 @@ final class RunnerLaunches {
                     runner.runner().id(), vmId, demand.host());
             return true;
         } catch (KilnException e) {
+            if (e instanceof GitHubApiException held && held.notSent()) {
+                // GitHub is failing or rate-limited: the call that found out was logged; this one only waits.
+                log.debug("job {}: runner {} for VM {} waits: {}", demand.job(), name, vmId, e.getMessage());
+                return false;
+            }
             boolean permanent = e.code().kind() == ErrorCode.Kind.USER_ERROR && e.code() != ErrorCode.UNAUTHENTICATED;
             log.warn("job {}: cannot register runner {} for VM {}: {}{}", demand.job(), name, vmId, e.getMessage(),
                     permanent ? "; the demand fails" : "; retried at the next sync");
