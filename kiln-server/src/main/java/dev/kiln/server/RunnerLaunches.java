@@ -28,18 +28,25 @@ import org.slf4j.LoggerFactory;
  * when the job is queued, so that a demand released before it reaches a host registers nothing), named
  * {@code kiln-<vm id>}, with the job's labels plus {@code self-hosted} in the configured runner group; it
  * is kept sealed ({@link JitSeal}) so that every later launch of the VM carries the same config, and
- * dropped when the VM ends. Configs never reach a log, a message or an API answer.
+ * dropped when the VM ends. Only the holder of the VM's claim in the database mints, so replicas on one
+ * PostgreSQL never register two runners for one VM. Configs never reach a log, a message or an API answer.
  */
 final class RunnerLaunches {
     private static final Logger log = LoggerFactory.getLogger(RunnerLaunches.class);
     private static final Duration INSTALLATION_CACHE = Duration.ofMinutes(10);
+    /**
+     * A claim outlives the longest mint (five attempts, each waiting at most GitHub's 30 s timeout and Kiln's
+     * 2 min rate-limit wait); one whose replica died expires after it, and another replica mints.
+     */
+    static final Duration CLAIM_LEASE = Duration.ofMinutes(15);
 
     private final Database db;
     private final GitHubApp github;
     private final JitSeal seal;
     private final InstantSource clock;
     private final Map<Long, Cached> installations = new ConcurrentHashMap<>();
-    private final Map<String, Object> locks = new ConcurrentHashMap<>();
+    /** This instance in claims, so that it releases only its own. */
+    private final String replica = Tokens.newId("mint-");
 
     private record Cached(Installation installation, Instant at) {}
 
@@ -61,21 +68,11 @@ final class RunnerLaunches {
 
     /**
      * Registers the VM's runner with GitHub unless it has one; false when it could not (logged, and retried
-     * at the next sync). A refusal that retrying cannot cure (a permission, a label) fails the demand.
+     * at the next sync) or when another sync, of this replica or another, is registering it now (that one's
+     * store wakes the host's syncs). A refusal that retrying cannot cure (a permission, a label) fails the
+     * demand.
      */
     boolean ensure(String vmId) {
-        // Two syncs of one host (a held one and a report) may ask at once: one mints, the other then finds it.
-        Object lock = locks.computeIfAbsent(vmId, id -> new Object());
-        try {
-            synchronized (lock) {
-                return ensureLocked(vmId);
-            }
-        } finally {
-            locks.remove(vmId, lock);
-        }
-    }
-
-    private boolean ensureLocked(String vmId) {
         Optional<Demand> found = db.tx(tx -> tx.queryOne("SELECT j.id, j.state, v.state AS vm_state, v.host,"
                         + " g.installation_id, g.owner, g.repo, g.labels, r.jit_config FROM vms v JOIN jobs j ON j.id = v.job_id"
                         + " JOIN github_jobs g ON g.id = j.gh_job_id LEFT JOIN github_runners r ON r.vm_id = v.id WHERE v.id = ?",
@@ -91,19 +88,29 @@ final class RunnerLaunches {
         if (demand.state().terminal() || !demand.vm().holdsRoom() || demand.vm() == VmState.STOPPING) {
             return false;
         }
+        Claim claim = claim(vmId);
+        if (claim != Claim.OURS) {
+            return claim == Claim.MINTED;
+        }
         String name = GitHubApp.runnerName(vmId);
         try {
             RunnerScope scope = github.scopeFor(installation(demand.installationId()), demand.owner(), demand.repo());
             JitRunner runner = mint(demand, scope, name);
             long now = clock.millis();
-            db.tx(tx -> tx.update("INSERT INTO github_runners (vm_id, job_id, installation_id, scope, name, runner_id,"
-                            + " jit_config, minted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vm_id) DO NOTHING", vmId,
-                    demand.job(), demand.installationId(), scope.toString(), name, runner.runner().id(),
-                    seal.seal(runner.encodedJitConfig()), now));
+            db.tx(tx -> {
+                tx.update("INSERT INTO github_runners (vm_id, job_id, installation_id, scope, name, runner_id, jit_config,"
+                                + " minted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", vmId, demand.job(), demand.installationId(),
+                        scope.toString(), name, runner.runner().id(), seal.seal(runner.encodedJitConfig()), now);
+                tx.update("DELETE FROM github_runner_claims WHERE vm_id = ?", vmId);
+                // Syncs of the host that found the VM claimed (here or on another replica) wait for this.
+                tx.desiredChanged(demand.host());
+                return null;
+            });
             log.info("job {}: runner {} registered in {} (runner id {}) for VM {} on {}", demand.job(), name, scope,
                     runner.runner().id(), vmId, demand.host());
             return true;
         } catch (KilnException e) {
+            db.tx(tx -> tx.update("DELETE FROM github_runner_claims WHERE vm_id = ? AND claimed_by = ?", vmId, replica));
             if (e instanceof GitHubApiException held && held.notSent()) {
                 // GitHub is failing or rate-limited: the call that found out was logged; this one only waits.
                 log.debug("job {}: runner {} for VM {} waits: {}", demand.job(), name, vmId, e.getMessage());
@@ -117,6 +124,31 @@ final class RunnerLaunches {
             }
             return false;
         }
+    }
+
+    /** Who mints a VM's runner: this call, another one now, or nobody since one stored it. */
+    private enum Claim { OURS, TAKEN, MINTED }
+
+    /**
+     * Claims the VM for this call in the database: a claim row, or one whose replica let it expire. Within
+     * the claim's transaction a runner stored meanwhile (by the claim's previous holder) is seen.
+     */
+    private Claim claim(String vmId) {
+        long now = clock.millis();
+        return db.tx(tx -> {
+            boolean ours = tx.update("INSERT INTO github_runner_claims (vm_id, claimed_by, expires_at) VALUES (?, ?, ?)"
+                    + " ON CONFLICT (vm_id) DO NOTHING", vmId, replica, now + CLAIM_LEASE.toMillis()) == 1
+                    || tx.update("UPDATE github_runner_claims SET claimed_by = ?, expires_at = ? WHERE vm_id = ? AND expires_at <= ?",
+                    replica, now + CLAIM_LEASE.toMillis(), vmId, now) == 1;
+            if (!ours) {
+                return Claim.TAKEN;
+            }
+            if (tx.queryOne("SELECT 1 FROM github_runners WHERE vm_id = ?", row -> row.getInt(1), vmId).isPresent()) {
+                tx.update("DELETE FROM github_runner_claims WHERE vm_id = ?", vmId);
+                return Claim.MINTED;
+            }
+            return Claim.OURS;
+        });
     }
 
     /** Mints; a runner of that name left from an earlier attempt (409) is removed unless busy, then minted again. */
