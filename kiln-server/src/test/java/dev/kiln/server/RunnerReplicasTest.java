@@ -89,7 +89,7 @@ class RunnerReplicasTest {
                     for (int c = 0; c < CALLERS_PER_REPLICA; c++) {
                         results.add(pool.submit(() -> {
                             start.await();
-                            return replica.ensure(vm);
+                            return replica.ensureAll(List.of(vm)).contains(vm);
                         }));
                     }
                 }
