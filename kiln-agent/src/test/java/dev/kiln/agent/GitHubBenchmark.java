@@ -10,6 +10,7 @@ import dev.kiln.github.Sleeper;
 import dev.kiln.server.GitHubSettings;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
+import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
 import java.io.IOException;
 import java.net.Authenticator;
@@ -21,7 +22,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.interfaces.RSAPrivateKey;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -156,9 +156,7 @@ public final class GitHubBenchmark {
 
     public static void main(String[] args) throws Exception {
         Path dir = Files.createTempDirectory("kiln-bench-github-");
-        KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-        generator.initialize(2048);
-        KeyPair keys = generator.generateKeyPair();
+        KeyPair keys = AppKeys.generate();
         // Nanos of the launches at the agents, set beside the server's millisecond clock.
         long nanos0 = System.nanoTime();
         long millis0 = System.currentTimeMillis();
@@ -355,5 +353,11 @@ public final class GitHubBenchmark {
     static {
         // Quiet the per-VM info logs of 100 agents and the server.
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        // The fake starts before Kiln's server, and the JDK's HttpServer reads its connection settings once,
+        // at the first server of the process: Kiln's (dev.kiln.server.HttpServers says why) must win, or
+        // both close connections under the 1,000 runner guests' and 100 agents' pooled clients.
+        System.setProperty("sun.net.httpserver.maxIdleConnections", String.valueOf(Integer.MAX_VALUE));
+        System.setProperty("sun.net.httpserver.idleInterval", "90");
+        System.setProperty("sun.net.httpserver.nodelay", "true");
     }
 }

@@ -12,6 +12,7 @@ import dev.kiln.github.Secret;
 import dev.kiln.github.WebhookVerifier;
 import dev.kiln.server.GitHubSettings;
 import dev.kiln.testkit.TestingClock;
+import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -19,7 +20,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.interfaces.RSAPrivateKey;
 import java.time.Duration;
 import java.util.List;
@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 class GitHubFleetTest {
     static final long APP_ID = 4242;
     static final String SECRET = "webhook-secret-for-fleet-tests";
-    static final KeyPair KEYS = keys();
+    static final KeyPair KEYS = AppKeys.generate();
 
     @TempDir
     Path dir;
@@ -365,15 +365,6 @@ class GitHubFleetTest {
         }
     }
 
-    static KeyPair keys() {
-        try {
-            KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-            generator.initialize(2048);
-            return generator.generateKeyPair();
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     /** ci-protocols.md §1.2, the queued example as documented. */
     static final String QUEUED_EXAMPLE = """

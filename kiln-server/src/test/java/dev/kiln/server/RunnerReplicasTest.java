@@ -13,10 +13,10 @@ import dev.kiln.github.Secret;
 import dev.kiln.github.WorkflowJob;
 import dev.kiln.github.WorkflowJobEvent;
 import dev.kiln.testkit.TestingPostgres;
+import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
 import java.net.http.HttpClient;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.interfaces.RSAPrivateKey;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,7 +42,7 @@ class RunnerReplicasTest {
     static final int VMS = 3;
     static final int CALLERS_PER_REPLICA = 3;
 
-    final KeyPair keys = keys();
+    final KeyPair keys = AppKeys.generate();
     final TestingPostgres postgres = TestingPostgres.start();
     final StoreFixture one = new StoreFixture(postgres.newDatabase());
     final StoreFixture two = new StoreFixture(one.db.url());
@@ -126,13 +126,4 @@ class RunnerReplicasTest {
         return json.readTree(b64.decode(files.get(".runner").asText())).get("agentId").asLong();
     }
 
-    static KeyPair keys() {
-        try {
-            KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-            generator.initialize(2048);
-            return generator.generateKeyPair();
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }
