@@ -25,6 +25,14 @@ public final class GitHubApiException extends KilnException {
         return notSent;
     }
 
+    /**
+     * Whether {@code e} is a GitHub call Kiln held back: the call that found GitHub failing or rate-limited was
+     * logged, so one held back after it only waits (and is worth a debug line at most).
+     */
+    public static boolean heldBack(KilnException e) {
+        return e instanceof GitHubApiException api && api.notSent;
+    }
+
     /** GitHub's HTTP status, e.g. 409 when a runner of that name exists. */
     public int status() {
         return status;

@@ -7,6 +7,7 @@ import dev.kiln.api.VmState;
 import dev.kiln.core.KilnException;
 import dev.kiln.core.SizeLabels;
 import dev.kiln.github.DeleteOutcome;
+import dev.kiln.github.GitHubApiException;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.Installation;
 import dev.kiln.github.Repository;
@@ -96,14 +97,12 @@ final class GitHubLoop implements AutoCloseable {
     private void step(String what, Runnable work) {
         try {
             work.run();
-        } catch (dev.kiln.github.GitHubApiException e) {
-            if (e.notSent()) {
+        } catch (KilnException e) {
+            if (GitHubApiException.heldBack(e)) {
                 log.debug("{} waits: {}", what, e.getMessage());
             } else {
                 log.warn("{} failed: {}", what, e.getMessage());
             }
-        } catch (KilnException e) {
-            log.warn("{} failed: {}", what, e.getMessage());
         } catch (RuntimeException e) {
             log.error("{} failed unexpectedly", what, e);
         }

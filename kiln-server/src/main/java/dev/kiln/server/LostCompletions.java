@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.api.JobState;
 import dev.kiln.api.VmState;
+import dev.kiln.github.GitHubApiException;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.WorkflowJob;
 import dev.kiln.github.WorkflowJobEvent;
@@ -56,7 +57,17 @@ final class LostCompletions {
                 },
                 GitHubStore.KIND, JobState.RUNNING, VmState.EXITED, before));
         for (Silent s : silent) {
-            WorkflowJob job = github.job(s.installationId(), s.owner(), s.repo(), s.ghJob());
+            WorkflowJob job;
+            try {
+                job = github.job(s.installationId(), s.owner(), s.repo(), s.ghJob());
+            } catch (GitHubApiException e) {
+                if (GitHubApiException.heldBack(e)) {
+                    throw e; // GitHub is failing: the others wait for the next round too
+                }
+                log.warn("job {}: cannot ask GitHub about job {} of {}/{}: {}", s.demand(), s.ghJob(), s.owner(), s.repo(),
+                        e.getMessage());
+                continue;
+            }
             if (!job.status().equals("completed")) {
                 continue;
             }

@@ -175,8 +175,7 @@ final class RunnerLaunches {
             return Optional.of(new Minted(demand, scope, mint(demand, scope, name)));
         } catch (KilnException e) {
             claims.release(db, demand.vm());
-            if (e instanceof GitHubApiException held && held.notSent()) {
-                // GitHub is failing or rate-limited: the call that found out was logged; this one only waits.
+            if (GitHubApiException.heldBack(e)) {
                 log.debug("job {}: runner {} for VM {} waits: {}", demand.job(), name, demand.vm(), e.getMessage());
                 return Optional.empty();
             }
