@@ -13,6 +13,7 @@ import dev.kiln.github.Secret;
 import dev.kiln.github.WebhookVerifier;
 import dev.kiln.server.GitHubSettings;
 import dev.kiln.testkit.TestingClock;
+import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -20,10 +21,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.interfaces.RSAPrivateKey;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -39,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
 class GitHubFleetTest {
     static final long APP_ID = 4242;
     static final String SECRET = "webhook-secret-for-fleet-tests";
-    static final KeyPair KEYS = keys();
+    static final KeyPair KEYS = AppKeys.generate();
 
     @TempDir
     Path dir;
@@ -48,11 +49,18 @@ class GitHubFleetTest {
     final long acme = fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
     final HttpClient http = HttpClient.newHttpClient();
     TestFleet fleet;
+    GitHubApp app;
 
     TestFleet fleet() {
+        return fleet(Map.of());
+    }
+
+    /** A fleet whose App caps these owners' jobs at once ({@code org-cap.<owner>}). */
+    TestFleet fleet(Map<String, Integer> orgCaps) {
         fake.addRepository("acme", "widgets");
-        GitHubConfig config = GitHubConfig.of(APP_ID, (RSAPrivateKey) KEYS.getPrivate(), Secret.of(SECRET), fake.url(), fake.url());
-        GitHubApp app = new GitHubApp(config, http, clock, clock::advance);
+        GitHubConfig config = new GitHubConfig(APP_ID, Path.of("(in memory)"), (RSAPrivateKey) KEYS.getPrivate(),
+                Secret.of(SECRET), fake.url(), fake.url(), GitHubConfig.DEFAULT_RUNNER_GROUP_ID, List.of(), List.of(), orgCaps);
+        app = new GitHubApp(config, http, clock, clock::advance);
         // Hosts are never silent here: the tests move the clock by minutes, which no agent's sync keeps up with.
         fleet = new TestFleet(dir, c -> c.withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)), null, GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)), clock);
         fake.webhooks().sendTo(webhooks(), SECRET);
@@ -170,6 +178,33 @@ class GitHubFleetTest {
     }
 
     @Test
+    void aLostCompletedWebhookIsReplacedByGitHubsConclusionOnceTheRunnerVmHasExited() {
+        java.util.concurrent.CountDownLatch finish = new java.util.concurrent.CountDownLatch(1);
+        fleet().host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.claimingUntil(finish));
+        long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
+        await().atMost(Duration.ofSeconds(30)).until(() -> demandsFor(job).size() == 1
+                && demandsFor(job).getFirst().github().ranJobId() != null);
+        String demand = demandsFor(job).getFirst().id();
+
+        fake.webhooks().dropNext(1);
+        finish.countDown();
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.job(job).status().equals("completed")
+                && fake.webhooks().idle() && fleet.client.vms().isEmpty());
+        assertThat(fake.webhooks().deliveries().getLast()).extracting(d -> d.action(), d -> d.status())
+                .containsExactly("completed", -1);
+        assertThat(fleet.client.job(demand).state()).as("the runner's exit says nothing of the job").isEqualTo(JobState.RUNNING);
+
+        clock.advance(Duration.ofMinutes(3));
+
+        JobView done = fleet.awaitEnd(demand);
+        assertThat(done.state()).isEqualTo(JobState.SUCCEEDED);
+        assertThat(done.github().conclusion()).isEqualTo("success");
+        assertThat(done.github().ranJobId()).isEqualTo(job);
+        assertThat(done.detail()).contains("GitHub job " + job + " concluded success");
+        assertThat(fake.requests()).containsEntry("GET /repos/{owner}/{repo}/actions/jobs/{id}", 1L);
+    }
+
+    @Test
     void aJobCancelledBeforePickupLeavesNoVmAndNoRunnerAfterTheReaper() {
         fleet().host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.idle());
         long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
@@ -213,6 +248,37 @@ class GitHubFleetTest {
         assertThat(done.state()).isEqualTo(JobState.SUCCEEDED);
         assertThat(done.github().conclusion()).isEqualTo("success");
         assertThat(fake.job(job).conclusion()).isEqualTo("success");
+    }
+
+    @Test
+    void whileGitHubFailsKilnSendsNothingUntilItsBackoffHasPassedThenEveryJobRuns() {
+        fleet().host("h1", 8, 16, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.claiming());
+        // The reconciler's pass at start (it lists queued and in-progress runs) is over before GitHub fails.
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.requests().getOrDefault("GET /repos/{owner}/{repo}/actions/runs", 0L) >= 2);
+        long before = sent();
+        fake.faults().failNext(1_000_000, 503);
+        long first = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
+        await().atMost(Duration.ofSeconds(30)).until(() -> app.unavailable().isPresent());
+        assertThat(sent()).as("one call's five attempts").isEqualTo(before + 5);
+
+        long second = fake.queueJob("acme", "widgets", "test", List.of("kiln-2cpu-4gb"), "true");
+        // The second VM wakes the host's sync, which wants both runners: Kiln holds both calls back.
+        await().atMost(Duration.ofSeconds(30)).until(() -> app.unavailable().orElseThrow().heldBack() >= 2);
+        assertThat(sent()).isEqualTo(before + 5);
+        assertThat(demandsFor(first).getFirst().state()).isEqualTo(JobState.SCHEDULED);
+
+        fake.faults().failNext(0, 503);
+        clock.advance(Duration.ofMinutes(1));
+        long third = fake.queueJob("acme", "widgets", "lint", List.of("kiln-2cpu-4gb"), "true");
+
+        await().atMost(Duration.ofSeconds(60)).until(() -> List.of(first, second, third).stream().allMatch(j ->
+                demandsFor(j).size() == 1 && demandsFor(j).getFirst().state() == JobState.SUCCEEDED));
+        assertThat(app.unavailable()).isEmpty();
+        assertThat(fake.requests()).containsEntry("POST /orgs/{org}/actions/runners/generate-jitconfig", 3L);
+    }
+
+    long sent() {
+        return fake.requests().values().stream().mapToLong(Long::longValue).sum();
     }
 
     @Test
@@ -267,15 +333,62 @@ class GitHubFleetTest {
                 .containsExactlyInAnyOrder(live.name(), "build-box-7");
     }
 
-    static KeyPair keys() {
-        try {
-            KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-            generator.initialize(2048);
-            return generator.generateKeyPair();
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+    @Test
+    void anOrganisationCappedAtOneRunsOneRunnerVmAtATimeWhileOthersKeepFlowing() {
+        fleet(Map.of("acme", 1));
+        fake.installOnOrganization("globex", FakeGitHub.KILN_PERMISSIONS);
+        fake.addRepository("globex", "gadgets");
+        GatedRunners runners = new GatedRunners();
+        // Room for all five (each host holds three 32 GiB disks): only the cap holds acme's back.
+        fleet.host("h1", 16, 32, Duration.ZERO).vmm().withRunnerGuest(runners);
+        fleet.host("h2", 16, 32, Duration.ZERO).vmm().withRunnerGuest(runners);
+        List<Long> acmeJobs = List.of(
+                fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true"),
+                fake.queueJob("acme", "widgets", "test", List.of("kiln-2cpu-4gb"), "true"),
+                fake.queueJob("acme", "widgets", "lint", List.of("kiln-2cpu-4gb"), "true"));
+        List<Long> globexJobs = List.of(
+                fake.queueJob("globex", "gadgets", "build", List.of("kiln-2cpu-4gb"), "true"),
+                fake.queueJob("globex", "gadgets", "test", List.of("kiln-2cpu-4gb"), "true"));
+
+        // globex's demands came after acme's, so the passes that placed them had acme's in their queue too.
+        await().atMost(Duration.ofSeconds(30)).until(() -> globexJobs.stream().allMatch(j -> demandsFor(j).size() == 1
+                && demandsFor(j).getFirst().vm() != null));
+        List<JobView> acme = acmeJobs.stream().map(j -> demandsFor(j).getFirst()).toList();
+        assertThat(acme).filteredOn(d -> d.vm() != null).hasSize(1);
+        assertThat(acme).filteredOn(d -> d.vm() == null).extracting(JobView::state).containsOnly(JobState.QUEUED).hasSize(2);
+
+        runners.go.countDown();
+        List<Long> all = new java.util.ArrayList<>(acmeJobs);
+        all.addAll(globexJobs);
+        await().atMost(Duration.ofSeconds(60)).until(() -> all.stream().allMatch(j -> demandsFor(j).stream()
+                .anyMatch(d -> d.state() == JobState.SUCCEEDED)));
+        assertThat(runners.mostAtOnce).containsEntry("acme", 1).containsEntry("globex", 2);
+    }
+
+    /** Claiming runners that wait for the test's go once up, counting the runner VMs of each owner up at once. */
+    static final class GatedRunners implements SimulatedVmm.RunnerGuest {
+        final java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        final Map<String, Integer> mostAtOnce = new java.util.concurrent.ConcurrentHashMap<>();
+        private final Map<String, Integer> up = new java.util.HashMap<>();
+
+        @Override
+        public int run(dev.kiln.api.VmLaunch launch) throws Exception {
+            String owner = SimulatedRunner.scope(launch).split("/")[0];
+            synchronized (up) {
+                int now = up.merge(owner, 1, Integer::sum);
+                mostAtOnce.merge(owner, now, Math::max);
+            }
+            try {
+                go.await();
+                return SimulatedRunner.claiming().run(launch);
+            } finally {
+                synchronized (up) {
+                    up.merge(owner, -1, Integer::sum);
+                }
+            }
         }
     }
+
 
     /** ci-protocols.md §1.2, the queued example as documented. */
     static final String QUEUED_EXAMPLE = """

@@ -8,6 +8,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.Base64;
+import java.util.concurrent.CountDownLatch;
 
 /**
  * A runner VM's guest for simulated hosts: what the stand-in runner does with its JIT config, against the
@@ -20,24 +21,43 @@ final class SimulatedRunner implements SimulatedVmm.RunnerGuest {
 
     private final HttpClient http = HttpClient.newHttpClient();
     private final boolean claims;
+    private final CountDownLatch finish;
 
-    private SimulatedRunner(boolean claims) {
+    private SimulatedRunner(boolean claims, CountDownLatch finish) {
         this.claims = claims;
+        this.finish = finish;
     }
 
     static SimulatedRunner claiming() {
-        return new SimulatedRunner(true);
+        return new SimulatedRunner(true, new CountDownLatch(0));
+    }
+
+    /** A claiming runner that reports its job completed only once {@code finish} is counted down. */
+    static SimulatedRunner claimingUntil(CountDownLatch finish) {
+        return new SimulatedRunner(true, finish);
     }
 
     static SimulatedRunner idle() {
-        return new SimulatedRunner(false);
+        return new SimulatedRunner(false, new CountDownLatch(0));
+    }
+
+    /** Where the launch's runner is registered, from its JIT config: {@code owner} or {@code owner/repo}. */
+    static String scope(VmLaunch launch) throws java.io.IOException {
+        return URI.create(runnerSettings(launch).get("gitHubUrl").asText()).getPath().substring(1);
+    }
+
+    /** The {@code .runner} file the JIT config carries. */
+    private static JsonNode runnerSettings(VmLaunch launch) throws java.io.IOException {
+        Base64.Decoder b64 = Base64.getDecoder();
+        JsonNode files = JSON.readTree(b64.decode(launch.runnerJitConfig()));
+        return JSON.readTree(b64.decode(files.get(".runner").asText()));
     }
 
     @Override
     public int run(VmLaunch launch) throws Exception {
         Base64.Decoder b64 = Base64.getDecoder();
         JsonNode files = JSON.readTree(b64.decode(launch.runnerJitConfig()));
-        JsonNode runner = JSON.readTree(b64.decode(files.get(".runner").asText()));
+        JsonNode runner = runnerSettings(launch);
         String token = JSON.readTree(b64.decode(files.get(".credentials").asText())).path("data").path("token").asText();
         String server = runner.get("serverUrl").asText().replaceFirst("/$", "");
         if (call(server, token, "GET", "/_apis/connectionData").statusCode() != 200) {
@@ -52,6 +72,7 @@ final class SimulatedRunner implements SimulatedVmm.RunnerGuest {
             if (claims && claim.statusCode() == 200) {
                 long job = JSON.readTree(claim.body()).get("jobId").asLong();
                 call(server, token, "POST", "/_apis/kiln/jobs/" + job + "/started");
+                finish.await();
                 call(server, token, "POST", "/_apis/kiln/jobs/" + job + "/completed", "{\"exitCode\": 0, \"output\": \"ok\"}");
                 return 0;
             }

@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
+import dev.kiln.server.GitHubSettings;
 import java.net.http.HttpClient;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,6 +20,16 @@ final class GitHubOptions {
     /** Whether GitHub is configured, by the file or by the environment alone. */
     boolean configured() {
         return file != null || System.getenv("KILN_GITHUB_APP_ID") != null;
+    }
+
+    /** The server's GitHub settings, or null when GitHub is not configured; the config is read and checked now. */
+    GitHubSettings settings() {
+        return configured() ? GitHubSettings.defaults(app()) : null;
+    }
+
+    /** What the start-up line adds when GitHub is served: where GitHub must deliver. */
+    static String webhooksNote(GitHubSettings settings, java.net.URI server) {
+        return settings == null ? "" : "; GitHub App " + settings.app().config().appId() + " webhooks on " + server + "/webhooks/github";
     }
 
     GitHubApp app() {

@@ -55,9 +55,9 @@ final class ServerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
+        GitHubSettings gitHub = github.settings();
         Path data = dataDir(dataDir);
         ServerConfig config = config(data);
-        GitHubSettings gitHub = github.configured() ? GitHubSettings.defaults(github.app()) : null;
         KilnServer server = KilnServer.start(config, InstantSource.system(),
                 new dev.kiln.vm.ImageStore(imagesDir != null ? imagesDir : new HostOptions().stateDir().resolve("images")),
                 gitHub);
@@ -67,7 +67,7 @@ final class ServerCommand implements Callable<Integer> {
             stopped.countDown();
         }, "kiln-server-stop"));
         System.out.println("kiln: server listening on " + server.uri()
-                + (gitHub == null ? "" : "; GitHub App " + gitHub.app().config().appId() + " webhooks on " + server.uri() + "/webhooks/github"));
+                + GitHubOptions.webhooksNote(gitHub, server.uri()));
         System.out.flush();
         stopped.await();
         return ExitCodes.OK;

@@ -4,6 +4,7 @@ import dev.kiln.agent.Agent;
 import dev.kiln.agent.AgentConfig;
 import dev.kiln.agent.Enrolment;
 import dev.kiln.api.KilnClient;
+import dev.kiln.server.GitHubSettings;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
 import java.nio.file.Files;
@@ -29,14 +30,19 @@ final class UpCommand implements Callable<Integer> {
     @Mixin
     AgentOptions options;
 
+    @Mixin
+    GitHubOptions github = new GitHubOptions();
+
     @Override
     public Integer call() throws InterruptedException {
+        // Read first: a bad GitHub config stops `kiln up` before it makes or starts anything.
+        GitHubSettings gitHub = github.settings();
         Path data = host.stateDir().resolve("server");
         ServerCommand serverOptions = new ServerCommand();
         serverOptions.listen = listen;
         ServerConfig config = serverOptions.config(data);
         // Server and agent share this host's image store: launches name digests the agent has.
-        KilnServer server = KilnServer.start(config, InstantSource.system(), host.images());
+        KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(), gitHub);
         Agent agent;
         try {
             String enrolment = null;
@@ -54,7 +60,8 @@ final class UpCommand implements Callable<Integer> {
             agent.close();
             server.close();
         }, "kiln-up-stop"));
-        System.out.println("kiln: server listening on " + server.uri() + " with host " + hostName);
+        System.out.println("kiln: server listening on " + server.uri() + " with host " + hostName
+                + GitHubOptions.webhooksNote(gitHub, server.uri()));
         System.out.println("kiln: for the CLI: export KILN_SERVER=" + server.uri() + " KILN_TOKEN=$(cat "
                 + data.resolve("admin-token") + ")");
         System.out.flush();

@@ -17,6 +17,7 @@ import dev.kiln.server.GitHubSettings;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
 import dev.kiln.testkit.TestingClock;
+import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -25,7 +26,6 @@ import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
@@ -47,7 +47,7 @@ class GitHubCliTest {
     Path dir;
     // `kiln github check` runs on the system clock, as the fake must then.
     final TestingClock clock = new TestingClock(java.time.Instant.now());
-    final KeyPair keys = keys();
+    final KeyPair keys = AppKeys.generate();
     final FakeGitHub fake = FakeGitHub.start(APP_ID, keys.getPublic(), clock);
     KilnServer server;
     Agent agent;
@@ -98,6 +98,24 @@ class GitHubCliTest {
     }
 
     @Test
+    void kilnUpRefusesAMissingOrBadGitHubConfigBeforeItMakesOrStartsAnything() throws Exception {
+        Path state = dir.resolve("state");
+        String[] missing = run("up", "--state-dir", state.toString(), "--github-config", dir.resolve("nope.properties").toString());
+        assertThat(missing[0]).isEqualTo(Integer.toString(ExitCodes.USAGE));
+        assertThat(missing[2]).contains("cannot read the GitHub config " + dir.resolve("nope.properties"));
+
+        Path bad = dir.resolve("bad.properties");
+        Files.writeString(bad, Files.readString(configFile()).replace("app-id=", "app-idd=") + "org-cap.acme=many\n");
+        String[] refused = run("up", "--state-dir", state.toString(), "--github-config", bad.toString());
+        assertThat(refused[0]).isEqualTo(Integer.toString(ExitCodes.USAGE));
+        assertThat(refused[2]).contains("the GitHub config (" + bad + ") has 3 problems")
+                .contains("unknown key 'app-idd' (did you mean 'app-id'?)").contains("app-id is missing")
+                .contains("org-cap.acme: 'many' is not a positive integer");
+        assertThat(String.join("\n", refused)).doesNotContain(SECRET).doesNotContain("PRIVATE KEY");
+        assertThat(state).as("nothing made: no database, no admin token, no agent state").doesNotExist();
+    }
+
+    @Test
     void kilnJobsShowsRepositoryWorkflowJobLabelsRunnerVmAndHost() throws Exception {
         fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
         fake.addRepository("acme", "widgets");
@@ -128,13 +146,4 @@ class GitHubCliTest {
         assertThat(json[1]).contains("\"runnerName\"").doesNotContain("encoded").doesNotContain("jitConfig");
     }
 
-    static KeyPair keys() {
-        try {
-            KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-            generator.initialize(2048);
-            return generator.generateKeyPair();
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

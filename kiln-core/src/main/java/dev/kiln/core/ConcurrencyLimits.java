@@ -30,6 +30,17 @@ public record ConcurrencyLimits(int perOrg, int perRepo, Map<String, Integer> or
         return new ConcurrencyLimits(UNLIMITED, UNLIMITED, Map.of(), Map.of());
     }
 
+    /**
+     * These limits with the given organisations' limits lowered to {@code caps} where a cap is lower (a cap
+     * never raises a limit set here); for the GitHub App's {@code org-cap.<owner>}.
+     */
+    public ConcurrencyLimits withOrgCaps(Map<String, Integer> caps) {
+        Map<String, Integer> merged = new HashMap<>(orgs);
+        requireNonNull(caps, "caps is null").forEach((org, cap) -> merged.merge(key(org), cap, Math::min));
+        merged.replaceAll((org, limit) -> Math.min(limit, orgs.containsKey(org) ? orgs.get(org) : perOrg));
+        return new ConcurrencyLimits(perOrg, perRepo, merged, repos);
+    }
+
     public int forOrg(String org) {
         return orgs.getOrDefault(key(org), perOrg);
     }

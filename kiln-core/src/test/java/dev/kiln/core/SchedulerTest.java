@@ -237,6 +237,17 @@ class SchedulerTest {
         }
 
         @Test
+        void orgCapsLowerALimitButNeverRaiseOne() {
+            ConcurrencyLimits limits = capped.limits().withOrgCaps(Map.of("Big-Org", 3, "acme", 5, "gamma", 1));
+
+            assertThat(limits.forOrg("big-org")).as("capped below its override").isEqualTo(3);
+            assertThat(limits.forOrg("acme")).as("a cap above the default per-org limit").isEqualTo(2);
+            assertThat(limits.forOrg("GAMMA")).isEqualTo(1);
+            assertThat(limits.forOrg("other")).isEqualTo(2);
+            assertThat(limits.forRepo("acme/api")).isEqualTo(1);
+        }
+
+        @Test
         void defaultIsUnlimited() {
             List<PendingJob> jobs = queue();
             for (int i = 0; i < 50; i++) {

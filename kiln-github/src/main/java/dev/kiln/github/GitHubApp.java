@@ -210,10 +210,21 @@ public final class GitHubApp {
         String path = "/repos/" + Names.checkOwner(owner) + "/" + Names.checkRepo(repo) + "/actions/runs/" + runId
                 + "/jobs?filter=latest&per_page=" + PER_PAGE;
         return pages(installationId, path, "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", "jobs",
-                node -> new WorkflowJob(node.path("id").asLong(), node.path("run_id").asLong(runId), owner, repo,
-                        node.path("name").asText(), node.path("status").asText(), text(node, "conclusion"),
-                        list(node.path("labels")), node.path("runner_id").isIntegralNumber() ? node.get("runner_id").asLong() : null,
-                        text(node, "runner_name"), instant(node, "created_at")));
+                node -> workflowJob(node, owner, repo));
+    }
+
+    /** {@code GET /repos/{owner}/{repo}/actions/jobs/{job_id}}: one job, for a conclusion whose webhook never came. */
+    public WorkflowJob job(long installationId, String owner, String repo, long jobId) {
+        String path = "/repos/" + Names.checkOwner(owner) + "/" + Names.checkRepo(repo) + "/actions/jobs/" + jobId;
+        return workflowJob(installationCall(installationId, "GET", path, "GET /repos/{owner}/{repo}/actions/jobs/{job_id}", null)
+                .body(), owner, repo);
+    }
+
+    private static WorkflowJob workflowJob(JsonNode node, String owner, String repo) {
+        return new WorkflowJob(node.path("id").asLong(), node.path("run_id").asLong(), owner, repo,
+                node.path("name").asText(), node.path("status").asText(), text(node, "conclusion"),
+                list(node.path("labels")), node.path("runner_id").isIntegralNumber() ? node.get("runner_id").asLong() : null,
+                text(node, "runner_name"), instant(node, "created_at"));
     }
 
     /**
@@ -242,6 +253,20 @@ public final class GitHubApp {
     public long totalApiCalls() {
         return rest.calls().values().stream().mapToLong(Long::longValue).sum();
     }
+
+    /**
+     * GitHub failing, if it is: how many calls in a row gave up, until when Kiln sends nothing, and how many
+     * calls it held back.
+     */
+    public Optional<Unavailable> unavailable() {
+        return rest.backoff();
+    }
+
+    /**
+     * GitHub failing: {@code failures} calls in a row gave up, the last on {@code lastProblem}; nothing is sent
+     * before {@code until}; {@code heldBack} calls were refused without sending.
+     */
+    public record Unavailable(int failures, Instant until, String lastProblem, long heldBack) {}
 
     /** The rate limit GitHub last reported for the App's JWT or an installation's token. */
     public Optional<RateLimit> rateLimit(Optional<Long> installationId) {

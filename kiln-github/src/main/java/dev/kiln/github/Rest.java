@@ -30,7 +30,8 @@ import java.util.regex.Pattern;
  * ({@code x-ratelimit-remaining} 0 → wait for {@code x-ratelimit-reset}), secondary rate limits
  * ({@code retry-after}, else a minute doubling), and backoff on 5xx and broken connections. A wait longer
  * than {@code maxWait} is not slept but thrown as {@link ErrorCode#RATE_LIMITED}, so a caller's thread is
- * never parked for an hour. Every request sent is counted by route. Thread-safe.
+ * never parked for an hour. A call that gave up holds later calls back for a growing time ({@link Backoff}).
+ * Every request sent is counted by route. Thread-safe.
  */
 final class Rest {
     static final String API_VERSION = "2022-11-28";
@@ -55,6 +56,7 @@ final class Rest {
     private final Duration timeout;
     private final Map<String, LongAdder> calls = new ConcurrentHashMap<>();
     private final Map<String, RateLimit> limits = new ConcurrentHashMap<>();
+    private final Backoff backoff;
 
     Rest(URI apiUrl, HttpClient http, InstantSource clock, Sleeper sleeper, Duration maxWait, Duration timeout) {
         this.apiUrl = requireNonNull(apiUrl, "apiUrl is null");
@@ -63,6 +65,7 @@ final class Rest {
         this.sleeper = requireNonNull(sleeper, "sleeper is null");
         this.maxWait = requireNonNull(maxWait, "maxWait is null");
         this.timeout = requireNonNull(timeout, "timeout is null");
+        this.backoff = new Backoff(clock);
     }
 
     URI resolve(String pathAndQuery) {
@@ -74,11 +77,15 @@ final class Rest {
      * its status). {@code bucket} names the credential whose rate limit applies ("app", "installation 7").
      */
     Response send(String method, URI uri, String route, String bucket, String authorization, String jsonBody) {
-        Duration backoff = FIRST_BACKOFF;
+        backoff.check(route);
+        int attempts = backoff.probing() ? 1 : MAX_ATTEMPTS;
+        Duration wait = FIRST_BACKOFF;
         Duration secondary = SECONDARY_WAIT;
+        Instant notBefore = Instant.MIN;
         String lastProblem = "";
         boolean rateLimited = false;
-        for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        for (int attempt = 1; attempt <= attempts; attempt++) {
+            boolean last = attempt == attempts;
             waitForPrimaryReset(bucket, route);
             HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(timeout)
                     .header("Accept", "application/vnd.github+json")
@@ -96,8 +103,11 @@ final class Rest {
                 answer = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
             } catch (IOException e) {
                 lastProblem = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
-                pause(backoff, route, "GitHub could not be reached (" + lastProblem + ")");
-                backoff = min(backoff.multipliedBy(2), MAX_BACKOFF);
+                rateLimited = false;
+                if (!last) {
+                    pause(wait, route, "GitHub could not be reached (" + lastProblem + ")");
+                    wait = min(wait.multipliedBy(2), MAX_BACKOFF);
+                }
                 continue;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -109,37 +119,48 @@ final class Rest {
             if (status == 403 || status == 429) {
                 Optional<String> retryAfter = answer.headers().firstValue("retry-after");
                 rateLimited = true;
+                lastProblem = "HTTP " + status + " " + response.rawMessage();
                 if (retryAfter.isPresent()) {
-                    pause(seconds(retryAfter.get(), secondary), route, "GitHub's secondary rate limit (retry-after " + retryAfter.get() + ")");
-                    lastProblem = "HTTP " + status + " " + response.rawMessage();
+                    Duration asked = seconds(retryAfter.get(), secondary);
+                    notBefore = clock.instant().plus(asked);
+                    if (!last) {
+                        pause(asked, route, "GitHub's secondary rate limit (retry-after " + retryAfter.get() + ")");
+                    }
                     continue;
                 }
                 if (limit != null && limit.remaining() == 0) {
-                    lastProblem = "HTTP " + status + " " + response.rawMessage();
+                    notBefore = limit.reset();
                     continue; // waitForPrimaryReset at the top of the loop waits for the reset
                 }
                 if (response.rawMessage().toLowerCase(Locale.ROOT).contains("secondary rate limit")) {
-                    pause(secondary, route, "GitHub's secondary rate limit");
-                    secondary = secondary.multipliedBy(2);
-                    lastProblem = "HTTP " + status + " " + response.rawMessage();
+                    notBefore = clock.instant().plus(secondary);
+                    if (!last) {
+                        pause(secondary, route, "GitHub's secondary rate limit");
+                        secondary = secondary.multipliedBy(2);
+                    }
                     continue;
                 }
-                rateLimited = false;
-                return response;
-            }
-            rateLimited = false;
-            if (status >= 500) {
+            } else if (status >= 500) {
                 lastProblem = "HTTP " + status + " " + response.rawMessage();
-                if (attempt < MAX_ATTEMPTS) {
-                    pause(backoff, route, "GitHub failed with HTTP " + status);
-                    backoff = min(backoff.multipliedBy(2), MAX_BACKOFF);
+                rateLimited = false;
+                if (!last) {
+                    pause(wait, route, "GitHub failed with HTTP " + status);
+                    wait = min(wait.multipliedBy(2), MAX_BACKOFF);
                 }
                 continue;
             }
+            backoff.answered();
             return response;
         }
+        backoff.gaveUp(lastProblem, notBefore);
         throw new GitHubApiException(rateLimited ? ErrorCode.RATE_LIMITED : ErrorCode.UPSTREAM_FAILED, 0, lastProblem,
-                route + " failed " + MAX_ATTEMPTS + " times; the last answer: " + lastProblem);
+                route + " failed " + attempts + (attempts == 1 ? " time (GitHub failed the calls before it too)" : " times")
+                        + "; the last answer: " + lastProblem);
+    }
+
+    /** GitHub failing, if it is: Kiln sends nothing until the state's {@code until}. */
+    Optional<GitHubApp.Unavailable> backoff() {
+        return backoff.state();
     }
 
     /** Counts of requests sent, by route (e.g. {@code POST /orgs/{org}/actions/runners/generate-jitconfig}). */
@@ -168,7 +189,7 @@ final class Rest {
         if (wait.compareTo(maxWait) > 0) {
             throw new GitHubApiException(ErrorCode.RATE_LIMITED, 403, "rate limit exceeded", "GitHub's rate limit for "
                     + bucket + " is used up (" + limit.limit() + " requests) and resets at " + limit.reset() + ", in "
-                    + wait.toSeconds() + " s, more than the " + maxWait.toSeconds() + " s Kiln may wait; " + route + " was not sent");
+                    + wait.toSeconds() + " s, more than the " + maxWait.toSeconds() + " s Kiln may wait; " + route + " was not sent", true);
         }
         pause(wait, route, "GitHub's rate limit for " + bucket);
         limits.remove(bucket, limit);
@@ -176,6 +197,7 @@ final class Rest {
 
     private void pause(Duration wait, String route, String why) {
         if (wait.compareTo(maxWait) > 0) {
+            backoff.gaveUp(why, clock.instant().plus(wait));
             throw new GitHubApiException(ErrorCode.RATE_LIMITED, 0, why, route + " must wait " + wait.toSeconds()
                     + " s for " + why + ", more than the " + maxWait.toSeconds() + " s Kiln may wait");
         }

@@ -12,4 +12,18 @@ public record WorkflowJob(long id, long runId, String owner, String repo, String
     public WorkflowJob {
         labels = List.copyOf(labels);
     }
+
+    /**
+     * The job as a {@code workflow_job} event of {@code action}, for what a webhook should have said (a
+     * reconciler's stand-in for a lost delivery, named by {@code source}).
+     *
+     * @param repositoryId the repository's id, 0 when unknown (Kiln keys jobs by owner and name)
+     * @param organization the owner when it is an organisation, else null
+     */
+    public WorkflowJobEvent asEvent(String source, WorkflowJobEvent.Action action, long repositoryId, String organization,
+            long installationId) {
+        return new WorkflowJobEvent(source, action, id, runId, 1, name, null, repositoryId, owner, repo, organization,
+                installationId, labels, runnerId, runnerName, null, null, status, conclusion, createdAt, null, null, null,
+                null, null);
+    }
 }

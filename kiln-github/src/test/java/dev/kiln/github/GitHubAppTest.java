@@ -207,6 +207,56 @@ class GitHubAppTest {
     }
 
     @Test
+    void afterACallGaveUpNothingIsSentUntilADelayThatDoublesUpToTenMinutesThenOneAnswerEndsIt() {
+        fake.faults().failNext(1_000_000, 503);
+        assertThatThrownBy(github::installations).hasMessageContaining("failed 5 times");
+        assertThat(sent()).isEqualTo(5);
+
+        List<Long> delays = new ArrayList<>();
+        for (int round = 0; round < 7; round++) {
+            GitHubApp.Unavailable down = github.unavailable().orElseThrow();
+            long delay = Duration.between(clock.instant(), down.until()).toSeconds();
+            delays.add(delay);
+            clock.advance(Duration.ofSeconds(delay - 1));
+            assertThatThrownBy(github::installations).isInstanceOfSatisfying(GitHubApiException.class, e -> {
+                assertThat(e.notSent()).isTrue();
+                assertThat(e.code()).isEqualTo(ErrorCode.UPSTREAM_FAILED);
+            }).hasMessageContaining("was not sent").hasMessageContaining("HTTP 503").hasMessageContaining("in 1 s");
+            assertThat(sent()).as("held back in round " + round).isEqualTo(5 + round);
+            clock.advance(Duration.ofSeconds(1));
+            assertThatThrownBy(github::installations).as("one probe, no retries").hasMessageContaining("failed 1 time");
+            assertThat(sent()).isEqualTo(6 + round);
+        }
+        assertThat(delays).containsExactly(30L, 60L, 120L, 240L, 480L, 600L, 600L);
+        assertThat(github.unavailable().orElseThrow().heldBack()).isEqualTo(7);
+
+        fake.faults().failNext(0, 503);
+        clock.advance(Backoff.MAX);
+        assertThat(github.installations()).hasSize(1);
+        assertThat(github.unavailable()).isEmpty();
+        fake.faults().failNext(2, 502);
+        assertThat(github.installations()).as("five attempts again once GitHub answered").hasSize(1);
+    }
+
+    @Test
+    void aRetryAfterLongerThanKilnMayWaitHoldsEveryCallUntilItPasses() {
+        fake.faults().secondaryRateLimitNext(1, 403, OptionalLong.of(900));
+        assertThatThrownBy(github::installations).isInstanceOfSatisfying(GitHubApiException.class,
+                e -> assertThat(e.code()).isEqualTo(ErrorCode.RATE_LIMITED)).hasMessageContaining("retry-after 900");
+        assertThat(waits).isEmpty();
+
+        clock.advance(Duration.ofSeconds(899));
+        assertThatThrownBy(() -> github.repositories(acme)).hasMessageContaining("was not sent");
+        assertThat(sent()).isEqualTo(1);
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(github.installations()).hasSize(1);
+    }
+
+    long sent() {
+        return fake.requests().values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    @Test
     void aWrongKeyOrAppIsRefusedWithAHintAndARevokedTokenIsReplaced() {
         GitHubConfig wrong = GitHubConfig.of(APP_ID, (java.security.interfaces.RSAPrivateKey) TestKeys.generate().getPrivate(),
                 Secret.of("x"), fake.url(), fake.url());

@@ -7,6 +7,7 @@ import dev.kiln.api.VmState;
 import dev.kiln.core.KilnException;
 import dev.kiln.core.SizeLabels;
 import dev.kiln.github.DeleteOutcome;
+import dev.kiln.github.GitHubApiException;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.Installation;
 import dev.kiln.github.Repository;
@@ -34,6 +35,8 @@ import org.slf4j.LoggerFactory;
  *   <li>the reconciler, at start and every reconcile interval: GitHub's queued jobs with Kiln's labels in
  *       every installed repository that have no demand get one (a dropped webhook is caught), and Kiln
  *       runners on GitHub whose VM is gone are deleted;</li>
+ *   <li>with the reconciler: demands whose runner VM exited without a {@code completed} webhook get GitHub's
+ *       conclusion ({@link LostCompletions});</li>
  *   <li>deliveries stored but not processed (the server stopped, or processing failed) are processed again.</li>
  * </ul>
  */
@@ -49,6 +52,7 @@ final class GitHubLoop implements AutoCloseable {
     private final SizeLabels labels;
     private final InstantSource clock;
     private final GitHubSettings settings;
+    private final LostCompletions lostCompletions;
     private final BackgroundLoop loop;
     private Instant nextReconcile;
     /** Busy runners are asked about again only after this (by VM id); touched by the loop's thread only. */
@@ -64,6 +68,7 @@ final class GitHubLoop implements AutoCloseable {
         this.labels = requireNonNull(labels, "labels is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.nextReconcile = clock.instant();
+        this.lostCompletions = new LostCompletions(db, github, store, clock);
         this.loop = new BackgroundLoop("kiln-github", this::run);
     }
 
@@ -78,6 +83,7 @@ final class GitHubLoop implements AutoCloseable {
             if (!clock.instant().isBefore(nextReconcile)) {
                 nextReconcile = clock.instant().plus(settings.reconcileInterval());
                 step("reconciling with GitHub's queued jobs", this::reconcile);
+                step("asking GitHub for conclusions whose webhook never came", lostCompletions::run);
                 step("removing runners without a VM", this::sweepOrphans);
             }
             try {
@@ -92,7 +98,11 @@ final class GitHubLoop implements AutoCloseable {
         try {
             work.run();
         } catch (KilnException e) {
-            log.warn("{} failed: {}", what, e.getMessage());
+            if (GitHubApiException.heldBack(e)) {
+                log.debug("{} waits: {}", what, e.getMessage());
+            } else {
+                log.warn("{} failed: {}", what, e.getMessage());
+            }
         } catch (RuntimeException e) {
             log.error("{} failed unexpectedly", what, e);
         }
@@ -171,10 +181,8 @@ final class GitHubLoop implements AutoCloseable {
                     if (!isKilns(job.labels())) {
                         continue;
                     }
-                    String outcome = store.apply(new WorkflowJobEvent("reconciler", WorkflowJobEvent.Action.QUEUED, job.id(),
-                            job.runId(), 1, job.name(), null, repo.id(), repo.owner(), repo.name(),
-                            installation.isOrganization() ? repo.owner() : null, installation.id(), job.labels(), null, null,
-                            null, null, "queued", null, job.createdAt(), null, null, null, null, null));
+                    String outcome = store.apply(job.asEvent("reconciler", WorkflowJobEvent.Action.QUEUED, repo.id(),
+                            installation.isOrganization() ? repo.owner() : null, installation.id()));
                     if (outcome.contains("queued: demand")) {
                         created++;
                         log.info("reconciler: {} (its queued webhook never came)", outcome);

@@ -68,7 +68,10 @@ public final class KilnServer implements AutoCloseable {
                 server.createContext("/api/v1/images/", new ImageHandler(images, stores.hosts()));
             }
             server.setExecutor(executor);
-            this.scheduling = new SchedulingLoop(new SchedulingStore(db, clock), new Scheduler(config.scheduler(), clock),
+            // The App's org caps count every Kiln job of the owner, as the scheduler's own organisation limits do.
+            dev.kiln.core.SchedulerConfig scheduler = gitHub == null ? config.scheduler() : config.scheduler()
+                    .withLimits(config.scheduler().limits().withOrgCaps(gitHub.app().config().orgCaps()));
+            this.scheduling = new SchedulingLoop(new SchedulingStore(db, clock), new Scheduler(scheduler, clock),
                     signals, config.schedulingInterval());
             this.liveness = new LivenessLoop(new LivenessStore(db, clock), clock, config.offlineAfter(),
                     config.livenessInterval());

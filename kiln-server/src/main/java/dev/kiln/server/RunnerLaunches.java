@@ -9,17 +9,20 @@ import dev.kiln.core.KilnException;
 import dev.kiln.github.DeleteOutcome;
 import dev.kiln.github.GitHubApiException;
 import dev.kiln.github.GitHubApp;
-import dev.kiln.github.Installation;
 import dev.kiln.github.JitRunner;
 import dev.kiln.github.Runner;
 import dev.kiln.github.RunnerScope;
-import java.time.Duration;
-import java.time.Instant;
 import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,30 +31,41 @@ import org.slf4j.LoggerFactory;
  * when the job is queued, so that a demand released before it reaches a host registers nothing), named
  * {@code kiln-<vm id>}, with the job's labels plus {@code self-hosted} in the configured runner group; it
  * is kept sealed ({@link JitSeal}) so that every later launch of the VM carries the same config, and
- * dropped when the VM ends. Configs never reach a log, a message or an API answer.
+ * dropped when the VM ends. Only the holder of the VM's claim ({@link MintClaims}) mints, so replicas on
+ * one PostgreSQL never register two runners for one VM. A host's VMs are read and claimed in one
+ * transaction, minted at once and stored in one more, so that a burst costs the store two transactions per
+ * sync rather than three per VM. Configs never reach a log, a message or an API answer.
  */
 final class RunnerLaunches {
     private static final Logger log = LoggerFactory.getLogger(RunnerLaunches.class);
-    private static final Duration INSTALLATION_CACHE = Duration.ofMinutes(10);
+    /** GitHub allows 100 concurrent requests per App (ci-protocols.md §3.7): mints take at most half. */
+    static final int MAX_CONCURRENT_MINTS = 50;
 
     private final Database db;
     private final GitHubApp github;
     private final JitSeal seal;
     private final InstantSource clock;
-    private final Map<Long, Cached> installations = new ConcurrentHashMap<>();
-    private final Map<String, Object> locks = new ConcurrentHashMap<>();
-
-    private record Cached(Installation installation, Instant at) {}
+    private final Installations installations;
+    private final MintClaims claims = new MintClaims();
+    private final Semaphore mintSlots = new Semaphore(MAX_CONCURRENT_MINTS);
 
     /** A runner VM's demand as minting needs it. */
-    private record Demand(String job, JobState state, VmState vm, String host, long installationId, String owner,
-            String repo, List<String> labels, boolean minted) {}
+    private record Demand(String vm, String job, JobState state, VmState vmState, String host, long installationId,
+            String owner, String repo, List<String> labels, boolean minted) {
+        boolean mintable() {
+            return !state.terminal() && vmState.holdsRoom() && vmState != VmState.STOPPING;
+        }
+    }
+
+    /** A runner GitHub registered for a claimed VM, to be stored. */
+    private record Minted(Demand demand, RunnerScope scope, JitRunner runner) {}
 
     RunnerLaunches(Database db, GitHubApp github, InstantSource clock) {
         this.db = requireNonNull(db, "db is null");
         this.github = requireNonNull(github, "github is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.seal = new JitSeal(github.config().privateKey());
+        this.installations = new Installations(github, clock);
     }
 
     /** The config of a sealed row, or null when it cannot be opened. */
@@ -60,57 +74,120 @@ final class RunnerLaunches {
     }
 
     /**
-     * Registers the VM's runner with GitHub unless it has one; false when it could not (logged, and retried
-     * at the next sync). A refusal that retrying cannot cure (a permission, a label) fails the demand.
+     * Registers each VM's runner with GitHub unless it has one, and says which VMs have one now. The VMs this
+     * call claims are minted at once on virtual threads (at most {@link #MAX_CONCURRENT_MINTS} of this
+     * replica's mints ask GitHub together), so that a host's answer waits for its slowest mint, not for the
+     * sum. A VM another sync (of this replica or another) has claimed is left to it: its store wakes the
+     * host's syncs. A mint that fails is logged and retried at the next sync; a refusal that retrying cannot
+     * cure (a permission, a label) fails the demand.
      */
-    boolean ensure(String vmId) {
-        // Two syncs of one host (a held one and a report) may ask at once: one mints, the other then finds it.
-        Object lock = locks.computeIfAbsent(vmId, id -> new Object());
-        try {
-            synchronized (lock) {
-                return ensureLocked(vmId);
-            }
-        } finally {
-            locks.remove(vmId, lock);
+    Set<String> ensureAll(List<String> vmIds) {
+        if (vmIds.isEmpty()) {
+            return Set.of();
         }
+        long now = clock.millis();
+        Set<String> registered = new HashSet<>();
+        List<Demand> claimed = new ArrayList<>();
+        db.tx(tx -> {
+            // Claimed in one order by every caller, so that two replicas' claims never deadlock.
+            for (String vm : vmIds.stream().sorted().distinct().toList()) {
+                Optional<Demand> found = tx.queryOne("SELECT j.id, j.state, v.state AS vm_state, v.host, g.installation_id,"
+                                + " g.owner, g.repo, g.labels, r.jit_config FROM vms v JOIN jobs j ON j.id = v.job_id"
+                                + " JOIN github_jobs g ON g.id = j.gh_job_id LEFT JOIN github_runners r ON r.vm_id = v.id WHERE v.id = ?",
+                        row -> new Demand(vm, row.getString("id"), JobState.valueOf(row.getString("state")),
+                                VmState.valueOf(row.getString("vm_state")), row.getString("host"), row.getLong("installation_id"),
+                                row.getString("owner"), row.getString("repo"), JobStore.read(row.getString("labels"),
+                                new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}),
+                                row.getString("jit_config") != null), vm);
+                if (found.isPresent() && found.get().minted()) {
+                    registered.add(vm);
+                } else if (found.isPresent() && found.get().mintable()) {
+                    switch (claims.claim(tx, vm, now)) {
+                        case OURS -> claimed.add(found.get());
+                        case MINTED -> registered.add(vm);
+                        case TAKEN -> { }
+                    }
+                }
+            }
+            return null;
+        });
+        List<Minted> minted = mintAll(claimed);
+        if (!minted.isEmpty()) {
+            long stored = clock.millis();
+            db.tx(tx -> {
+                for (Minted m : minted) {
+                    tx.update("INSERT INTO github_runners (vm_id, job_id, installation_id, scope, name, runner_id, jit_config,"
+                                    + " minted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", m.demand().vm(), m.demand().job(),
+                            m.demand().installationId(), m.scope().toString(), GitHubApp.runnerName(m.demand().vm()),
+                            m.runner().runner().id(), seal.seal(m.runner().encodedJitConfig()), stored);
+                    MintClaims.done(tx, m.demand().vm());
+                    // Syncs of the host that found the VM claimed (here or on another replica) wait for this.
+                    tx.desiredChanged(m.demand().host());
+                }
+                return null;
+            });
+            for (Minted m : minted) {
+                registered.add(m.demand().vm());
+                log.info("job {}: runner {} registered in {} (runner id {}) for VM {} on {}", m.demand().job(),
+                        GitHubApp.runnerName(m.demand().vm()), m.scope(), m.runner().runner().id(), m.demand().vm(), m.demand().host());
+            }
+        }
+        return registered;
     }
 
-    private boolean ensureLocked(String vmId) {
-        Optional<Demand> found = db.tx(tx -> tx.queryOne("SELECT j.id, j.state, v.state AS vm_state, v.host,"
-                        + " g.installation_id, g.owner, g.repo, g.labels, r.jit_config FROM vms v JOIN jobs j ON j.id = v.job_id"
-                        + " JOIN github_jobs g ON g.id = j.gh_job_id LEFT JOIN github_runners r ON r.vm_id = v.id WHERE v.id = ?",
-                row -> new Demand(row.getString("id"),
-                        JobState.valueOf(row.getString("state")), VmState.valueOf(row.getString("vm_state")),
-                        row.getString("host"), row.getLong("installation_id"), row.getString("owner"), row.getString("repo"),
-                        JobStore.read(row.getString("labels"), new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}),
-                        row.getString("jit_config") != null), vmId));
-        if (found.isEmpty() || found.get().minted()) {
-            return found.isPresent();
+    /** Mints each claimed VM's runner, at once; the ones that failed are left out (their claims released). */
+    private List<Minted> mintAll(List<Demand> claimed) {
+        if (claimed.size() == 1) {
+            return register(claimed.getFirst()).map(List::of).orElse(List.of());
         }
-        Demand demand = found.get();
-        if (demand.state().terminal() || !demand.vm().holdsRoom() || demand.vm() == VmState.STOPPING) {
-            return false;
+        List<Future<Optional<Minted>>> mints = new ArrayList<>();
+        try (ExecutorService each = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("kiln-mint-", 0).factory())) {
+            for (Demand demand : claimed) {
+                mints.add(each.submit(() -> register(demand)));
+            }
         }
-        String name = GitHubApp.runnerName(vmId);
+        List<Minted> minted = new ArrayList<>();
+        for (Future<Optional<Minted>> mint : mints) {
+            try {
+                mint.get().ifPresent(minted::add);
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException("a mint failed", e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new KilnException(ErrorCode.CANCELLED, "interrupted while minting runners for " + claimed.size() + " VMs", e);
+            }
+        }
+        return minted;
+    }
+
+    /** Mints the claimed VM's runner; on failure the claim is released for a later sync. */
+    private Optional<Minted> register(Demand demand) {
+        String name = GitHubApp.runnerName(demand.vm());
         try {
-            RunnerScope scope = github.scopeFor(installation(demand.installationId()), demand.owner(), demand.repo());
-            JitRunner runner = mint(demand, scope, name);
-            long now = clock.millis();
-            db.tx(tx -> tx.update("INSERT INTO github_runners (vm_id, job_id, installation_id, scope, name, runner_id,"
-                            + " jit_config, minted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vm_id) DO NOTHING", vmId,
-                    demand.job(), demand.installationId(), scope.toString(), name, runner.runner().id(),
-                    seal.seal(runner.encodedJitConfig()), now));
-            log.info("job {}: runner {} registered in {} (runner id {}) for VM {} on {}", demand.job(), name, scope,
-                    runner.runner().id(), vmId, demand.host());
-            return true;
+            mintSlots.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            claims.release(db, demand.vm());
+            return Optional.empty();
+        }
+        try {
+            RunnerScope scope = github.scopeFor(installations.get(demand.installationId()), demand.owner(), demand.repo());
+            return Optional.of(new Minted(demand, scope, mint(demand, scope, name)));
         } catch (KilnException e) {
+            claims.release(db, demand.vm());
+            if (GitHubApiException.heldBack(e)) {
+                log.debug("job {}: runner {} for VM {} waits: {}", demand.job(), name, demand.vm(), e.getMessage());
+                return Optional.empty();
+            }
             boolean permanent = e.code().kind() == ErrorCode.Kind.USER_ERROR && e.code() != ErrorCode.UNAUTHENTICATED;
-            log.warn("job {}: cannot register runner {} for VM {}: {}{}", demand.job(), name, vmId, e.getMessage(),
+            log.warn("job {}: cannot register runner {} for VM {}: {}{}", demand.job(), name, demand.vm(), e.getMessage(),
                     permanent ? "; the demand fails" : "; retried at the next sync");
             if (permanent) {
-                fail(demand, vmId, "GitHub refused runner " + name + ": " + e.getMessage(), e.code());
+                fail(demand, "GitHub refused runner " + name + ": " + e.getMessage(), e.code());
             }
-            return false;
+            return Optional.empty();
+        } finally {
+            mintSlots.release();
         }
     }
 
@@ -131,20 +208,10 @@ final class RunnerLaunches {
         }
     }
 
-    private Installation installation(long id) {
-        Cached cached = installations.get(id);
-        if (cached != null && clock.instant().isBefore(cached.at().plus(INSTALLATION_CACHE))) {
-            return cached.installation();
-        }
-        Installation installation = github.installation(id);
-        installations.put(id, new Cached(installation, clock.instant()));
-        return installation;
-    }
-
-    private void fail(Demand demand, String vmId, String why, ErrorCode code) {
+    private void fail(Demand demand, String why, ErrorCode code) {
         long now = clock.millis();
         db.tx(tx -> {
-            SyncStore.setVm(tx, vmId, VmState.FAILED, now);
+            SyncStore.setVm(tx, demand.vm(), VmState.FAILED, now);
             tx.desiredChanged(demand.host());
             tx.signal(Signals.SCHEDULE);
             tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ?", code, why, demand.job());
