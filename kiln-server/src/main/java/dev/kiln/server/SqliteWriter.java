@@ -25,13 +25,12 @@ import javax.sql.DataSource;
  * connection never waits for its user, and one commit serves every write that arrived during the
  * last one. A write that fails is rolled back to its savepoint alone; the others still commit.
  *
- * <p>Shared state: {@link #queue} (thread-safe) and {@link #closed}; each {@link Pending} is handed
- * from its caller to the writer thread and back through its latch.
+ * <p>Shared state: {@link #queue} (thread-safe) and the loop's running flag; each {@link Pending} is
+ * handed from its caller to the writer thread and back through its latch.
  */
 final class SqliteWriter implements AutoCloseable {
     /** The most writes one commit carries, so a caller never waits behind an unbounded batch. */
     static final int MAX_BATCH = 64;
-    private static final long STOP_WAIT_MILLIS = 5000;
 
     /** Runs a write; the pieces of {@link Database} a commit needs. */
     interface Committer {
@@ -45,17 +44,16 @@ final class SqliteWriter implements AutoCloseable {
     private final DataSource connections;
     private final Committer committer;
     private final LinkedBlockingDeque<Pending<?>> queue = new LinkedBlockingDeque<>();
-    private final Thread thread;
-    private volatile boolean closed;
+    private final BackgroundLoop loop;
 
     SqliteWriter(DataSource connections, Committer committer) {
         this.connections = requireNonNull(connections, "connections is null");
         this.committer = requireNonNull(committer, "committer is null");
-        this.thread = Thread.ofPlatform().name("kiln-db-writer").daemon().unstarted(this::loop);
+        this.loop = new BackgroundLoop("kiln-db-writer", this::run);
     }
 
     void start() {
-        thread.start();
+        loop.start();
     }
 
     /**
@@ -65,7 +63,7 @@ final class SqliteWriter implements AutoCloseable {
      *     which every queued job waits for), instead of after them
      */
     <T> T write(Database.Work<T> work, boolean ahead) throws SQLException {
-        if (Thread.currentThread() == thread) {
+        if (loop.isCurrentThread()) {
             throw new IllegalStateException("a write transaction cannot start another: it would wait for itself");
         }
         Pending<T> pending = new Pending<>(work);
@@ -74,7 +72,7 @@ final class SqliteWriter implements AutoCloseable {
         } else {
             queue.addLast(pending);
         }
-        if (closed && queue.remove(pending)) {
+        if (!loop.running() && queue.remove(pending)) {
             pending.fail(stopping());
         }
         return pending.await();
@@ -85,9 +83,9 @@ final class SqliteWriter implements AutoCloseable {
         return queue.size();
     }
 
-    private void loop() {
+    private void run() {
         List<Pending<?>> batch = new ArrayList<>(MAX_BATCH);
-        while (!closed) {
+        while (loop.running()) {
             try {
                 batch.add(queue.takeFirst());
             } catch (InterruptedException e) {
@@ -146,13 +144,7 @@ final class SqliteWriter implements AutoCloseable {
 
     @Override
     public void close() {
-        closed = true;
-        thread.interrupt();
-        try {
-            thread.join(STOP_WAIT_MILLIS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        loop.close();
         for (Pending<?> pending = queue.poll(); pending != null; pending = queue.poll()) {
             pending.fail(stopping());
         }
