@@ -22,6 +22,11 @@ final class BackgroundLoop implements AutoCloseable {
         return !stopped;
     }
 
+    /** Whether the caller runs on this loop's thread. */
+    boolean isCurrentThread() {
+        return Thread.currentThread() == thread;
+    }
+
     @Override
     public void close() {
         stopped = true;

@@ -18,13 +18,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The store's connections and transactions. SQLite runs in WAL mode on one connection (writes are
- * serialised anyway, and one connection never meets a busy database); PostgreSQL gets a pool. The
- * schema is migrated by Flyway at start.
+ * The store's connections and transactions. SQLite runs in WAL mode with one writing connection
+ * (writes are serialised anyway, and one writer never meets a busy database) and a small pool of
+ * read-only connections: in WAL a reader sees the last commit without waiting for the writer, so the
+ * agents' held syncs and the API's listings never queue behind a scheduling pass or a submission.
+ * PostgreSQL gets one pool for both. The schema is migrated by Flyway at start.
  */
 final class Database implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Database.class);
     private static final int MAX_ATTEMPTS = 5;
+    /** SQLite readers: enough for the agents' syncs on two to four cores, few enough to stay cheap. */
+    static final int SQLITE_READERS = 4;
 
     /** A unit of work inside one transaction. */
     interface Work<T> {
@@ -34,15 +38,46 @@ final class Database implements AutoCloseable {
     private final String url;
     private final Dialect dialect;
     private final HikariDataSource pool;
+    /** Read-only transactions: a pool of its own on SQLite, {@link #pool} on PostgreSQL. */
+    private final HikariDataSource readPool;
+    /** Every write on SQLite, one after the other on a thread of its own; null on PostgreSQL. */
+    private final SqliteWriter writer;
     private final Signals signals;
 
     Database(String url, String user, String password, Signals signals) {
         this.url = requireNonNull(url, "url is null");
         this.dialect = Dialect.of(url);
         this.signals = requireNonNull(signals, "signals is null");
+        this.pool = new HikariDataSource(poolConfig("kiln-db", user, password, false));
+        try {
+            migrate();
+            // Opened after the migration: a reader never sees a schema being made.
+            this.readPool = dialect == Dialect.SQLITE ? new HikariDataSource(poolConfig("kiln-db-read", user,
+                    password, true)) : pool;
+        } catch (RuntimeException e) {
+            pool.close();
+            throw e;
+        }
+        this.writer = dialect == Dialect.SQLITE ? new SqliteWriter(pool, new SqliteWriter.Committer() {
+            @Override
+            public <T> T run(Connection connection, Work<T> work, Set<String> topics) throws SQLException {
+                return Database.this.run(connection, work, Access.WRITE, topics);
+            }
+
+            @Override
+            public void committed(Set<String> topics) {
+                signals.signal(topics);
+            }
+        }) : null;
+        if (writer != null) {
+            writer.start();
+        }
+    }
+
+    private HikariConfig poolConfig(String name, String user, String password, boolean readOnly) {
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(url);
-        config.setPoolName("kiln-db");
+        config.setPoolName(name);
         config.setAutoCommit(false);
         config.setConnectionTimeout(10_000);
         config.setInitializationFailTimeout(-1);
@@ -53,17 +88,25 @@ final class Database implements AutoCloseable {
             config.setPassword(password);
         }
         if (dialect == Dialect.SQLITE) {
-            config.setMaximumPoolSize(1);
+            config.setMaximumPoolSize(readOnly ? SQLITE_READERS : 1);
             config.addDataSourceProperty("journal_mode", "WAL");
             config.addDataSourceProperty("synchronous", "NORMAL");
             config.addDataSourceProperty("busy_timeout", "10000");
             config.addDataSourceProperty("foreign_keys", "true");
+            if (readOnly) {
+                // Not Connection.setReadOnly: sqlite-jdbc refuses it on an open connection (xerial/sqlite-jdbc#247).
+                config.setConnectionInitSql("PRAGMA query_only = true");
+            }
         } else {
             config.setMaximumPoolSize(16);
             config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
         }
-        this.pool = new HikariDataSource(config);
-        migrate();
+        return config;
+    }
+
+    /** Writes waiting for SQLite's writer (0 on PostgreSQL, whose writes wait in the pool). */
+    int queuedWrites() {
+        return writer == null ? 0 : writer.queued();
     }
 
     Dialect dialect() {
@@ -82,7 +125,6 @@ final class Database implements AutoCloseable {
                 log.info("database {} migrated to schema version {}", redact(url), result.targetSchemaVersion);
             }
         } catch (RuntimeException e) {
-            pool.close();
             throw new KilnException(ErrorCode.UNAVAILABLE, "cannot migrate the database at " + redact(url) + ": "
                     + rootMessage(e), e);
         }
@@ -90,10 +132,24 @@ final class Database implements AutoCloseable {
 
     /**
      * Runs the work in one transaction and, once it has committed, wakes whoever waits on the topics
-     * it signalled. A serialisation failure or deadlock between replicas is retried.
+     * it signalled. A serialisation failure or deadlock between replicas is retried. On SQLite the
+     * {@link SqliteWriter} runs it, maybe in one commit with other writes.
      */
     <T> T tx(Work<T> work) {
-        return tx(work, false);
+        return tx(work, Access.WRITE);
+    }
+
+    /**
+     * A write that goes ahead of the writes queued on SQLite (no difference on PostgreSQL): for the
+     * scheduling pass, which every queued job waits for.
+     */
+    <T> T priorityTx(Work<T> work) {
+        return tx(work, Access.PRIORITY_WRITE);
+    }
+
+    /** A read-only transaction (one statement's view at a time on PostgreSQL), which never waits for a writer. */
+    <T> T read(Work<T> work) {
+        return tx(work, Access.READ);
     }
 
     /**
@@ -101,22 +157,36 @@ final class Database implements AutoCloseable {
      * transactions always do), for answers whose parts must agree with each other.
      */
     <T> T snapshot(Work<T> work) {
-        return tx(work, true);
+        return tx(work, Access.SNAPSHOT);
     }
 
-    private <T> T tx(Work<T> work, boolean snapshot) {
+    /** What a transaction may do, and so which connections it runs on. */
+    enum Access {
+        WRITE, PRIORITY_WRITE, READ, SNAPSHOT;
+
+        boolean writes() {
+            return this == WRITE || this == PRIORITY_WRITE;
+        }
+    }
+
+    private <T> T tx(Work<T> work, Access access) {
+        if (access.writes() && writer != null) {
+            try {
+                return writer.write(work, access == Access.PRIORITY_WRITE);
+            } catch (SQLException e) {
+                throw unavailable(e);
+            }
+        }
         for (int attempt = 1; ; attempt++) {
             Set<String> topics = new LinkedHashSet<>();
             T result;
-            try (Connection connection = connect()) {
-                boolean isolated = snapshot && dialect == Dialect.POSTGRESQL;
+            try (Connection connection = connect(access.writes() ? pool : readPool)) {
+                boolean isolated = access == Access.SNAPSHOT && dialect == Dialect.POSTGRESQL;
                 if (isolated) {
                     connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
                 }
                 try {
-                    Tx tx = new Tx(connection, dialect, topics);
-                    result = work.run(tx);
-                    tx.bumpGenerations();
+                    result = run(connection, work, access, topics);
                     if (dialect == Dialect.POSTGRESQL && !topics.isEmpty()) {
                         PgNotifier.notify(connection, topics);
                     }
@@ -141,9 +211,17 @@ final class Database implements AutoCloseable {
         }
     }
 
-    private Connection connect() throws SQLException {
+    /** The work in an open transaction, and what every transaction does before it commits. */
+    private <T> T run(Connection connection, Work<T> work, Access access, Set<String> topics) throws SQLException {
+        Tx tx = new Tx(connection, dialect, access, topics);
+        T result = work.run(tx);
+        tx.bumpGenerations();
+        return result;
+    }
+
+    private static Connection connect(HikariDataSource from) throws SQLException {
         try {
-            return pool.getConnection();
+            return from.getConnection();
         } catch (SQLException e) {
             throw new SQLTransientException("no database connection: " + rootMessage(e), e);
         }
@@ -195,6 +273,12 @@ final class Database implements AutoCloseable {
 
     @Override
     public void close() {
+        if (writer != null) {
+            writer.close();
+        }
+        if (readPool != pool) {
+            readPool.close();
+        }
         pool.close();
     }
 }

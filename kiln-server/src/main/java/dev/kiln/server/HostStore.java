@@ -71,18 +71,18 @@ final class HostStore {
 
     /** The host a token belongs to. */
     String authenticate(String hostToken) {
-        return db.tx(tx -> tx.queryOne("SELECT name FROM hosts WHERE token_hash = ?", row -> row.getString(1),
+        return db.read(tx -> tx.queryOne("SELECT name FROM hosts WHERE token_hash = ?", row -> row.getString(1),
                 Tokens.hash(hostToken))).orElseThrow(() -> new KilnException(ErrorCode.UNAUTHENTICATED,
                 "the host token is unknown or was revoked (its host was removed with `kiln hosts rm`); enrol the"
                         + " agent again with a token from `kiln hosts add NAME`"));
     }
 
     List<HostView> list() {
-        return db.tx(tx -> tx.query(VIEW + " ORDER BY h.name", HostStore::view));
+        return db.read(tx -> tx.query(VIEW + " ORDER BY h.name", HostStore::view));
     }
 
     HostView get(String name) {
-        return db.tx(tx -> get(tx, name));
+        return db.read(tx -> get(tx, name));
     }
 
     HostView drain(String name, boolean draining) {

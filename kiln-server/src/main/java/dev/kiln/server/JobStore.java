@@ -59,14 +59,14 @@ final class JobStore {
     }
 
     List<JobView> list(JobState state, int limit) {
-        return db.tx(tx -> state == null
+        return db.read(tx -> state == null
                 ? tx.query(VIEW + " ORDER BY j.created_at DESC, j.seq DESC LIMIT ?", row -> view(row, List.of()), limit)
                 : tx.query(VIEW + " WHERE j.state = ? ORDER BY j.created_at DESC, j.seq DESC LIMIT ?",
                         row -> view(row, List.of()), state, limit));
     }
 
     Optional<JobView> find(String id) {
-        return db.tx(tx -> find(tx, id, true));
+        return db.snapshot(tx -> find(tx, id, true));
     }
 
     JobView get(String id) {

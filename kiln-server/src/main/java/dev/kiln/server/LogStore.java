@@ -45,7 +45,7 @@ final class LogStore {
     }
 
     LogPage read(String jobId, long after) {
-        return db.tx(tx -> {
+        return db.snapshot(tx -> {
             JobState state = tx.queryOne("SELECT state FROM jobs WHERE id = ?", row -> JobState.valueOf(row.getString(1)),
                     jobId).orElseThrow(() -> JobStore.notFound(jobId));
             long vmsRunning = tx.queryLong("SELECT COUNT(*) FROM vms WHERE job_id = ? AND state IN (?, ?, ?, ?)", jobId,

@@ -51,7 +51,7 @@ final class SchedulingStore {
 
     Pass pass(Scheduler scheduler) {
         long now = clock.millis();
-        return db.tx(tx -> {
+        return db.priorityTx(tx -> {
             if (tx.dialect() == Dialect.POSTGRESQL) {
                 tx.query("SELECT name FROM hosts ORDER BY name FOR UPDATE", row -> row.getString(1));
             }

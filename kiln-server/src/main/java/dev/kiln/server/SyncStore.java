@@ -216,7 +216,7 @@ final class SyncStore {
         SyncAnswer answer = desired(host, runners != null);
         if (answer == null) {
             // Runner VMs without a JIT config: minted now, outside any transaction (it calls GitHub), once per VM.
-            runners.ensureAll(db.tx(tx -> tx.query("SELECT v.id FROM vms v JOIN jobs j ON j.id = v.job_id LEFT JOIN"
+            runners.ensureAll(db.read(tx -> tx.query("SELECT v.id FROM vms v JOIN jobs j ON j.id = v.job_id LEFT JOIN"
                             + " github_runners r ON r.vm_id = v.id WHERE v.host = ? AND v.state IN (?, ?, ?) AND j.kind = ?"
                             + " AND r.jit_config IS NULL", row -> row.getString(1), host, VmState.PENDING, VmState.BOOTING,
                     VmState.RUNNING, GitHubStore.KIND)));

@@ -19,12 +19,14 @@ final class Tx {
 
     private final Connection connection;
     private final Dialect dialect;
+    private final Database.Access access;
     private final Set<String> topics;
     private final Set<String> changedHosts = new java.util.TreeSet<>();
 
-    Tx(Connection connection, Dialect dialect, Set<String> topics) {
+    Tx(Connection connection, Dialect dialect, Database.Access access, Set<String> topics) {
         this.connection = connection;
         this.dialect = dialect;
+        this.access = access;
         this.topics = topics;
     }
 
@@ -34,6 +36,7 @@ final class Tx {
 
     /** Wakes waiters on the topic once this transaction commits (on every replica). */
     void signal(String topic) {
+        writing("signal " + topic);
         topics.add(topic);
     }
 
@@ -42,6 +45,7 @@ final class Tx {
      * can tell a newer answer from an older one) and its held syncs wake after.
      */
     void desiredChanged(String host) {
+        writing("change host " + host + "'s desired VMs");
         changedHosts.add(host);
         topics.add(Signals.host(host));
     }
@@ -54,8 +58,16 @@ final class Tx {
     }
 
     int update(String sql, Object... args) throws SQLException {
+        writing(sql);
         try (PreparedStatement statement = prepare(sql, args)) {
             return statement.executeUpdate();
+        }
+    }
+
+    /** A read-only transaction runs on a reader, where a write would fail later and less clearly. */
+    private void writing(String what) {
+        if (!access.writes()) {
+            throw new IllegalStateException("a read-only transaction cannot " + what + "; use Database.tx");
         }
     }
 

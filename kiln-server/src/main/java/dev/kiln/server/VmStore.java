@@ -16,7 +16,7 @@ final class VmStore {
 
     List<VmView> list(boolean all, int limit) {
         String where = all ? "" : " WHERE state IN ('PENDING', 'BOOTING', 'RUNNING', 'STOPPING')";
-        return db.tx(tx -> tx.query("SELECT * FROM vms" + where + " ORDER BY created_at DESC, id LIMIT ?",
+        return db.read(tx -> tx.query("SELECT * FROM vms" + where + " ORDER BY created_at DESC, id LIMIT ?",
                 row -> new VmView(row.getString("id"), row.getString("job_id"), row.getString("host"),
                         VmState.valueOf(row.getString("state")), row.getInt("cpus"), row.getLong("memory_mib"),
                         row.getInt("disk_gib"), Tx.instantOrNull(row, "created_at"), Tx.instantOrNull(row, "updated_at")),
