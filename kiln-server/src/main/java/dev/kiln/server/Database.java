@@ -10,6 +10,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.SQLTransientException;
+import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.Properties;
 import java.util.Set;
@@ -29,6 +30,8 @@ final class Database implements AutoCloseable {
     private static final int MAX_ATTEMPTS = 5;
     /** SQLite readers: enough for the agents' syncs on two to four cores, few enough to stay cheap. */
     static final int SQLITE_READERS = 4;
+    /** How often SQLite's write-ahead log is copied into the database, off the writer's path. */
+    static final Duration SQLITE_CHECKPOINT_INTERVAL = Duration.ofMillis(250);
 
     /** A unit of work inside one transaction. */
     interface Work<T> {
@@ -42,6 +45,8 @@ final class Database implements AutoCloseable {
     private final HikariDataSource readPool;
     /** Every write on SQLite, one after the other on a thread of its own; null on PostgreSQL. */
     private final SqliteWriter writer;
+    /** SQLite's checkpoints, which its writer leaves to this; null on PostgreSQL. */
+    private final SqliteCheckpoints checkpoints;
     private final Signals signals;
 
     Database(String url, String user, String password, Signals signals) {
@@ -69,8 +74,10 @@ final class Database implements AutoCloseable {
                 signals.signal(topics);
             }
         }) : null;
+        this.checkpoints = dialect == Dialect.SQLITE ? new SqliteCheckpoints(url, SQLITE_CHECKPOINT_INTERVAL) : null;
         if (writer != null) {
             writer.start();
+            checkpoints.start();
         }
     }
 
@@ -93,6 +100,9 @@ final class Database implements AutoCloseable {
             config.addDataSourceProperty("synchronous", "NORMAL");
             config.addDataSourceProperty("busy_timeout", "10000");
             config.addDataSourceProperty("foreign_keys", "true");
+            if (!readOnly) {
+                config.setConnectionInitSql("PRAGMA wal_autocheckpoint = 0"); // SqliteCheckpoints does it
+            }
             if (readOnly) {
                 // Not Connection.setReadOnly: sqlite-jdbc refuses it on an open connection (xerial/sqlite-jdbc#247).
                 config.setConnectionInitSql("PRAGMA query_only = true");
@@ -275,6 +285,7 @@ final class Database implements AutoCloseable {
     public void close() {
         if (writer != null) {
             writer.close();
+            checkpoints.close();
         }
         if (readPool != pool) {
             readPool.close();
