@@ -19,10 +19,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The store's connections and transactions. SQLite runs in WAL mode with one writing connection
- * (writes are serialised anyway, and one writer never meets a busy database) and a small pool of
- * read-only connections: in WAL a reader sees the last commit without waiting for the writer, so the
- * agents' held syncs and the API's listings never queue behind a scheduling pass or a submission.
+ * The store's connections and transactions. SQLite runs in WAL mode with one writing connection on
+ * the {@link SqliteWriter}'s thread (writes are serialised anyway, and one writer never meets a busy
+ * database), its checkpoints on {@link SqliteCheckpoints}' own, and a small pool of read-only
+ * connections: in WAL a reader sees the last commit without waiting for the writer, so the agents'
+ * held syncs and the API's listings never queue behind a scheduling pass or a submission.
  * PostgreSQL gets one pool for both. The schema is migrated by Flyway at start.
  */
 final class Database implements AutoCloseable {
@@ -100,12 +101,11 @@ final class Database implements AutoCloseable {
             config.addDataSourceProperty("synchronous", "NORMAL");
             config.addDataSourceProperty("busy_timeout", "10000");
             config.addDataSourceProperty("foreign_keys", "true");
-            if (!readOnly) {
-                config.setConnectionInitSql("PRAGMA wal_autocheckpoint = 0"); // SqliteCheckpoints does it
-            }
             if (readOnly) {
                 // Not Connection.setReadOnly: sqlite-jdbc refuses it on an open connection (xerial/sqlite-jdbc#247).
                 config.setConnectionInitSql("PRAGMA query_only = true");
+            } else {
+                config.setConnectionInitSql("PRAGMA wal_autocheckpoint = 0"); // SqliteCheckpoints does it
             }
         } else {
             config.setMaximumPoolSize(16);
