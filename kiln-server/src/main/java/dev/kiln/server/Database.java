@@ -10,6 +10,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.SQLTransientException;
+import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.Properties;
 import java.util.Set;
@@ -18,10 +19,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The store's connections and transactions. SQLite runs in WAL mode with one writing connection
- * (writes are serialised anyway, and one writer never meets a busy database) and a small pool of
- * read-only connections: in WAL a reader sees the last commit without waiting for the writer, so the
- * agents' held syncs and the API's listings never queue behind a scheduling pass or a submission.
+ * The store's connections and transactions. SQLite runs in WAL mode with one writing connection on
+ * the {@link SqliteWriter}'s thread (writes are serialised anyway, and one writer never meets a busy
+ * database), its checkpoints on {@link SqliteCheckpoints}' own, and a small pool of read-only
+ * connections: in WAL a reader sees the last commit without waiting for the writer, so the agents'
+ * held syncs and the API's listings never queue behind a scheduling pass or a submission.
  * PostgreSQL gets one pool for both. The schema is migrated by Flyway at start.
  */
 final class Database implements AutoCloseable {
@@ -29,6 +31,8 @@ final class Database implements AutoCloseable {
     private static final int MAX_ATTEMPTS = 5;
     /** SQLite readers: enough for the agents' syncs on two to four cores, few enough to stay cheap. */
     static final int SQLITE_READERS = 4;
+    /** How often SQLite's write-ahead log is copied into the database, off the writer's path. */
+    static final Duration SQLITE_CHECKPOINT_INTERVAL = Duration.ofMillis(250);
 
     /** A unit of work inside one transaction. */
     interface Work<T> {
@@ -42,6 +46,8 @@ final class Database implements AutoCloseable {
     private final HikariDataSource readPool;
     /** Every write on SQLite, one after the other on a thread of its own; null on PostgreSQL. */
     private final SqliteWriter writer;
+    /** SQLite's checkpoints, which its writer leaves to this; null on PostgreSQL. */
+    private final SqliteCheckpoints checkpoints;
     private final Signals signals;
 
     Database(String url, String user, String password, Signals signals) {
@@ -69,8 +75,10 @@ final class Database implements AutoCloseable {
                 signals.signal(topics);
             }
         }) : null;
+        this.checkpoints = dialect == Dialect.SQLITE ? new SqliteCheckpoints(url, SQLITE_CHECKPOINT_INTERVAL) : null;
         if (writer != null) {
             writer.start();
+            checkpoints.start();
         }
     }
 
@@ -96,6 +104,8 @@ final class Database implements AutoCloseable {
             if (readOnly) {
                 // Not Connection.setReadOnly: sqlite-jdbc refuses it on an open connection (xerial/sqlite-jdbc#247).
                 config.setConnectionInitSql("PRAGMA query_only = true");
+            } else {
+                config.setConnectionInitSql("PRAGMA wal_autocheckpoint = 0"); // SqliteCheckpoints does it
             }
         } else {
             config.setMaximumPoolSize(16);
@@ -275,6 +285,7 @@ final class Database implements AutoCloseable {
     public void close() {
         if (writer != null) {
             writer.close();
+            checkpoints.close();
         }
         if (readPool != pool) {
             readPool.close();

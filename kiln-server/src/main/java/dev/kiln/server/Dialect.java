@@ -5,7 +5,7 @@ import dev.kiln.core.KilnException;
 
 /** The two databases Kiln stores in, and what differs between them. */
 enum Dialect {
-    /** Embedded, one server process: every transaction runs on the one connection, so none need locks. */
+    /** Embedded, one server process: every write runs on its one writer thread, so none need locks. */
     SQLITE(""),
     /** Several replicas: rows are claimed with locks so that no two replicas decide the same job. */
     POSTGRESQL(" FOR UPDATE");

@@ -25,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * SQLite's writes on one thread, committed in groups, and its reads on a pool of their own: many
  * writers at once each get their own outcome, a failing write takes no other with it, a reader woken
- * by a write's signal sees that write, and the scheduling pass goes ahead of queued writes.
+ * by a write's signal sees that write, the scheduling pass goes ahead of queued writes, and the log
+ * is checkpointed by a loop of its own, not inside the writer's commits.
  */
 @Timeout(60)
 class SqliteWritesTest {
@@ -151,6 +152,23 @@ class SqliteWritesTest {
             }
         }
         assertThat(order).containsExactly("pass", "a", "b");
+    }
+
+    @Test
+    void theLogIsCopiedIntoTheDatabaseOffTheWriter() throws Exception {
+        long autocheckpoint = db.tx(tx -> tx.queryLong("PRAGMA wal_autocheckpoint"));
+        assertThat(autocheckpoint).isZero();
+        Path file = dir.resolve("kiln.db");
+        long before = java.nio.file.Files.size(file);
+        String padding = "x".repeat(200);
+        db.tx(tx -> {
+            for (int i = 0; i < 2000; i++) {
+                tx.update("INSERT INTO hosts (name, version, created_at) VALUES (?, ?, ?)", "h" + i, padding, i);
+            }
+            return null;
+        });
+        // The writer never checkpoints, so only the checkpoint loop makes the database file grow before close.
+        await().atMost(Duration.ofSeconds(20)).until(() -> java.nio.file.Files.size(file) > before + 300_000);
     }
 
     @Test
