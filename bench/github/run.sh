@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GitHub benchmark, end to end through the server: the fake GitHub queues 1,000 jobs at once and delivers
+# GitHub benchmark, end to end through the server, in three rounds: the fake GitHub queues 1,000 jobs at once and delivers
 # their signed webhooks to a real server (SQLite) with 100 agents on simulated VMMs, in one JVM over
 # loopback HTTP. Webhook received → launch delivered (and the part of it spent waiting for GitHub's
 # answers), and GitHub API requests per job. Writes RESULTS.md here.
