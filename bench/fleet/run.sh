@@ -8,21 +8,14 @@ root="$(cd "$here/../.." && pwd)"
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 java="$JAVA_HOME/bin/java"
 cd "$root"
-nice -n 10 mvn -q -o -pl kiln-server,kiln-agent,kiln-api -am test-compile -DskipTests
-# The modules' own classes first: dependency:build-classpath alone names the jars installed in
-# ~/.m2, which may be older than the code being measured.
-deps="$(nice -n 10 mvn -q -o -pl kiln-agent dependency:build-classpath -Dmdep.outputFile=/dev/stdout -Dmdep.includeScope=test)"
-cp="kiln-agent/target/test-classes:kiln-agent/target/classes"
-for module in kiln-core kiln-api kiln-vm kiln-server kiln-testkit; do
-  cp="$cp:$module/target/classes"
-done
+cp="$("$root/bench/agent-classpath.sh")"
 results="$here/RESULTS.md"
 tmp="$(mktemp)"
 log="$(mktemp)"
 trap 'rm -f "$tmp" "$log"' EXIT
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 started=$(date +%s)
-nice -n 10 "$java" -Xmx2g -cp "$cp:$deps" dev.kiln.agent.FleetBenchmark >"$tmp" 2>"$log"
+nice -n 10 "$java" -Xmx2g -cp "$cp" dev.kiln.agent.FleetBenchmark >"$tmp" 2>"$log"
 {
   echo "# Fleet benchmark results"
   echo

@@ -155,7 +155,8 @@ public final class SimulatedVmm implements Vmm {
         } catch (InterruptedException e) {
             return; // cancelled: cancel() reports the end
         } catch (Exception e) {
-            ending = Ending.failed("GUEST_CRASHED", "the simulated runner failed: " + e.getClass().getSimpleName());
+            ending = Ending.failed("GUEST_CRASHED", "the simulated runner failed: " + e.getClass().getSimpleName()
+                    + (e.getMessage() == null ? "" : ": " + e.getMessage()));
         }
         finish(launch.id(), ending);
     }

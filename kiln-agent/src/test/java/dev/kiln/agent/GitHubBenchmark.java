@@ -58,6 +58,7 @@ public final class GitHubBenchmark {
     static final int HOSTS = 100;
     static final int JOBS = 1000;
     static final int REPOS = 10;
+    static final int ROUNDS = 3;
     /** Each host holds 16 runner VMs of 2 vCPUs / 4 GiB / 32 GiB: the whole burst fits at once. */
     static final int HOST_VCPUS = 32;
     static final long HOST_MEMORY_GIB = 128;
@@ -155,6 +156,22 @@ public final class GitHubBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
+        System.out.println(HOSTS + " hosts of " + HOST_VCPUS + " vCPUs / " + HOST_MEMORY_GIB + " GiB / " + HOST_DISK_GIB
+                + " GiB disk (room for the whole burst at once); " + JOBS + " jobs labelled `kiln-2cpu-4gb` in " + REPOS
+                + " repositories of one organisation, queued on the fake at once; each runner VM takes a job at once (GitHub sends"
+                + " `in_progress`) and completes it once every launch has been delivered, as jobs that take minutes would."
+                + " " + ROUNDS + " rounds, each on a fresh server, fleet and fake, one after the other: the machine is shared,"
+                + " and the rounds show how much its other work moves the figures.");
+        for (int round = 1; round <= ROUNDS; round++) {
+            System.out.println();
+            System.out.println("## Round " + round + " of " + ROUNDS + ": a burst of " + JOBS + " queued webhooks (load average "
+                    + Files.readString(Path.of("/proc/loadavg")).split(" ")[0] + " at its start)");
+            System.out.println();
+            round();
+        }
+    }
+
+    static void round() throws Exception {
         Path dir = Files.createTempDirectory("kiln-bench-github-");
         KeyPair keys = AppKeys.generate();
         // Nanos of the launches at the agents, set beside the server's millisecond clock.
@@ -215,8 +232,13 @@ public final class GitHubBenchmark {
             }
             long completed = System.nanoTime() - start;
             int concluded = 0;
+            Map<String, Long> otherwise = Map.of();
             while (System.nanoTime() - start < TimeUnit.SECONDS.toNanos(450)) {
-                concluded = (int) client.jobs(null, 1000).stream().filter(j -> j.state() == JobState.SUCCEEDED).count();
+                List<dev.kiln.api.JobView> demands = client.jobs(null, 1000);
+                concluded = (int) demands.stream().filter(j -> j.state() == JobState.SUCCEEDED).count();
+                otherwise = demands.stream().filter(j -> j.state() != JobState.SUCCEEDED).collect(
+                        java.util.stream.Collectors.groupingBy(j -> j.state() + ": " + j.detail(), java.util.TreeMap::new,
+                                java.util.stream.Collectors.counting()));
                 if (concluded >= JOBS) {
                     break;
                 }
@@ -230,6 +252,12 @@ public final class GitHubBenchmark {
             server.close();
             server = null;
             report(dir, launchedAt, nanos0, millis0, http, during, launched, completed, ended, concluded, installation);
+            if (!otherwise.isEmpty()) {
+                System.out.println();
+                System.out.println("Demands that did not succeed, by state and detail:");
+                System.out.println();
+                otherwise.forEach((why, count) -> System.out.println("- " + count + " × " + why));
+            }
         } finally {
             finish.countDown();
             agents.parallelStream().forEach(Agent::close);
@@ -296,13 +324,6 @@ public final class GitHubBenchmark {
             own.add(launchMicros - receivedMicros - waited);
         }
         long requestsTotal = requests.values().stream().mapToLong(Long::longValue).sum();
-        System.out.println("## A burst of " + JOBS + " queued webhooks");
-        System.out.println();
-        System.out.println(HOSTS + " hosts of " + HOST_VCPUS + " vCPUs / " + HOST_MEMORY_GIB + " GiB / " + HOST_DISK_GIB
-                + " GiB disk (room for the whole burst at once); " + JOBS + " jobs labelled `kiln-2cpu-4gb` in " + REPOS
-                + " repositories of one organisation, queued on the fake at once; each runner VM takes a job at once (GitHub sends"
-                + " `in_progress`) and completes it once every launch has been delivered, as jobs that take minutes would.");
-        System.out.println();
         System.out.println("| | p50 ms | p90 ms | p99 ms | max ms |");
         System.out.println("|---|---:|---:|---:|---:|");
         row("webhook received → launch delivered", total);

@@ -1,11 +1,10 @@
 package dev.kiln.github;
 
+import dev.kiln.testkit.github.AppKeys;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
-import java.security.NoSuchAlgorithmException;
 import java.security.interfaces.RSAPrivateKey;
 import java.util.Arrays;
 import java.util.Base64;
@@ -17,13 +16,7 @@ final class TestKeys {
     private TestKeys() {}
 
     static KeyPair generate() {
-        try {
-            KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-            generator.initialize(2048);
-            return generator.generateKeyPair();
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("RSA key generation is not available in this JDK", e);
-        }
+        return AppKeys.generate();
     }
 
     static RSAPrivateKey privateKey() {
