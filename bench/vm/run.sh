@@ -56,7 +56,7 @@ kiln_true() {
   "$kiln" run -v "${net_flags[@]}" -- true 2> "$work/verbose.txt"
   end=$(date +%s%N)
   # Where Kiln's own time goes: launcher and JVM until the engine is ready, resources, cleanup.
-  sed -n 's/.*ready to make VM .* \([0-9]*\) ms after the process started/\1/p' "$work/verbose.txt" >> "$work/startup.ms"
+  sed -n 's/.*ready to make VM .* \([0-9]*\) ms after `kiln` started/\1/p' "$work/verbose.txt" >> "$work/startup.ms"
   sed -n 's/.*resources \([0-9]*\) ms, boot \([0-9]*\) ms, command \([0-9]*\) ms, cleanup \([0-9]*\) ms.*/\1 \4/p' "$work/verbose.txt" >> "$work/engine.ms"
   echo $(( (end - start) / 1000000 ))
 }

@@ -88,9 +88,8 @@ final class RunCommand implements Callable<Integer> {
         }, "kiln-run-interrupt");
         Runtime.getRuntime().addShutdownHook(onInterrupt);
         if (verbose) {
-            ProcessHandle.current().info().startInstant().ifPresent(start -> System.err.printf(
-                    "kiln: ready to make VM %s %d ms after the process started%n", spec.vmId(),
-                    java.time.Duration.between(start, java.time.Instant.now()).toMillis()));
+            launchedAt().ifPresent(start -> System.err.printf("kiln: ready to make VM %s %d ms after `kiln` started%n",
+                    spec.vmId(), java.time.Duration.between(start, java.time.Instant.now()).toMillis()));
         }
         VmResult result;
         try {
@@ -114,6 +113,19 @@ final class RunCommand implements Callable<Integer> {
             case GUEST_CRASHED -> fail(ErrorCode.GUEST_CRASHED, "VM " + spec.vmId() + ": " + result.detail());
             case CANCELLED -> fail(ErrorCode.CANCELLED, "VM " + spec.vmId() + " stopped: " + result.detail());
         };
+    }
+
+    /**
+     * When bin/kiln started, from its KILN_LAUNCHED_AT (bash's $EPOCHREALTIME). Not the process's start
+     * time: Linux keeps that relative to a boot time it gives to the second only.
+     */
+    private static java.util.Optional<java.time.Instant> launchedAt() {
+        String text = System.getenv("KILN_LAUNCHED_AT");
+        if (text == null || !text.matches("\\d+[.,]\\d{6}")) {
+            return java.util.Optional.empty();
+        }
+        String[] parts = text.split("[.,]");
+        return java.util.Optional.of(java.time.Instant.ofEpochSecond(Long.parseLong(parts[0]), Long.parseLong(parts[1]) * 1000));
     }
 
     private static int fail(ErrorCode code, String message) {
