@@ -14,8 +14,8 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
 /**
- * Loads the classes a `kiln run` needs without touching the host, so bin/kiln can archive them after a
- * build (JDK 25's ahead-of-time cache or class-data sharing). Prints nothing and leaves nothing behind;
+ * Loads the classes a `kiln run` needs without touching the host, so bin/kiln can archive them for
+ * class-data sharing after a build. Prints nothing and leaves nothing behind;
  * what it does not load, each run loads and links from the jars again.
  */
 @Command(name = "warmup", hidden = true)

@@ -36,8 +36,7 @@ public record ConcurrencyLimits(int perOrg, int perRepo, Map<String, Integer> or
      */
     public ConcurrencyLimits withOrgCaps(Map<String, Integer> caps) {
         Map<String, Integer> merged = new HashMap<>(orgs);
-        requireNonNull(caps, "caps is null").forEach((org, cap) -> merged.merge(key(org), cap, Math::min));
-        merged.replaceAll((org, limit) -> Math.min(limit, orgs.containsKey(org) ? orgs.get(org) : perOrg));
+        requireNonNull(caps, "caps is null").forEach((org, cap) -> merged.merge(key(org), Math.min(cap, forOrg(org)), Math::min));
         return new ConcurrencyLimits(perOrg, perRepo, merged, repos);
     }
 
