@@ -48,13 +48,13 @@ class CommandTreeTest {
     }
 
     @Test
-    void theWarmUpFindsEveryEngineClassItNamesAndLeavesNothing() throws IOException {
+    void theWarmUpRunsWithoutTouchingTheHostAndLeavesNothing() throws IOException {
         Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
         long before;
         try (Stream<Path> files = Files.list(tmp)) {
             before = files.filter(p -> p.getFileName().toString().startsWith("kiln-warmup-")).count();
         }
-        assertThat(kiln("warmup").code()).as("a class renamed in kiln-vm must be renamed in WarmupCommand").isZero();
+        assertThat(kiln("warmup").code()).isZero();
         try (Stream<Path> files = Files.list(tmp)) {
             assertThat(files.filter(p -> p.getFileName().toString().startsWith("kiln-warmup-")).count()).isEqualTo(before);
         }

@@ -1,8 +1,8 @@
 package dev.kiln.vm;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -19,14 +20,14 @@ import java.util.Map;
  * rendered for shell inits.
  */
 final class ConfigDrive {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final JsonFactory JSON = new JsonFactory();
     private static final int BLOCK = 512;
 
     private ConfigDrive() {}
 
     static void write(GuestConfig config, Path file) throws IOException {
         Map<String, byte[]> members = new LinkedHashMap<>();
-        members.put("config.json", JSON.writeValueAsBytes(config));
+        members.put("config.json", json(config));
         members.put("kiln.env", config.shellEnv().getBytes(StandardCharsets.UTF_8));
         members.put("job.env", config.jobEnv().getBytes(StandardCharsets.UTF_8));
         members.put("command.sh", config.commandScript().getBytes(StandardCharsets.UTF_8));
@@ -43,6 +44,48 @@ final class ConfigDrive {
             }
             out.write(new byte[2 * BLOCK]);
         }
+    }
+
+    /**
+     * config.json, written with Jackson's streaming generator: its object mapper would take ~0.1 s to
+     * get going in a fresh `kiln run`. The format is the record's, as a mapper would write it.
+     */
+    static byte[] json(GuestConfig config) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (JsonGenerator out = JSON.createGenerator(bytes).useDefaultPrettyPrinter()) {
+            out.writeStartObject();
+            out.writeStringField("vmId", config.vmId());
+            out.writeStringField("hostname", config.hostname());
+            out.writeStringField("nonce", config.nonce());
+            if (config.network() == null) {
+                out.writeNullField("network");
+            } else {
+                out.writeObjectFieldStart("network");
+                out.writeStringField("guestAddress", config.network().guestAddress());
+                out.writeNumberField("prefix", config.network().prefix());
+                out.writeStringField("gateway", config.network().gateway());
+                writeStrings(out, "dns", config.network().dns());
+                out.writeEndObject();
+            }
+            writeStrings(out, "command", config.command());
+            out.writeObjectFieldStart("env");
+            for (var variable : config.env().entrySet()) {
+                out.writeStringField(variable.getKey(), variable.getValue());
+            }
+            out.writeEndObject();
+            out.writeNumberField("deadlineSeconds", config.deadlineSeconds());
+            out.writeStringField("runnerJitConfig", config.runnerJitConfig());
+            out.writeEndObject();
+        }
+        return bytes.toByteArray();
+    }
+
+    private static void writeStrings(JsonGenerator out, String field, List<String> values) throws IOException {
+        out.writeArrayFieldStart(field);
+        for (String value : values) {
+            out.writeString(value);
+        }
+        out.writeEndArray();
     }
 
     private static int padding(int length) {

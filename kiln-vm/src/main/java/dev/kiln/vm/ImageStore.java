@@ -1,7 +1,5 @@
 package dev.kiln.vm;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 
@@ -29,7 +27,6 @@ import java.util.TreeMap;
  * moved to it only afterwards: a VM never sees a half-written image.
  */
 public final class ImageStore {
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final String MANIFEST = "manifest.json";
 
     private final Path imagesDir;
@@ -112,12 +109,13 @@ public final class ImageStore {
     private Optional<ImageManifest> load(String digest) {
         Path manifest = imagesDir.resolve(digest.replace(':', '-')).resolve(MANIFEST);
         try {
-            return Optional.of(JSON.readValue(manifest.toFile(), ImageManifest.class));
+            return Optional.of(ManifestJson.read(Files.readAllBytes(manifest)));
         } catch (IOException e) {
             if (e instanceof NoSuchFileException || !Files.exists(manifest)) {
                 return Optional.empty();
             }
-            throw new KilnException(ErrorCode.IMAGE_INVALID, "manifest " + manifest + " is unreadable: " + e.getMessage(), e);
+            throw new KilnException(ErrorCode.IMAGE_INVALID, "manifest " + manifest + " is unreadable: " + e.getMessage()
+                    + "; rebuild the image with `kiln image build`", e);
         }
     }
 
@@ -140,7 +138,7 @@ public final class ImageStore {
         ImageManifest manifest = new ImageManifest(name, version, arch, digest, recipeDigest, kernelVersion, files,
                 runnerVersion, runnerInstalledOn);
         try {
-            JSON.writeValue(builtDir.resolve(MANIFEST).toFile(), manifest);
+            Files.write(builtDir.resolve(MANIFEST), ManifestJson.write(manifest));
             // The VMM runs unprivileged and reads the image; only root may change it.
             Files.setPosixFilePermissions(builtDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
             Path target = manifest.directory(imagesDir);
@@ -197,7 +195,7 @@ public final class ImageStore {
                             file.getValue().size(), file.getValue().sha256()));
                 }
             }
-            JSON.writeValue(temp.resolve(MANIFEST).toFile(), manifest);
+            Files.write(temp.resolve(MANIFEST), ManifestJson.write(manifest));
             Files.setPosixFilePermissions(temp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
             Path target = manifest.directory(imagesDir);
             try {

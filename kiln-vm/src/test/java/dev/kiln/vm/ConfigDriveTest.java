@@ -3,6 +3,7 @@ package dev.kiln.vm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.core.KilnException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -37,6 +38,15 @@ class ConfigDriveTest {
         assertThat(shell.waitFor()).isZero();
         assertThat(printed).isEqualTo("10.200.0.2 10.200.0.1/30\nit's s3cr'et value\n");
         assertThat(Files.getPosixFilePermissions(drive)).hasSize(2);
+    }
+
+    @Test
+    void configJsonIsTheRecordAsAnObjectMapperWritesIt() throws Exception {
+        ObjectMapper mapper = new ObjectMapper();
+        GuestConfig runner = new GuestConfig("vm-2", "kiln-2", "n", null, List.of(), Map.of(), 60, "{\"jit\": \"é\"}");
+        for (GuestConfig each : List.of(config, runner)) {
+            assertThat(mapper.readTree(ConfigDrive.json(each))).isEqualTo(mapper.readTree(mapper.writeValueAsBytes(each)));
+        }
     }
 
     @Test

@@ -1,0 +1,44 @@
+package dev.kiln.vm;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.invoke.MethodHandles;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Loads and initialises what a process's first VM needs (the JSON of the manifest and the config
+ * drive, logging, the engine's classes, process launching) without touching the host.
+ * `kiln run` does this on a second thread while picocli parses its arguments, and bin/kiln's
+ * class-data archive is trained on it: either way the first VM does not wait for it.
+ */
+public final class EngineWarmup {
+    private EngineWarmup() {}
+
+    public static void run() {
+        try {
+            var entry = new ImageManifest.FileEntry("0".repeat(64), 1);
+            var image = new ImageManifest("warmup", "1", "x86_64", "sha256:" + "0".repeat(64), "0", "6.1",
+                    Map.of(ImageManifest.KERNEL, entry, ImageManifest.INITRD, entry, ImageManifest.ROOTFS, entry), null, null);
+            ManifestJson.read(ManifestJson.write(image));
+            ConfigDrive.json(new GuestConfig("vm-warmup", "warmup", "n",
+                    new GuestConfig.Network("10.0.0.2", 30, "10.0.0.1", List.of()), List.of("true"), Map.of(), 1));
+            MessageDigest.getInstance("SHA-256").digest(new byte[1]);
+            VmEngine.newVmId();
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            for (Class<?> engineClass : List.of(AcceleratorChoice.class, Cgroups.class, Cidr.class, Firewall.class,
+                    GuestConsole.class, HostCommand.class, HostInfo.class, Journal.class, QemuDriver.class,
+                    ScratchDisks.class, TapDevices.class, VmResources.class, VmResult.class, VmSpec.class)) {
+                lookup.ensureInitialized(engineClass);
+            }
+            // Process launching initialises itself on first use (the launch mechanism, the reaper).
+            Class.forName("java.lang.ProcessImpl", true, null);
+        } catch (IOException e) {
+            throw new UncheckedIOException("warming up the engine's JSON", e);
+        } catch (NoSuchAlgorithmException | ReflectiveOperationException e) {
+            throw new IllegalStateException("warming up the engine: " + e.getMessage(), e);
+        }
+    }
+}
