@@ -54,6 +54,8 @@ public final class EngineVmm implements Vmm {
 
     @Override
     public List<Adopted> recover(Listener listener) {
+        // An agent that cannot firewall its VMs says so at its start, not at its first job.
+        engine.awaitHostReady();
         engine.recoverLeftovers();
         return List.of();
     }

@@ -59,6 +59,11 @@ public final class VmEngine {
         return "vm-" + HexFormat.of().formatHex(bytes);
     }
 
+    /** Waits until the host's shared network rules, made in the background, are in place. */
+    public void awaitHostReady() {
+        resources.awaitBaseRules();
+    }
+
     /** Removes what VMs of killed Kiln processes left behind; returns their ids. */
     public List<String> recoverLeftovers() {
         List<String> recovered = resources.recoverLeftovers();
@@ -248,16 +253,17 @@ public final class VmEngine {
 
     private VmResult end(VmSpec spec, VmResources.Provisioned vm, Process process, VmResult.Outcome outcome,
             OptionalInt exitCode, String detail, Instant created, Duration create, Instant started, Instant readyAt) {
+        Instant stopped = clock.instant();
         if (process.isAlive()) {
             process.destroyForcibly();
         }
+        // The VMM dies while the network is taken down: the release awaits its exit before the cgroup goes.
+        resources.release(vm);
         try {
             process.waitFor();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        Instant stopped = clock.instant();
-        resources.release(vm);
         Duration destroy = Duration.between(stopped, clock.instant());
         Duration boot = readyAt == null ? Duration.between(started, stopped) : Duration.between(started, readyAt);
         Duration run = readyAt == null ? Duration.ZERO : Duration.between(readyAt, stopped);

@@ -24,6 +24,8 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -45,6 +47,8 @@ final class VmResources {
     private final TapDevices taps;
     private final Firewall firewall;
     private final ScratchDisks disks;
+    /** Started by {@link #prepareHost}; every use of the firewall waits for it. */
+    private volatile CompletableFuture<Void> baseRules = CompletableFuture.completedFuture(null);
 
     VmResources(EngineConfig config, Cgroups cgroups) {
         this.config = requireNonNull(config, "config is null");
@@ -78,7 +82,18 @@ final class VmResources {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare " + config.stateDir(), e);
         }
-        firewall.ensureBaseRules();
+        // nft takes ~20 ms to answer: the first VM's disk, config drive and cgroup are made meanwhile.
+        baseRules = CompletableFuture.runAsync(firewall::ensureBaseRules,
+                step -> Thread.ofVirtual().name("kiln-base-rules").start(step));
+    }
+
+    /** Waits until the shared firewall rules are in place; throws what went wrong making them. */
+    void awaitBaseRules() {
+        try {
+            baseRules.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException cause ? cause : e;
+        }
     }
 
     Provisioned provision(VmSpec spec, GuestConfigFactory guestConfig, boolean withNetwork) {
@@ -115,6 +130,7 @@ final class VmResources {
             journal.record(Journal.Kind.CGROUP, vmId);
             cgroups.create(vmId, spec.cpus(), memoryLimitBytes(spec.memoryMib()));
             if (withNetwork) {
+                awaitBaseRules();
                 journal.record(Journal.Kind.TAP, tap);
                 journal.record(Journal.Kind.FIREWALL, slot + " " + tap);
                 // Independent of each other (the rules name the tap, they do not need it yet): made
@@ -186,6 +202,7 @@ final class VmResources {
                     if (lock == null) {
                         continue; // a live Kiln process owns it
                     }
+                    awaitBaseRules();
                     undo(dir);
                     recovered.add(vmId);
                 } catch (OverlappingFileLockException ours) {
@@ -233,27 +250,32 @@ final class VmResources {
         List<Journal.Entry> entries = new ArrayList<>(new Journal(dir.resolve(JOURNAL)).entries());
         Collections.reverse(entries);
         String vmId = dir.getFileName().toString();
-        // A tap's removal waits for the kernel (an RCU grace period, 10-30 ms): it runs beside the
-        // other steps, which do not depend on it, and is awaited before the slot is given back.
-        List<Runnable> network = new ArrayList<>();
+        // A tap's removal waits for the kernel (an RCU grace period, 10-30 ms), and a killed VMM takes
+        // a while to give back its memory: the network goes while the VMM dies and the cgroup and disk
+        // are removed, and is awaited before the slot is given back.
+        Steps network = new Steps();
+        List<ProcessHandle> dying = new ArrayList<>();
         for (Journal.Entry entry : entries) {
             switch (entry.kind()) {
-                case PROCESS -> killIfSame(entry.value());
-                case CGROUP -> cgroups.destroy(entry.value());
+                case PROCESS -> killIfSame(entry.value()).ifPresent(dying::add);
+                case CGROUP -> {
+                    awaitExit(dying);
+                    cgroups.destroy(entry.value());
+                }
                 case FIREWALL -> {
                     String[] parts = entry.value().split(" ");
-                    network.add(() -> firewall.removeVm(Integer.parseInt(parts[0]), parts[1]));
+                    network.start(() -> firewall.removeVm(Integer.parseInt(parts[0]), parts[1]));
                 }
-                case TAP -> network.add(() -> taps.remove(entry.value()));
+                case TAP -> network.start(() -> taps.remove(entry.value()));
                 case DISK -> deleteIfExists(Path.of(entry.value()));
                 case SLOT -> {
-                    concurrently(network.toArray(Runnable[]::new));
-                    network.clear();
+                    network.await();
                     releaseSlot(Integer.parseInt(entry.value()), vmId);
                 }
             }
         }
-        concurrently(network.toArray(Runnable[]::new));
+        network.await();
+        awaitExit(dying);
         try {
             ImageStore.deleteTree(dir);
         } catch (IOException e) {
@@ -269,9 +291,19 @@ final class VmResources {
             }
             return;
         }
-        List<Thread> threads = new ArrayList<>();
-        List<RuntimeException> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        Steps started = new Steps();
         for (Runnable step : steps) {
+            started.start(step);
+        }
+        started.await();
+    }
+
+    /** Steps on virtual threads, started one by one and awaited together, by the one thread that starts them. */
+    static final class Steps {
+        private final List<Thread> threads = new ArrayList<>();
+        private final List<RuntimeException> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+
+        void start(Runnable step) {
             threads.add(Thread.ofVirtual().name("kiln-vm-step").start(() -> {
                 try {
                     step.run();
@@ -280,18 +312,24 @@ final class VmResources {
                 }
             }));
         }
-        for (Thread thread : threads) {
-            try {
-                thread.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new KilnException(ErrorCode.CANCELLED, "interrupted while changing the host's network", e);
+
+        /** Waits for every step started so far; throws the first failure, the rest suppressed. */
+        void await() {
+            for (Thread thread : threads) {
+                try {
+                    thread.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new KilnException(ErrorCode.CANCELLED, "interrupted while changing the host's network", e);
+                }
             }
-        }
-        if (!failures.isEmpty()) {
-            RuntimeException first = failures.getFirst();
-            failures.subList(1, failures.size()).forEach(first::addSuppressed);
-            throw first;
+            threads.clear();
+            if (!failures.isEmpty()) {
+                RuntimeException first = failures.getFirst();
+                failures.subList(1, failures.size()).forEach(first::addSuppressed);
+                failures.clear();
+                throw first;
+            }
         }
     }
 
@@ -325,14 +363,18 @@ final class VmResources {
         }
     }
 
-    private static void killIfSame(String value) {
+    /** Kills the journalled process if it is still the one started (not a reused pid); returns it, dying. */
+    private static Optional<ProcessHandle> killIfSame(String value) {
         String[] parts = value.split(" ", 2);
-        Optional<ProcessHandle> process = ProcessHandle.of(Long.parseLong(parts[0]));
-        process.filter(p -> p.info().startInstant().map(Object::toString).orElse("unknown").equals(parts[1]))
-                .ifPresent(p -> {
-                    p.destroyForcibly();
-                    p.onExit().join();
-                });
+        Optional<ProcessHandle> process = ProcessHandle.of(Long.parseLong(parts[0]))
+                .filter(p -> p.info().startInstant().map(Object::toString).orElse("unknown").equals(parts[1]));
+        process.ifPresent(ProcessHandle::destroyForcibly);
+        return process;
+    }
+
+    private static void awaitExit(List<ProcessHandle> dying) {
+        dying.forEach(process -> process.onExit().join());
+        dying.clear();
     }
 
     private void giveToVmmUser(Path dir, Path... files) throws IOException {
