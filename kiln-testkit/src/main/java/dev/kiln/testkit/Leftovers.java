@@ -36,7 +36,7 @@ public final class Leftovers {
         }
         String links = NetworkLab.exec(List.of("ip", "-n", netns, "-o", "link", "show")).output();
         links.lines().filter(line -> line.contains("kilntap")).forEach(line -> found.add("tap " + line.strip()));
-        String table = NetworkLab.exec(List.of("ip", "netns", "exec", netns, "nft", "list", "table", "ip", "kiln")).output();
+        String table = NetworkLab.exec(List.of("ip", "netns", "exec", netns, "nft", "list", "table", "inet", "kiln")).output();
         var chains = VM_CHAIN.matcher(table);
         while (chains.find()) {
             found.add("nftables " + chains.group());

@@ -12,13 +12,17 @@ import java.util.List;
 import java.util.stream.Collectors;
 
 /**
- * The `kiln` nftables table. Shared rules drop VM↔VM traffic, VM→host traffic (but DNS, for a
- * resolver on the host) and VM→private and link-local ranges unless allow-listed, and masquerade
- * egress. Per VM, a chain bound to its tap drops packets that do not carry the VM's own address,
- * so one VM cannot pose as another.
+ * The `kiln` nftables table (family inet: it sees IPv4 and IPv6). Shared rules drop VM↔VM traffic,
+ * VM→host traffic (but DNS, for a resolver on the host) and VM→private and link-local ranges unless
+ * allow-listed, and masquerade egress. VMs get IPv4 only: every IPv6 packet from a tap is dropped, or
+ * a guest could reach host services on [::] by the tap's link-local address. Per VM, a chain bound to
+ * its tap drops packets that do not carry the VM's own address, so one VM cannot pose as another.
  */
 final class Firewall {
     static final String TABLE = "kiln";
+    static final String FAMILY = "inet";
+    /** Kiln's first table saw IPv4 only; a host that still has it gets the inet table in its place. */
+    private static final String IPV4_ONLY_TABLE = "table ip " + TABLE;
     /** Private, shared, loopback, link-local (cloud metadata) and multicast ranges. */
     static final List<String> PRIVATE_RANGES = List.of("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
             "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3");
@@ -49,8 +53,10 @@ final class Firewall {
              FileLock ignored = channel.lock()) {
             enableForwarding();
             // Tables only, not the table: listing it would print every VM's chain.
-            if (!HostCommand.run(nft("list", "tables", "ip")).lines().anyMatch(("table ip " + TABLE)::equals)) {
-                HostCommand.run(nft("-f", "-"), baseRuleset());
+            List<String> tables = HostCommand.run(nft("list", "tables")).lines().toList();
+            if (!tables.contains("table " + FAMILY + " " + TABLE)) {
+                String replaced = tables.contains(IPV4_ONLY_TABLE) ? "delete " + IPV4_ONLY_TABLE + "\n" : "";
+                HostCommand.run(nft("-f", "-"), replaced + baseRuleset());
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare the firewall (lock " + lockFile + ", " + IP_FORWARD + ")", e);
@@ -71,7 +77,7 @@ final class Firewall {
                 allowList.stream().map(Cidr::toString).collect(Collectors.joining(", ")));
         String taps = "\"" + TapDevices.PREFIX + "*\"";
         return """
-                table ip %1$s {
+                table %6$s %1$s {
                   map vm_source { type ifname : verdict; }
                   set private { type ipv4_addr; flags interval; elements = { %2$s } }
                   set allowed { type ipv4_addr; flags interval; %3$s }
@@ -80,6 +86,7 @@ final class Firewall {
                     iifname %4$s jump from_vm
                   }
                   chain from_vm {
+                    meta nfproto ipv6 drop
                     iifname vmap @vm_source
                     oifname %4$s drop
                     ip daddr @allowed accept
@@ -87,6 +94,7 @@ final class Firewall {
                   }
                   chain input {
                     type filter hook input priority filter; policy accept;
+                    iifname %4$s meta nfproto ipv6 drop
                     iifname %4$s ct state established,related accept
                     iifname %4$s meta l4proto { tcp, udp } th dport 53 accept
                     iifname %4$s drop
@@ -96,7 +104,7 @@ final class Firewall {
                     ip saddr %5$s oifname != %4$s masquerade
                   }
                 }
-                """.formatted(TABLE, String.join(", ", PRIVATE_RANGES), allowed, taps, vmNetwork);
+                """.formatted(TABLE, String.join(", ", PRIVATE_RANGES), allowed, taps, vmNetwork, FAMILY);
     }
 
     static String chainName(int slot) {
@@ -106,33 +114,33 @@ final class Firewall {
     void addVm(int slot, String tap, String guestAddress) {
         String chain = chainName(slot);
         HostCommand.run(nft("-f", "-"), """
-                add chain ip %1$s %2$s
-                flush chain ip %1$s %2$s
-                add rule ip %1$s %2$s ip saddr != %3$s drop
-                add element ip %1$s vm_source { "%4$s" : jump %2$s }
-                """.formatted(TABLE, chain, guestAddress, tap));
+                add chain %5$s %1$s %2$s
+                flush chain %5$s %1$s %2$s
+                add rule %5$s %1$s %2$s ip saddr != %3$s drop
+                add element %5$s %1$s vm_source { "%4$s" : jump %2$s }
+                """.formatted(TABLE, chain, guestAddress, tap, FAMILY));
     }
 
     /** Removes a VM's rules; rules already gone are fine (undo after a crash). */
     void removeVm(int slot, String tap) {
         String element = "{ \"" + tap + "\" }";
         // One transaction in the usual case; it fails as a whole when either part is already gone.
-        if (HostCommand.execute(nft("-f", "-"), "delete element ip %1$s vm_source %2$s\ndelete chain ip %1$s %3$s\n"
-                .formatted(TABLE, element, chainName(slot))).ok()) {
+        if (HostCommand.execute(nft("-f", "-"), "delete element %4$s %1$s vm_source %2$s\ndelete chain %4$s %1$s %3$s\n"
+                .formatted(TABLE, element, chainName(slot), FAMILY)).ok()) {
             return;
         }
-        if (!HostCommand.execute(nft("list", "table", "ip", TABLE), null).ok()) {
+        if (!HostCommand.execute(nft("list", "table", FAMILY, TABLE), null).ok()) {
             return;
         }
-        HostCommand.execute(nft("delete", "element", "ip", TABLE, "vm_source", element), null);
-        HostCommand.Result chain = HostCommand.execute(nft("delete", "chain", "ip", TABLE, chainName(slot)), null);
+        HostCommand.execute(nft("delete", "element", FAMILY, TABLE, "vm_source", element), null);
+        HostCommand.Result chain = HostCommand.execute(nft("delete", "chain", FAMILY, TABLE, chainName(slot)), null);
         if (!chain.ok() && !chain.stderr().contains("No such file")) {
-            HostCommand.run(nft("delete", "chain", "ip", TABLE, chainName(slot)));
+            HostCommand.run(nft("delete", "chain", FAMILY, TABLE, chainName(slot)));
         }
     }
 
     boolean hasVm(int slot) {
-        return HostCommand.execute(nft("list", "chain", "ip", TABLE, chainName(slot)), null).ok();
+        return HostCommand.execute(nft("list", "chain", FAMILY, TABLE, chainName(slot)), null).ok();
     }
 
     private List<String> nft(String... args) {

@@ -18,8 +18,10 @@ final class TapDevices {
     }
 
     void create(String tap, String hostAddress, String owner) {
+        // No IPv6 address on the host's end: VMs get IPv4 only (the firewall drops their IPv6).
         HostCommand.run(ip("-batch", "-"), String.join("\n",
                 "tuntap add dev %s mode tap user %s".formatted(tap, owner),
+                "link set dev %s addrgenmode none".formatted(tap),
                 "addr add %s/30 dev %s".formatted(hostAddress, tap),
                 "link set %s up".formatted(tap)) + "\n");
     }

@@ -21,8 +21,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Two VMs at once inside a lab network: neither sees the other's files, A cannot reach B, the
- * host or a private-network host, and reaches the "internet" through NAT; the next VM sees
- * nothing of either.
+ * host (over IPv4 or IPv6) or a private-network host, and reaches the "internet" through NAT; the
+ * next VM sees nothing of either.
  */
 @Tag("vm")
 @Timeout(300)
@@ -66,6 +66,18 @@ class IsolationTest {
                 check host-lan "http://%3$s:%1$d/"
                 check lan-host "http://%4$s/"
                 check internet "http://%5$s/"
+                # IPv6: whoever answers the all-nodes ping on the link (the host's end of the tap, if
+                # it has an address and lets IPv6 in) is asked for the host's page (busybox httpd on [::]).
+                for i in 1 2 3 4 5 6 7 8 9 10; do ip -6 addr show dev eth0 | grep -q tentative || break; sleep 0.5; done
+                own=$(ip -6 -o addr show dev eth0 scope link | sed 's/.*inet6 \\([^/]*\\).*/\\1/')
+                [ -n "$own" ] || echo "the guest has no IPv6 link-local address to probe from"
+                sudo busybox ping -6 -c 2 -w 3 -I eth0 ff02::1 > /tmp/ping6 2>&1
+                v6=blocked
+                for peer in $(sed -n 's/.*bytes from \\(fe80:[0-9a-f:]*[0-9a-f]\\): .*/\\1/p' /tmp/ping6 | sort -u); do
+                  [ "$peer" = "$own" ] && continue
+                  printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 "$peer%%eth0" %1$d | grep -q host-ok && v6="reached $peer"
+                done
+                echo "host-ipv6 $v6"
                 """.formatted(HOST_PORT, HOST_UPLINK_ADDRESS, HOST_LAN_ADDRESS, LAN_HOST_ADDRESS, INTERNET_ADDRESS)),
                 Map.of("ADDRESS_B", addressB), true);
         host.vmIds.add(specA.vmId());
@@ -79,7 +91,8 @@ class IsolationTest {
                 "host-uplink blocked",
                 "host-lan blocked",
                 "lan-host blocked",
-                "internet reached internet-ok");
+                "internet reached internet-ok",
+                "host-ipv6 blocked");
 
         host.engine.cancel(specB.vmId());
         VmResult resultB = runB.get();
