@@ -2,40 +2,39 @@ package dev.kiln.cli;
 
 import dev.kiln.core.KilnException;
 import dev.kiln.vm.EngineWarmup;
+import java.util.Arrays;
+import java.util.List;
 import picocli.CommandLine;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 
 /** The `kiln` command. */
 @Command(name = "kiln", mixinStandardHelpOptions = true, version = "kiln 0.1.0",
         description = "Runs every CI job in its own fresh microVM.")
 public final class Kiln {
-    /**
-     * The subcommands, by name, in the order help lists them. Only the one named is made: picocli builds
-     * a command's model by reflection, and building all of them would add ~0.1 s to every `kiln run`.
-     */
-    private static final Map<String, Supplier<Object>> COMMANDS = commands();
+    /** The subcommands, in the order help lists them. */
+    private static final List<String> COMMANDS = List.of("run", "image", "doctor", "server", "agent", "up", "hosts",
+            "jobs", "job", "vms", "logs", "cancel", "warmup", "github", "help");
 
-    private static Map<String, Supplier<Object>> commands() {
-        Map<String, Supplier<Object>> commands = new LinkedHashMap<>();
-        commands.put("run", RunCommand::new);
-        commands.put("image", ImageCommand::new);
-        commands.put("doctor", DoctorCommand::new);
-        commands.put("server", ServerCommand::new);
-        commands.put("agent", AgentCommand::new);
-        commands.put("up", UpCommand::new);
-        commands.put("hosts", HostsCommand::new);
-        commands.put("jobs", JobsCommand::new);
-        commands.put("job", JobCommand::new);
-        commands.put("vms", VmsCommand::new);
-        commands.put("logs", LogsCommand::new);
-        commands.put("cancel", CancelCommand::new);
-        commands.put("warmup", WarmupCommand::new);
-        commands.put("github", GitHubCommand::new);
-        commands.put("help", CommandLine.HelpCommand::new);
-        return commands;
+    /** A new instance of the subcommand with this name, or null; a switch, so only the one named is loaded. */
+    private static Object command(String name) {
+        return switch (name) {
+            case "run" -> new RunCommand();
+            case "image" -> new ImageCommand();
+            case "doctor" -> new DoctorCommand();
+            case "server" -> new ServerCommand();
+            case "agent" -> new AgentCommand();
+            case "up" -> new UpCommand();
+            case "hosts" -> new HostsCommand();
+            case "jobs" -> new JobsCommand();
+            case "job" -> new JobCommand();
+            case "vms" -> new VmsCommand();
+            case "logs" -> new LogsCommand();
+            case "cancel" -> new CancelCommand();
+            case "warmup" -> new WarmupCommand();
+            case "github" -> new GitHubCommand();
+            case "help" -> new CommandLine.HelpCommand();
+            default -> null;
+        };
     }
 
     public static void main(String[] args) {
@@ -51,12 +50,18 @@ public final class Kiln {
     }
 
     static int execute(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
-        CommandLine commandLine = new CommandLine(new Kiln());
-        Supplier<Object> named = args.length > 0 && !args[0].equals("help") ? COMMANDS.get(args[0]) : null;
+        Object named = args.length > 0 && !args[0].equals("help") ? command(args[0]) : null;
+        CommandLine commandLine;
+        String[] arguments;
         if (named != null) {
-            commandLine.addSubcommand(args[0], named.get());
+            // Only the subcommand named is built, as a command line of its own: picocli builds each
+            // command's model by reflection, and `kiln run` would wait ~0.1 s for all of them.
+            commandLine = new CommandLine(named).setCommandName("kiln " + args[0]);
+            arguments = Arrays.copyOfRange(args, 1, args.length);
         } else {
-            COMMANDS.forEach((name, command) -> commandLine.addSubcommand(name, command.get()));
+            commandLine = new CommandLine(new Kiln());
+            COMMANDS.forEach(name -> commandLine.addSubcommand(name, command(name)));
+            arguments = args;
         }
         // Set after the subcommands are added: picocli passes these settings only to those it has.
         commandLine.setOut(out).setErr(err).setCaseInsensitiveEnumValuesAllowed(true)
@@ -67,6 +72,6 @@ public final class Kiln {
                     }
                     throw e;
                 });
-        return commandLine.execute(args);
+        return commandLine.execute(arguments);
     }
 }
