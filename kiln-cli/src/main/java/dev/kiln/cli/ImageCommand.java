@@ -16,9 +16,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** `kiln image build | list | rm`. */
+/** `kiln image build | list | rm | prune`. */
 @Command(name = "image", description = "Builds, lists and removes guest images.",
-        subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class})
+        subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class,
+                ImageCommand.Prune.class})
 final class ImageCommand {
 
     @Command(name = "build", description = "Builds an image from its recipe in images/ (Debian's packages only).")
@@ -95,14 +96,47 @@ final class ImageCommand {
         public Integer call() {
             ImageStore store = host.images();
             ImageManifest image = store.resolve(reference);
-            VmEngine engine = host.engine();
-            List<String> users = engine.vmsUsing(image);
+            List<String> users = VmEngine.vmsUsing(host.config(), image);
             if (!users.isEmpty()) {
                 throw new KilnException(ErrorCode.CONFLICT, "image %s (%s) is in use by %s; remove it after they end"
                         .formatted(image.name(), image.shortDigest(), String.join(", ", users)));
             }
             store.remove(image);
             System.out.printf("removed %s %s%n", image.name(), image.digest());
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "prune", description = "Removes the images no name points to (builds a newer one replaced) that no VM uses.")
+    static final class Prune implements Callable<Integer> {
+        @Mixin
+        HostOptions host;
+
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            java.io.PrintWriter out = spec.commandLine().getOut();
+            ImageStore store = host.images();
+            Map<String, List<String>> names = store.namesByDigest();
+            List<ImageManifest> unnamed = store.list().stream().filter(image -> !names.containsKey(image.digest())).toList();
+            if (unnamed.isEmpty()) {
+                out.println("no unnamed images");
+                return ExitCodes.OK;
+            }
+            long freed = 0;
+            for (ImageManifest image : unnamed) {
+                List<String> users = VmEngine.vmsUsing(host.config(), image);
+                if (!users.isEmpty()) {
+                    out.printf("kept %s %s: in use by %s%n", image.name(), image.digest(), String.join(", ", users));
+                    continue;
+                }
+                store.remove(image);
+                freed += image.files().values().stream().mapToLong(ImageManifest.FileEntry::size).sum();
+                out.printf("removed %s %s%n", image.name(), image.digest());
+            }
+            out.printf("freed %d MiB%n", freed >> 20);
             return ExitCodes.OK;
         }
     }

@@ -77,6 +77,11 @@ public final class VmEngine {
         return resources.vmsUsing(image.digest());
     }
 
+    /** Live VMs of any Kiln process on this host booted from the image, without preparing the host for VMs. */
+    public static List<String> vmsUsing(EngineConfig config, ImageManifest image) {
+        return new VmResources(config, Cgroups.detect()).vmsUsing(image.digest());
+    }
+
     /** Checks a spec against what this host could ever give, before anything is made. */
     public static void checkFits(HostInfo host, VmSpec spec) {
         long usable = host.memoryMib() - 512;

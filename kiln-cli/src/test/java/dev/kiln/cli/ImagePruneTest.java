@@ -1,0 +1,76 @@
+package dev.kiln.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kiln.vm.ImageManifest;
+import dev.kiln.vm.ImageStore;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `kiln image prune` removes superseded builds, never a named image nor one a VM still boots from. */
+class ImagePruneTest {
+    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ALWAYS)
+    Path state;
+
+    @Test
+    void unnamedImagesGoUnlessAVmUsesThem() throws IOException {
+        ImageStore store = new ImageStore(state.resolve("images"));
+        ImageManifest superseded = add(store, "default", "old kernel");
+        ImageManifest current = add(store, "default", "new kernel");
+        ImageManifest runner = add(store, "runner", "runner kernel");
+        ImageManifest inUse = add(store, "ci", "ci kernel v1");
+        add(store, "ci", "ci kernel v2");
+        // A VM of a live Kiln process (this one holds its lock) still boots from the superseded ci image.
+        Path vm = Files.createDirectories(state.resolve("vms").resolve("vm-0123456789ab"));
+        Files.writeString(vm.resolve("image"), inUse.digest());
+
+        try (FileChannel channel = FileChannel.open(vm.resolve("owner.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock held = channel.lock()) {
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            int code = Kiln.execute(new PrintWriter(out, true), new PrintWriter(err, true), "image", "prune",
+                    "--state-dir", state.toString());
+
+            assertThat(code).as(err.toString()).isZero();
+            assertThat(out.toString()).contains("removed default " + superseded.digest(),
+                    "kept ci " + inUse.digest() + ": in use by vm-0123456789ab");
+            assertThat(store.list()).extracting(ImageManifest::digest)
+                    .containsExactlyInAnyOrder(current.digest(), runner.digest(), inUse.digest(),
+                            store.findByName("ci").orElseThrow().digest());
+            assertThat(store.resolve("default").digest()).isEqualTo(current.digest());
+            // Pruning looks at the host's VMs without preparing it for new ones.
+            assertThat(state.resolve("nft.lock")).doesNotExist();
+        }
+    }
+
+    @Test
+    void aStoreWithOnlyNamedImagesIsLeftAlone() throws IOException {
+        ImageStore store = new ImageStore(state.resolve("images"));
+        ImageManifest only = add(store, "default", "kernel");
+        StringWriter out = new StringWriter();
+
+        int code = Kiln.execute(new PrintWriter(out, true), new PrintWriter(new StringWriter(), true), "image", "prune",
+                "--state-dir", state.toString());
+
+        assertThat(code).isZero();
+        assertThat(out.toString()).contains("no unnamed images");
+        assertThat(store.list()).extracting(ImageManifest::digest).containsExactly(only.digest());
+    }
+
+    /** An image whose kernel file holds these bytes, stored under this name (which then points at it). */
+    private ImageManifest add(ImageStore store, String name, String kernel) throws IOException {
+        Path built = Files.createTempDirectory(Files.createDirectories(state.resolve("images")), ".build-");
+        Files.writeString(built.resolve(ImageManifest.KERNEL), kernel);
+        Files.writeString(built.resolve(ImageManifest.INITRD), "initrd");
+        Files.writeString(built.resolve(ImageManifest.ROOTFS), "rootfs");
+        return store.add(built, name, "1", "x86_64", "recipe", "6.1", null, null);
+    }
+}
