@@ -125,7 +125,8 @@ final class ImageCommand {
                 out.println("no unnamed images");
                 return ExitCodes.OK;
             }
-            long freed = 0;
+            int removed = 0;
+            long bytes = 0;
             for (ImageManifest image : unnamed) {
                 List<String> users = VmEngine.vmsUsing(host.config(), image);
                 if (!users.isEmpty()) {
@@ -133,10 +134,12 @@ final class ImageCommand {
                     continue;
                 }
                 store.remove(image);
-                freed += image.files().values().stream().mapToLong(ImageManifest.FileEntry::size).sum();
+                removed++;
+                bytes += image.files().values().stream().mapToLong(ImageManifest.FileEntry::size).sum();
                 out.printf("removed %s %s%n", image.name(), image.digest());
             }
-            out.printf("freed %d MiB%n", freed >> 20);
+            // The files' sizes: a sparse root filesystem may have held less of the disk.
+            out.printf("removed %d image(s), %d MiB of files%n", removed, bytes >> 20);
             return ExitCodes.OK;
         }
     }

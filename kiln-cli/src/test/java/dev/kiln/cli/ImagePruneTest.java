@@ -41,7 +41,7 @@ class ImagePruneTest {
 
             assertThat(code).as(err.toString()).isZero();
             assertThat(out.toString()).contains("removed default " + superseded.digest(),
-                    "kept ci " + inUse.digest() + ": in use by vm-0123456789ab");
+                    "kept ci " + inUse.digest() + ": in use by vm-0123456789ab", "removed 1 image(s)");
             assertThat(store.list()).extracting(ImageManifest::digest)
                     .containsExactlyInAnyOrder(current.digest(), runner.digest(), inUse.digest(),
                             store.findByName("ci").orElseThrow().digest());
