@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Collectors;
 
 /**
@@ -28,6 +29,7 @@ final class Firewall {
             "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3");
 
     private static final Path IP_FORWARD = Path.of("/proc/sys/net/ipv4/ip_forward");
+    private static final ReentrantLock IN_THIS_PROCESS = new ReentrantLock();
 
     private final String netns;
     private final Cidr vmNetwork;
@@ -48,7 +50,9 @@ final class Firewall {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        // Two Kiln processes starting at once must not both add the shared rules.
+        // Two Kiln processes starting at once must not both add the shared rules; a file lock keeps
+        // processes apart, and engines of one process (whose file locks would overlap) queue here first.
+        IN_THIS_PROCESS.lock();
         try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock ignored = channel.lock()) {
             enableForwarding();
@@ -60,6 +64,8 @@ final class Firewall {
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare the firewall (lock " + lockFile + ", " + IP_FORWARD + ")", e);
+        } finally {
+            IN_THIS_PROCESS.unlock();
         }
     }
 

@@ -31,6 +31,25 @@ class FirewallTest {
         }
     }
 
+    @Test
+    void enginesOfOneProcessPrepareTheSameHostAtOnce() throws Exception {
+        try (NetworkLab lab = NetworkLab.create()) {
+            String ns = lab.hostNamespace();
+            Path lock = state.resolve("nft.lock");
+            // As a test's host and a benchmark's second engine do: the shared rules, asked for side by side.
+            List<java.util.concurrent.CompletableFuture<Void>> preparing = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                Firewall firewall = new Firewall(ns, Cidr.parse("10.201.0.0/24"), List.of(), lock);
+                preparing.add(java.util.concurrent.CompletableFuture.runAsync(firewall::ensureBaseRules,
+                        step -> Thread.ofVirtual().start(step)));
+            }
+            for (var each : preparing) {
+                each.get();
+            }
+            assertThat(nft(ns, "list table inet kiln").split("chain input", -1)).hasSize(2);
+        }
+    }
+
     private static String nft(String ns, String command) {
         List<String> argv = new java.util.ArrayList<>(List.of("nft"));
         argv.addAll(List.of(command.split(" ")));
