@@ -3,7 +3,9 @@ package dev.kiln.cli;
 import dev.kiln.core.KilnException;
 import dev.kiln.vm.EngineWarmup;
 import java.util.Arrays;
-import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -11,30 +13,31 @@ import picocli.CommandLine.Command;
 @Command(name = "kiln", mixinStandardHelpOptions = true, version = "kiln 0.1.0",
         description = "Runs every CI job in its own fresh microVM.")
 public final class Kiln {
-    /** The subcommands, in the order help lists them. */
-    private static final List<String> COMMANDS = List.of("run", "image", "doctor", "server", "agent", "up", "hosts",
-            "jobs", "job", "vms", "logs", "cancel", "warmup", "github", "help");
+    /**
+     * The subcommands, by name, in the order help lists them. Lambdas, not constructor references: a
+     * reference loads its class when the map is made, a lambda only when called, so `kiln run` loads
+     * none of the others.
+     */
+    private static final Map<String, Supplier<Object>> COMMANDS = commands();
 
-    /** A new instance of the subcommand with this name, or null; a switch, so only the one named is loaded. */
-    private static Object command(String name) {
-        return switch (name) {
-            case "run" -> new RunCommand();
-            case "image" -> new ImageCommand();
-            case "doctor" -> new DoctorCommand();
-            case "server" -> new ServerCommand();
-            case "agent" -> new AgentCommand();
-            case "up" -> new UpCommand();
-            case "hosts" -> new HostsCommand();
-            case "jobs" -> new JobsCommand();
-            case "job" -> new JobCommand();
-            case "vms" -> new VmsCommand();
-            case "logs" -> new LogsCommand();
-            case "cancel" -> new CancelCommand();
-            case "warmup" -> new WarmupCommand();
-            case "github" -> new GitHubCommand();
-            case "help" -> new CommandLine.HelpCommand();
-            default -> null;
-        };
+    private static Map<String, Supplier<Object>> commands() {
+        Map<String, Supplier<Object>> commands = new LinkedHashMap<>();
+        commands.put("run", () -> new RunCommand());
+        commands.put("image", () -> new ImageCommand());
+        commands.put("doctor", () -> new DoctorCommand());
+        commands.put("server", () -> new ServerCommand());
+        commands.put("agent", () -> new AgentCommand());
+        commands.put("up", () -> new UpCommand());
+        commands.put("hosts", () -> new HostsCommand());
+        commands.put("jobs", () -> new JobsCommand());
+        commands.put("job", () -> new JobCommand());
+        commands.put("vms", () -> new VmsCommand());
+        commands.put("logs", () -> new LogsCommand());
+        commands.put("cancel", () -> new CancelCommand());
+        commands.put("warmup", () -> new WarmupCommand());
+        commands.put("github", () -> new GitHubCommand());
+        commands.put("help", () -> new CommandLine.HelpCommand());
+        return commands;
     }
 
     public static void main(String[] args) {
@@ -50,17 +53,17 @@ public final class Kiln {
     }
 
     static int execute(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
-        Object named = args.length > 0 && !args[0].equals("help") ? command(args[0]) : null;
+        Supplier<Object> named = args.length > 0 && !args[0].equals("help") ? COMMANDS.get(args[0]) : null;
         CommandLine commandLine;
         String[] arguments;
         if (named != null) {
             // Only the subcommand named is built, as a command line of its own: picocli builds each
             // command's model by reflection, and `kiln run` would wait ~0.1 s for all of them.
-            commandLine = new CommandLine(named).setCommandName("kiln " + args[0]);
+            commandLine = new CommandLine(named.get()).setCommandName("kiln " + args[0]);
             arguments = Arrays.copyOfRange(args, 1, args.length);
         } else {
             commandLine = new CommandLine(new Kiln());
-            COMMANDS.forEach(name -> commandLine.addSubcommand(name, command(name)));
+            COMMANDS.forEach((name, command) -> commandLine.addSubcommand(name, command.get()));
             arguments = args;
         }
         // Set after the subcommands are added: picocli passes these settings only to those it has.

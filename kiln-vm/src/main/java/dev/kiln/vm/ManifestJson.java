@@ -15,7 +15,7 @@ import java.util.TreeMap;
  * the parser, a few milliseconds. The format is the record's, as the agent's mapper reads it.
  */
 final class ManifestJson {
-    static final JsonFactory JSON = new JsonFactory();
+    private static final JsonFactory JSON = new JsonFactory();
 
     private ManifestJson() {}
 
