@@ -23,8 +23,7 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--token", description = "the one-time token from `kiln hosts add NAME` (first start only)")
     String token;
 
-    @Mixin
-    HostOptions host;
+    final HostOptions host = new HostOptions();
 
     @Mixin
     AgentOptions options;

@@ -3,7 +3,6 @@ package dev.kiln.cli;
 import dev.kiln.api.JobView;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -11,8 +10,7 @@ import picocli.CommandLine.Spec;
 /** `kiln cancel JOB`. */
 @Command(name = "cancel", description = "Cancels a job: a queued one at once, a running one's VM is stopped.")
 final class CancelCommand implements Callable<Integer> {
-    @Mixin
-    ClientOptions server;
+    final ClientOptions server = new ClientOptions();
 
     @Parameters(paramLabel = "JOB")
     String id;

@@ -9,19 +9,25 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Properties;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * Which server the CLI talks to and with which admin token: the flag, else the environment
  * ($KILN_SERVER, $KILN_TOKEN), else the config file ($KILN_CONFIG or ~/.config/kiln/client.properties,
  * keys {@code server} and {@code token}).
  */
-final class ClientOptions {
-    @Option(names = "--server", description = "the Kiln server's URL; default: $KILN_SERVER or the config file")
-    String server;
+final class ClientOptions implements SharedOptions {
+    private final OptionSpec server = OptionSpec.builder("--server").type(String.class).paramLabel("URL")
+            .description("the Kiln server's URL; default: $KILN_SERVER or the config file").build();
 
-    @Option(names = "--token", description = "the admin token; default: $KILN_TOKEN or the config file")
-    String token;
+    private final OptionSpec token = OptionSpec.builder("--token").type(String.class).paramLabel("TOKEN")
+            .description("the admin token; default: $KILN_TOKEN or the config file").build();
+
+    @Override
+    public CommandSpec mixin() {
+        return CommandSpec.create().addOption(server).addOption(token);
+    }
 
     /** Whether a server is configured anywhere. */
     boolean configured() {
@@ -29,7 +35,7 @@ final class ClientOptions {
     }
 
     String server() {
-        return first(server, System.getenv("KILN_SERVER"), file().getProperty("server"));
+        return first(server.getValue(), System.getenv("KILN_SERVER"), file().getProperty("server"));
     }
 
     KilnClient client() {
@@ -38,7 +44,7 @@ final class ClientOptions {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "no Kiln server configured: pass --server URL, set"
                     + " KILN_SERVER, or put server=URL in " + configFile() + " (`kiln up` starts one)");
         }
-        String admin = first(token, System.getenv("KILN_TOKEN"), file().getProperty("token"));
+        String admin = first(token.getValue(), System.getenv("KILN_TOKEN"), file().getProperty("token"));
         if (admin == null) {
             throw new KilnException(ErrorCode.UNAUTHENTICATED, "no admin token for " + url + ": pass --token, set"
                     + " KILN_TOKEN, or put token=... in " + configFile() + " (`kiln server` prints where its token is)");

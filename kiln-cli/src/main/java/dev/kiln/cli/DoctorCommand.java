@@ -4,13 +4,11 @@ import dev.kiln.vm.HostCheck;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 
 /** `kiln doctor`: every host prerequisite, and what to do about each one missing. */
 @Command(name = "doctor", description = "Checks this host's prerequisites for running microVMs.")
 final class DoctorCommand implements Callable<Integer> {
-    @Mixin
-    HostOptions host;
+    final HostOptions host = new HostOptions();
 
     @Override
     public Integer call() {

@@ -8,24 +8,34 @@ import dev.kiln.vm.QemuDriver;
 import dev.kiln.vm.VmEngine;
 import java.nio.file.Path;
 import java.time.Clock;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /** Where this host keeps its state and how its VMs are networked: shared by the commands. */
-final class HostOptions {
-    @Option(names = "--state-dir", description = "Kiln's state (images, VMs); default: $KILN_STATE_DIR or /var/lib/kiln")
-    Path stateDir;
+final class HostOptions implements SharedOptions {
+    private final OptionSpec stateDir = OptionSpec.builder("--state-dir").type(Path.class).paramLabel("DIR")
+            .description("Kiln's state (images, VMs); default: $KILN_STATE_DIR or /var/lib/kiln").build();
 
-    @Option(names = "--netns", hidden = true, description = "network namespace holding the VMs' taps (tests)")
-    String netns;
+    private final OptionSpec netns = OptionSpec.builder("--netns").type(String.class).paramLabel("NAME").hidden(true)
+            .description("network namespace holding the VMs' taps (tests)").build();
 
-    @Option(names = "--vm-network", hidden = true, description = "range carved into a /30 per VM")
-    String vmNetwork;
+    private final OptionSpec vmNetwork = OptionSpec.builder("--vm-network").type(String.class).paramLabel("CIDR")
+            .hidden(true).description("range carved into a /30 per VM").build();
 
-    @Option(names = "--accel", description = "auto (probe KVM once), kvm or tcg; default: auto")
-    EngineConfig.Accelerator accelerator = EngineConfig.Accelerator.AUTO;
+    private final OptionSpec accelerator = OptionSpec.builder("--accel").type(EngineConfig.Accelerator.class)
+            .initialValue(EngineConfig.Accelerator.AUTO).paramLabel("MODE")
+            .description("auto (probe KVM once), kvm or tcg; default: auto").build();
+
+    @Override
+    public CommandSpec mixin() {
+        return CommandSpec.create().addOption(stateDir).addOption(netns).addOption(vmNetwork).addOption(accelerator);
+    }
 
     EngineConfig config() {
-        EngineConfig config = EngineConfig.defaults().withStateDir(stateDir()).withAccelerator(accelerator);
+        EngineConfig config = EngineConfig.defaults().withStateDir(stateDir())
+                .withAccelerator(accelerator.<EngineConfig.Accelerator>getValue());
+        String netns = this.netns.getValue();
+        String vmNetwork = this.vmNetwork.getValue();
         if (netns != null || vmNetwork != null) {
             config = config.withNetns(netns, vmNetwork == null ? config.vmNetwork() : Cidr.parse(vmNetwork));
         }
@@ -33,9 +43,11 @@ final class HostOptions {
     }
 
     Path stateDir() {
-        if (stateDir != null) {
-            return stateDir;
-        }
+        Path given = stateDir.getValue();
+        return given != null ? given : defaultStateDir();
+    }
+
+    static Path defaultStateDir() {
         String fromEnv = System.getenv("KILN_STATE_DIR");
         return fromEnv == null || fromEnv.isBlank() ? EngineConfig.DEFAULT_STATE_DIR : Path.of(fromEnv);
     }

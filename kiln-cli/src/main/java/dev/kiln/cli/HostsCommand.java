@@ -5,7 +5,6 @@ import dev.kiln.api.HostView;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -16,8 +15,7 @@ import picocli.CommandLine.Spec;
         subcommands = {HostsCommand.Add.class, HostsCommand.Drain.class, HostsCommand.Resume.class,
                 HostsCommand.Remove.class})
 final class HostsCommand implements Callable<Integer> {
-    @Mixin
-    ClientOptions server;
+    final ClientOptions server = new ClientOptions();
 
     @Option(names = "--json", description = "print JSON")
     boolean json;
@@ -43,8 +41,7 @@ final class HostsCommand implements Callable<Integer> {
 
     @Command(name = "add", description = "Adds a host and prints the one-time token its agent enrols with.")
     static final class Add implements Callable<Integer> {
-        @Mixin
-        ClientOptions server;
+        final ClientOptions server = new ClientOptions();
 
         @Parameters(paramLabel = "NAME", description = "the host's name: lower-case letters, digits, '.' and '-'")
         String name;
@@ -65,8 +62,7 @@ final class HostsCommand implements Callable<Integer> {
 
     @Command(name = "drain", description = "The host takes no new VMs; those it runs finish.")
     static final class Drain implements Callable<Integer> {
-        @Mixin
-        ClientOptions server;
+        final ClientOptions server = new ClientOptions();
 
         @Parameters(paramLabel = "NAME")
         String name;
@@ -85,8 +81,7 @@ final class HostsCommand implements Callable<Integer> {
 
     @Command(name = "resume", description = "A drained host takes VMs again.")
     static final class Resume implements Callable<Integer> {
-        @Mixin
-        ClientOptions server;
+        final ClientOptions server = new ClientOptions();
 
         @Parameters(paramLabel = "NAME")
         String name;
@@ -104,8 +99,7 @@ final class HostsCommand implements Callable<Integer> {
 
     @Command(name = "rm", description = "Removes a drained host with no VMs left; its token stops working.")
     static final class Remove implements Callable<Integer> {
-        @Mixin
-        ClientOptions server;
+        final ClientOptions server = new ClientOptions();
 
         @Parameters(paramLabel = "NAME")
         String name;

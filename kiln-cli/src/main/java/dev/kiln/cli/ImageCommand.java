@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -37,8 +36,7 @@ final class ImageCommand {
                 description = "install the official GitHub actions runner from this tarball (never downloaded)")
         java.nio.file.Path runnerTarball;
 
-        @Mixin
-        HostOptions host;
+        final HostOptions host = new HostOptions();
 
         @Override
         public Integer call() {
@@ -56,8 +54,7 @@ final class ImageCommand {
         @Option(names = "--json", description = "print JSON")
         boolean json;
 
-        @Mixin
-        HostOptions host;
+        final HostOptions host = new HostOptions();
 
         @Override
         public Integer call() throws Exception {
@@ -89,8 +86,7 @@ final class ImageCommand {
         @Parameters(paramLabel = "IMAGE", description = "name or digest")
         String reference;
 
-        @Mixin
-        HostOptions host;
+        final HostOptions host = new HostOptions();
 
         @Override
         public Integer call() {
@@ -109,8 +105,7 @@ final class ImageCommand {
 
     @Command(name = "prune", description = "Removes the images no name points to (builds a newer one replaced) that no VM uses.")
     static final class Prune implements Callable<Integer> {
-        @Mixin
-        HostOptions host;
+        final HostOptions host = new HostOptions();
 
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;

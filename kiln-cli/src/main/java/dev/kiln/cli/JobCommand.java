@@ -4,7 +4,6 @@ import dev.kiln.api.JobEvent;
 import dev.kiln.api.JobView;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -13,8 +12,7 @@ import picocli.CommandLine.Spec;
 /** `kiln job ID`: one job and its timeline. */
 @Command(name = "job", description = "Shows a job and its timeline.")
 final class JobCommand implements Callable<Integer> {
-    @Mixin
-    ClientOptions server;
+    final ClientOptions server = new ClientOptions();
 
     @Parameters(paramLabel = "ID")
     String id;

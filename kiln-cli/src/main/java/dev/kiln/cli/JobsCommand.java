@@ -5,7 +5,6 @@ import dev.kiln.api.JobView;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -13,8 +12,7 @@ import picocli.CommandLine.Spec;
 /** `kiln jobs`: the newest jobs, optionally of one state. */
 @Command(name = "jobs", description = "Lists jobs, newest first.")
 final class JobsCommand implements Callable<Integer> {
-    @Mixin
-    ClientOptions server;
+    final ClientOptions server = new ClientOptions();
 
     @Option(names = "--state", description = "only jobs in this state: ${COMPLETION-CANDIDATES}")
     JobState state;

@@ -3,49 +3,103 @@ package dev.kiln.cli;
 import dev.kiln.core.KilnException;
 import dev.kiln.vm.EngineWarmup;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.function.Supplier;
+import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /** The `kiln` command. */
-@Command(name = "kiln", mixinStandardHelpOptions = true, version = "kiln 0.1.0",
+@Command(name = "kiln", version = Kiln.VERSION,
         description = "Runs every CI job in its own fresh microVM.")
 public final class Kiln {
-    /**
-     * The subcommands, by name, in the order help lists them. Lambdas, not constructor references: a
-     * reference loads its class when the map is made, a lambda only when called, so `kiln run` loads
-     * none of the others.
-     */
-    private static final Map<String, Supplier<Object>> COMMANDS = commands();
+    static final String VERSION = "kiln 0.1.0";
 
-    private static Map<String, Supplier<Object>> commands() {
-        Map<String, Supplier<Object>> commands = new LinkedHashMap<>();
-        commands.put("run", () -> new RunCommand());
-        commands.put("image", () -> new ImageCommand());
-        commands.put("doctor", () -> new DoctorCommand());
-        commands.put("server", () -> new ServerCommand());
-        commands.put("agent", () -> new AgentCommand());
-        commands.put("up", () -> new UpCommand());
-        commands.put("hosts", () -> new HostsCommand());
-        commands.put("jobs", () -> new JobsCommand());
-        commands.put("job", () -> new JobCommand());
-        commands.put("vms", () -> new VmsCommand());
-        commands.put("logs", () -> new LogsCommand());
-        commands.put("cancel", () -> new CancelCommand());
-        commands.put("warmup", () -> new WarmupCommand());
-        commands.put("github", () -> new GitHubCommand());
-        commands.put("help", () -> new CommandLine.HelpCommand());
-        return commands;
+    /**
+     * The subcommands, in the order help lists them. Constants with bodies rather than a map of lambdas:
+     * only the command named is loaded, and no lambda is linked before the arguments are parsed (the
+     * first one a JVM links costs ~10 ms, to start java.lang.invoke; the engine's warm-up pays it on the
+     * other core).
+     */
+    private enum Subcommand {
+        RUN { Object create() { return new RunCommand().model(); } },
+        IMAGE { Object create() { return new ImageCommand(); } },
+        DOCTOR { Object create() { return new DoctorCommand(); } },
+        SERVER { Object create() { return new ServerCommand(); } },
+        AGENT { Object create() { return new AgentCommand(); } },
+        UP { Object create() { return new UpCommand(); } },
+        HOSTS { Object create() { return new HostsCommand(); } },
+        JOBS { Object create() { return new JobsCommand(); } },
+        JOB { Object create() { return new JobCommand(); } },
+        VMS { Object create() { return new VmsCommand(); } },
+        LOGS { Object create() { return new LogsCommand(); } },
+        CANCEL { Object create() { return new CancelCommand(); } },
+        WARMUP { Object create() { return new WarmupCommand(); } },
+        GITHUB { Object create() { return new GitHubCommand(); } },
+        HELP { Object create() { return new CommandLine.HelpCommand(); } };
+
+        /** The command's user object, or its model when it is built in code. */
+        abstract Object create();
+
+        String commandName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        static Subcommand named(String name) {
+            for (Subcommand command : values()) {
+                if (command.commandName().equals(name)) {
+                    return command;
+                }
+            }
+            return null;
+        }
     }
 
     public static void main(String[] args) {
         if (args.length > 0 && args[0].equals("run")) {
             // Picocli takes ~0.1 s to read the arguments, on one core: the engine's first use warms up on the other.
-            Thread.ofPlatform().daemon().name("kiln-engine-warmup").start(EngineWarmup::run);
+            Thread.ofPlatform().daemon().name("kiln-engine-warmup").start(new Runnable() {
+                @Override
+                public void run() {
+                    EngineWarmup.run();
+                }
+            });
         }
         System.exit(execute(args));
+    }
+
+    /**
+     * One subcommand, as a command line of its own. Only it is built: picocli builds each command's model
+     * by reflection, and `kiln run` would wait ~0.1 s for all of them.
+     */
+    static CommandLine subcommand(String name) {
+        CommandLine commandLine = new CommandLine(Subcommand.named(name).create())
+                .setCommandName("kiln ".concat(name));
+        complete(commandLine);
+        return commandLine;
+    }
+
+    /**
+     * Finishes the model of a command and its subcommands: the shared options each holds, and --help
+     * and --version on each (picocli gives a subcommand only what it declares).
+     */
+    private static void complete(CommandLine line) {
+        CommandSpec spec = line.getCommandSpec();
+        Object command = line.getCommand();
+        if (command != null && !(command instanceof CommandSpec)) {
+            SharedOptions.addFromFields(command, spec);
+        }
+        // Not picocli's mixinStandardHelpOptions: it reads them from annotations (see SharedOptions).
+        if (spec.findOption("--help") == null) {
+            spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true)
+                    .description("Show this help message and exit.").build());
+            spec.addOption(OptionSpec.builder("-V", "--version").versionHelp(true)
+                    .description("Print version information and exit.").build());
+            spec.version(VERSION);
+        }
+        for (CommandLine subcommand : line.getSubcommands().values()) {
+            complete(subcommand);
+        }
     }
 
     static int execute(String... args) {
@@ -53,27 +107,32 @@ public final class Kiln {
     }
 
     static int execute(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
-        Supplier<Object> named = args.length > 0 && !args[0].equals("help") ? COMMANDS.get(args[0]) : null;
+        boolean named = args.length > 0 && !args[0].equals("help") && Subcommand.named(args[0]) != null;
         CommandLine commandLine;
         String[] arguments;
-        if (named != null) {
-            // Only the subcommand named is built, as a command line of its own: picocli builds each
-            // command's model by reflection, and `kiln run` would wait ~0.1 s for all of them.
-            commandLine = new CommandLine(named.get()).setCommandName("kiln " + args[0]);
+        if (named) {
+            commandLine = subcommand(args[0]);
             arguments = Arrays.copyOfRange(args, 1, args.length);
         } else {
             commandLine = new CommandLine(new Kiln());
-            COMMANDS.forEach((name, command) -> commandLine.addSubcommand(name, command.get()));
+            for (Subcommand command : Subcommand.values()) {
+                commandLine.addSubcommand(command.commandName(), command.create());
+            }
+            complete(commandLine);
             arguments = args;
         }
         // Set after the subcommands are added: picocli passes these settings only to those it has.
         commandLine.setOut(out).setErr(err).setCaseInsensitiveEnumValuesAllowed(true)
-                .setExecutionExceptionHandler((e, cmd, parsed) -> {
-                    if (e instanceof KilnException kiln) {
-                        cmd.getErr().println("kiln: " + kiln.getMessage());
-                        return ExitCodes.of(kiln.code());
+                .setExecutionExceptionHandler(new CommandLine.IExecutionExceptionHandler() {
+                    @Override
+                    public int handleExecutionException(Exception e, CommandLine cmd, CommandLine.ParseResult parsed)
+                            throws Exception {
+                        if (e instanceof KilnException kiln) {
+                            cmd.getErr().println("kiln: " + kiln.getMessage());
+                            return ExitCodes.of(kiln.code());
+                        }
+                        throw e;
                     }
-                    throw e;
                 });
         return commandLine.execute(arguments);
     }

@@ -6,7 +6,6 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -17,8 +16,7 @@ import picocli.CommandLine.Spec;
 final class LogsCommand implements Callable<Integer> {
     static final Duration WAIT = Duration.ofSeconds(20);
 
-    @Mixin
-    ClientOptions server;
+    final ClientOptions server = new ClientOptions();
 
     @Parameters(paramLabel = "JOB")
     String id;

@@ -20,58 +20,80 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
-/** `kiln run`: one command in a brand-new microVM, its output live, its exit code returned. */
-@Command(name = "run", description = "Runs a command in a fresh microVM and exits with its exit code.")
+/**
+ * `kiln run`: one command in a brand-new microVM, its output live, its exit code returned. Its model
+ * is built in code, not read from annotations: a fresh JVM takes ~40 ms to read its first annotations
+ * (see {@link SharedOptions}), and every `kiln run` would wait for them.
+ */
 final class RunCommand implements Callable<Integer> {
-    @Option(names = "--cpus", description = "vCPUs (default: 1)")
-    int cpus = 1;
+    private final OptionSpec cpus = OptionSpec.builder("--cpus").type(int.class).initialValue(1).paramLabel("N")
+            .description("vCPUs (default: 1)").build();
 
-    @Option(names = "--memory", converter = Converters.MebibyteSize.class, description = "memory, e.g. 512m or 2g (default: 1g)")
-    long memoryMib = 1024;
+    private final OptionSpec memoryMib = OptionSpec.builder("--memory").type(long.class).initialValue(1024L)
+            .converters(new Converters.MebibyteSize()).paramLabel("SIZE")
+            .description("memory, e.g. 512m or 2g (default: 1g)").build();
 
-    @Option(names = "--disk", converter = Converters.GibibyteSize.class, description = "writable disk, e.g. 10g (default: 10g)")
-    int diskGib = 10;
+    private final OptionSpec diskGib = OptionSpec.builder("--disk").type(int.class).initialValue(10)
+            .converters(new Converters.GibibyteSize()).paramLabel("SIZE")
+            .description("writable disk, e.g. 10g (default: 10g)").build();
 
-    @Option(names = "--timeout", converter = Converters.Timeout.class, description = "deadline of the command, e.g. 90s or 10m (default: 10m)")
-    Duration timeout = Duration.ofMinutes(10);
+    private final OptionSpec timeout = OptionSpec.builder("--timeout").type(Duration.class)
+            .initialValue(Duration.ofMinutes(10)).converters(new Converters.Timeout()).paramLabel("DURATION")
+            .description("deadline of the command, e.g. 90s or 10m (default: 10m)").build();
 
-    @Option(names = "--image", description = "image name or digest (default: default)")
-    String image = "default";
+    private final OptionSpec image = OptionSpec.builder("--image").type(String.class).initialValue("default")
+            .paramLabel("IMAGE").description("image name or digest (default: default)").build();
 
-    @Option(names = {"-e", "--env"}, description = "KEY=VALUE for the command's environment (repeatable)")
-    List<String> env = List.of();
+    private final OptionSpec env = OptionSpec.builder("-e", "--env").type(List.class).auxiliaryTypes(String.class)
+            .paramLabel("KEY=VALUE").description("for the command's environment (repeatable)").build();
 
-    @Option(names = "--no-network", description = "give the VM no network interface")
-    boolean noNetwork;
+    private final OptionSpec noNetwork = OptionSpec.builder("--no-network").type(boolean.class).initialValue(false)
+            .description("give the VM no network interface").build();
 
-    @Option(names = {"-v", "--verbose"}, description = "print the VM's id and timings to stderr")
-    boolean verbose;
+    private final OptionSpec verbose = OptionSpec.builder("-v", "--verbose").type(boolean.class).initialValue(false)
+            .description("print the VM's id and timings to stderr").build();
 
-    @Mixin
-    HostOptions host;
+    private final PositionalParamSpec command = PositionalParamSpec.builder().type(List.class)
+            .auxiliaryTypes(String.class).arity("1..*").required(true).paramLabel("CMD")
+            .description("the command and its arguments, after --").build();
 
-    @Mixin
-    ClientOptions server;
+    final HostOptions host = new HostOptions();
 
-    @Parameters(arity = "1..*", paramLabel = "CMD", description = "the command and its arguments, after --")
-    List<String> command;
+    final ClientOptions server = new ClientOptions();
+
+    /** The model picocli parses with; {@link SharedOptions#complete} adds the host's and the server's options. */
+    CommandSpec model() {
+        CommandSpec spec = CommandSpec.wrapWithoutInspection(this).name("run");
+        spec.usageMessage().description("Runs a command in a fresh microVM and exits with its exit code.");
+        for (OptionSpec option : List.of(cpus, memoryMib, diskGib, timeout, image, env, noNetwork, verbose)) {
+            spec.addOption(option);
+        }
+        return spec.addPositional(command);
+    }
 
     @Override
     public Integer call() {
+        int cpus = this.cpus.getValue();
+        long memoryMib = this.memoryMib.getValue();
+        int diskGib = this.diskGib.getValue();
+        Duration timeout = this.timeout.getValue();
+        String image = this.image.getValue();
+        Map<String, String> env = parseEnv(this.env.getValue() == null ? List.of() : this.env.getValue());
+        List<String> command = this.command.getValue();
+        boolean verbose = this.verbose.getValue();
         if (server.configured()) {
-            return RemoteRun.run(server.client(), new dev.kiln.api.JobRequest(command, parseEnv(env), image, null, cpus,
+            return RemoteRun.run(server.client(), new dev.kiln.api.JobRequest(command, env, image, null, cpus,
                     memoryMib, diskGib, null, timeout.toSeconds(), null, null, null), verbose,
                     new java.io.PrintWriter(System.out, true), new java.io.PrintWriter(System.err, true));
         }
         // Everything a user can get wrong is checked before the host is touched.
         ImageManifest manifest = host.images().resolve(image);
-        VmSpec spec = new VmSpec(VmEngine.newVmId(), manifest, cpus, memoryMib, diskGib, timeout, command,
-                parseEnv(env), !noNetwork);
+        VmSpec spec = new VmSpec(VmEngine.newVmId(), manifest, cpus, memoryMib, diskGib, timeout, command, env,
+                !noNetwork.<Boolean>getValue());
         VmEngine.checkFits(HostInfo.read(), spec);
         VmEngine engine = host.engine();
         engine.recoverLeftovers();

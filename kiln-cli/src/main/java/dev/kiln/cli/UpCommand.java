@@ -24,8 +24,7 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--host-name", description = "this host's name in the fleet (default: local)")
     String hostName = "local";
 
-    @Mixin
-    HostOptions host;
+    final HostOptions host = new HostOptions();
 
     @Mixin
     AgentOptions options;

@@ -4,7 +4,6 @@ import dev.kiln.api.VmView;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -12,8 +11,7 @@ import picocli.CommandLine.Spec;
 /** `kiln vms`: the VMs that hold room on hosts now. */
 @Command(name = "vms", description = "Lists the VMs reserved or running on the hosts.")
 final class VmsCommand implements Callable<Integer> {
-    @Mixin
-    ClientOptions server;
+    final ClientOptions server = new ClientOptions();
 
     @Option(names = "--json", description = "print JSON")
     boolean json;

@@ -18,7 +18,7 @@ final class WarmupCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         EngineWarmup.run();
-        new picocli.CommandLine(new RunCommand()).parseArgs("--memory", "1g", "--timeout", "1m", "--", "true");
+        Kiln.subcommand("run").parseArgs("--memory", "1g", "--timeout", "1m", "--", "true");
         Path scratch = Files.createTempFile("kiln-warmup-", ".lock");
         try (FileChannel lock = FileChannel.open(scratch, StandardOpenOption.WRITE)) {
             lock.lock().release();

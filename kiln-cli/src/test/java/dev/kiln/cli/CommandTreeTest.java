@@ -34,6 +34,34 @@ class CommandTreeTest {
     }
 
     @Test
+    void everyCommandAnswersHelpAndVersion() {
+        for (String[] command : new String[][] {{"run"}, {"doctor"}, {"image", "rm"}, {"hosts", "add"}, {"jobs"}}) {
+            String[] withHelp = java.util.Arrays.copyOf(command, command.length + 1);
+            withHelp[command.length] = "--help";
+            Outcome help = kiln(withHelp);
+            assertThat(help.code()).as(String.join(" ", withHelp)).isZero();
+            assertThat(help.out()).contains("Usage: kiln " + String.join(" ", command), "--help");
+
+            withHelp[command.length] = "-V";
+            Outcome version = kiln(withHelp);
+            assertThat(version.code()).isZero();
+            assertThat(version.out()).contains(Kiln.VERSION);
+        }
+        assertThat(kiln("run", "--help").out()).contains("--state-dir", "--server", "--cpus", "--env");
+    }
+
+    /** picocli reads annotations through proxy classes the JDK makes at run time: `kiln run` waits for none. */
+    @Test
+    void runsModelIsCodeNotAnnotations() {
+        for (Class<?> type : java.util.List.of(RunCommand.class, HostOptions.class, ClientOptions.class)) {
+            assertThat(type.getAnnotations()).as(type.getSimpleName()).isEmpty();
+            for (var field : type.getDeclaredFields()) {
+                assertThat(field.getAnnotations()).as(field.toString()).isEmpty();
+            }
+        }
+    }
+
+    @Test
     void anUnknownSubcommandIsAUsageErrorThatNamesIt() {
         Outcome outcome = kiln("rnu", "--", "true");
         assertThat(outcome.code()).isEqualTo(ExitCodes.USAGE);
