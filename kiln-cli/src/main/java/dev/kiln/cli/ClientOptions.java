@@ -9,8 +9,6 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Properties;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * Which server the CLI talks to and with which admin token: the flag, else the environment
@@ -18,15 +16,16 @@ import picocli.CommandLine.Model.OptionSpec;
  * keys {@code server} and {@code token}).
  */
 final class ClientOptions implements SharedOptions {
-    private final OptionSpec server = OptionSpec.builder("--server").type(String.class).paramLabel("URL")
-            .description("the Kiln server's URL; default: $KILN_SERVER or the config file").build();
+    static final Flag SERVER = Flag.value("--server", "URL", String.class,
+            "the Kiln server's URL; default: $KILN_SERVER or the config file");
+    static final Flag TOKEN = Flag.value("--token", "TOKEN", String.class,
+            "the admin token; default: $KILN_TOKEN or the config file");
 
-    private final OptionSpec token = OptionSpec.builder("--token").type(String.class).paramLabel("TOKEN")
-            .description("the admin token; default: $KILN_TOKEN or the config file").build();
+    private final OptionSet options = new OptionSet(SERVER, TOKEN);
 
     @Override
-    public CommandSpec mixin() {
-        return CommandSpec.create().addOption(server).addOption(token);
+    public OptionSet options() {
+        return options;
     }
 
     /** Whether a server is configured anywhere. */
@@ -35,7 +34,7 @@ final class ClientOptions implements SharedOptions {
     }
 
     String server() {
-        return first(server.getValue(), System.getenv("KILN_SERVER"), file().getProperty("server"));
+        return first(options.<String>get(SERVER), System.getenv("KILN_SERVER"), file().getProperty("server"));
     }
 
     KilnClient client() {
@@ -44,7 +43,7 @@ final class ClientOptions implements SharedOptions {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "no Kiln server configured: pass --server URL, set"
                     + " KILN_SERVER, or put server=URL in " + configFile() + " (`kiln up` starts one)");
         }
-        String admin = first(token.getValue(), System.getenv("KILN_TOKEN"), file().getProperty("token"));
+        String admin = first(options.<String>get(TOKEN), System.getenv("KILN_TOKEN"), file().getProperty("token"));
         if (admin == null) {
             throw new KilnException(ErrorCode.UNAUTHENTICATED, "no admin token for " + url + ": pass --token, set"
                     + " KILN_TOKEN, or put token=... in " + configFile() + " (`kiln server` prints where its token is)");

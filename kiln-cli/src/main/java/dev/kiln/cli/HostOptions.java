@@ -8,34 +8,30 @@ import dev.kiln.vm.QemuDriver;
 import dev.kiln.vm.VmEngine;
 import java.nio.file.Path;
 import java.time.Clock;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Model.OptionSpec;
 
 /** Where this host keeps its state and how its VMs are networked: shared by the commands. */
 final class HostOptions implements SharedOptions {
-    private final OptionSpec stateDir = OptionSpec.builder("--state-dir").type(Path.class).paramLabel("DIR")
-            .description("Kiln's state (images, VMs); default: $KILN_STATE_DIR or /var/lib/kiln").build();
+    static final Flag STATE_DIR = Flag.value("--state-dir", "DIR", Path.class,
+            "Kiln's state (images, VMs); default: $KILN_STATE_DIR or /var/lib/kiln");
+    static final Flag NETNS = Flag.value("--netns", "NAME", String.class,
+            "network namespace holding the VMs' taps (tests)").hiddenFromHelp();
+    static final Flag VM_NETWORK = Flag.value("--vm-network", "CIDR", String.class,
+            "range carved into a /30 per VM").hiddenFromHelp();
+    static final Flag ACCELERATOR = Flag.value("--accel", "MODE", EngineConfig.Accelerator.class,
+            "auto (probe KVM once), kvm or tcg; default: auto").initially(EngineConfig.Accelerator.AUTO);
 
-    private final OptionSpec netns = OptionSpec.builder("--netns").type(String.class).paramLabel("NAME").hidden(true)
-            .description("network namespace holding the VMs' taps (tests)").build();
-
-    private final OptionSpec vmNetwork = OptionSpec.builder("--vm-network").type(String.class).paramLabel("CIDR")
-            .hidden(true).description("range carved into a /30 per VM").build();
-
-    private final OptionSpec accelerator = OptionSpec.builder("--accel").type(EngineConfig.Accelerator.class)
-            .initialValue(EngineConfig.Accelerator.AUTO).paramLabel("MODE")
-            .description("auto (probe KVM once), kvm or tcg; default: auto").build();
+    private final OptionSet options = new OptionSet(STATE_DIR, NETNS, VM_NETWORK, ACCELERATOR);
 
     @Override
-    public CommandSpec mixin() {
-        return CommandSpec.create().addOption(stateDir).addOption(netns).addOption(vmNetwork).addOption(accelerator);
+    public OptionSet options() {
+        return options;
     }
 
     EngineConfig config() {
         EngineConfig config = EngineConfig.defaults().withStateDir(stateDir())
-                .withAccelerator(accelerator.<EngineConfig.Accelerator>getValue());
-        String netns = this.netns.getValue();
-        String vmNetwork = this.vmNetwork.getValue();
+                .withAccelerator(options.<EngineConfig.Accelerator>get(ACCELERATOR));
+        String netns = options.get(NETNS);
+        String vmNetwork = options.get(VM_NETWORK);
         if (netns != null || vmNetwork != null) {
             config = config.withNetns(netns, vmNetwork == null ? config.vmNetwork() : Cidr.parse(vmNetwork));
         }
@@ -43,7 +39,7 @@ final class HostOptions implements SharedOptions {
     }
 
     Path stateDir() {
-        Path given = stateDir.getValue();
+        Path given = options.get(STATE_DIR);
         return given != null ? given : defaultStateDir();
     }
 

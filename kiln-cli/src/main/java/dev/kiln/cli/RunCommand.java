@@ -17,74 +17,98 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
- * `kiln run`: one command in a brand-new microVM, its output live, its exit code returned. Its model
- * is built in code, not read from annotations: a fresh JVM takes ~40 ms to read its first annotations
- * (see {@link SharedOptions}), and every `kiln run` would wait for them.
+ * `kiln run`: one command in a brand-new microVM, its output live, its exit code returned. Its usual
+ * command line is read without picocli ({@link QuickParse}): picocli's model takes ~50 ms to build in
+ * a fresh JVM, which the VM would wait for. Help and mistakes go through picocli, with the same flags.
  */
 final class RunCommand implements Callable<Integer> {
-    private final OptionSpec cpus = OptionSpec.builder("--cpus").type(int.class).initialValue(1).paramLabel("N")
-            .description("vCPUs (default: 1)").build();
+    static final Flag CPUS = Flag.value("--cpus", "N", int.class, "vCPUs (default: 1)").initially(1);
+    static final Flag MEMORY = Flag.value("--memory", "SIZE", long.class, "memory, e.g. 512m or 2g (default: 1g)")
+            .convertedBy(new Converters.MebibyteSize()).initially(1024L);
+    static final Flag DISK = Flag.value("--disk", "SIZE", int.class, "writable disk, e.g. 10g (default: 10g)")
+            .convertedBy(new Converters.GibibyteSize()).initially(10);
+    static final Flag TIMEOUT = Flag.value("--timeout", "DURATION", Duration.class,
+            "deadline of the command, e.g. 90s or 10m (default: 10m)")
+            .convertedBy(new Converters.Timeout()).initially(Duration.ofMinutes(10));
+    static final Flag IMAGE = Flag.value("--image", "IMAGE", String.class, "image name or digest (default: default)")
+            .initially("default");
+    static final Flag ENV = Flag.repeatable(List.of("-e", "--env"), "KEY=VALUE",
+            "for the command's environment (repeatable)");
+    static final Flag NO_NETWORK = Flag.flag(List.of("--no-network"), "give the VM no network interface");
+    static final Flag VERBOSE = Flag.flag(List.of("-v", "--verbose"), "print the VM's id and timings to stderr");
 
-    private final OptionSpec memoryMib = OptionSpec.builder("--memory").type(long.class).initialValue(1024L)
-            .converters(new Converters.MebibyteSize()).paramLabel("SIZE")
-            .description("memory, e.g. 512m or 2g (default: 1g)").build();
-
-    private final OptionSpec diskGib = OptionSpec.builder("--disk").type(int.class).initialValue(10)
-            .converters(new Converters.GibibyteSize()).paramLabel("SIZE")
-            .description("writable disk, e.g. 10g (default: 10g)").build();
-
-    private final OptionSpec timeout = OptionSpec.builder("--timeout").type(Duration.class)
-            .initialValue(Duration.ofMinutes(10)).converters(new Converters.Timeout()).paramLabel("DURATION")
-            .description("deadline of the command, e.g. 90s or 10m (default: 10m)").build();
-
-    private final OptionSpec image = OptionSpec.builder("--image").type(String.class).initialValue("default")
-            .paramLabel("IMAGE").description("image name or digest (default: default)").build();
-
-    private final OptionSpec env = OptionSpec.builder("-e", "--env").type(List.class).auxiliaryTypes(String.class)
-            .paramLabel("KEY=VALUE").description("for the command's environment (repeatable)").build();
-
-    private final OptionSpec noNetwork = OptionSpec.builder("--no-network").type(boolean.class).initialValue(false)
-            .description("give the VM no network interface").build();
-
-    private final OptionSpec verbose = OptionSpec.builder("-v", "--verbose").type(boolean.class).initialValue(false)
-            .description("print the VM's id and timings to stderr").build();
-
-    private final PositionalParamSpec command = PositionalParamSpec.builder().type(List.class)
-            .auxiliaryTypes(String.class).arity("1..*").required(true).paramLabel("CMD")
-            .description("the command and its arguments, after --").build();
+    private final OptionSet options = new OptionSet(CPUS, MEMORY, DISK, TIMEOUT, IMAGE, ENV, NO_NETWORK, VERBOSE);
 
     final HostOptions host = new HostOptions();
 
     final ClientOptions server = new ClientOptions();
 
-    /** The model picocli parses with; {@link SharedOptions#complete} adds the host's and the server's options. */
+    private List<String> command;
+
+    /**
+     * Reads the arguments after `run` when they take the usual shapes; false leaves them to picocli (on a
+     * new RunCommand: this one may hold some of them).
+     */
+    boolean parseQuickly(List<String> args) {
+        Optional<List<String>> parsed = QuickParse.parse(args, List.of(options, host.options(), server.options()));
+        if (parsed.isEmpty()) {
+            return false;
+        }
+        command = parsed.get();
+        return true;
+    }
+
+    /** Every option's value and the command, in a fixed order: what a parser made of the arguments. */
+    List<Object> parsed() {
+        List<Object> parsed = new java.util.ArrayList<>();
+        for (OptionSet set : List.of(options, host.options(), server.options())) {
+            for (Flag flag : set.flags()) {
+                parsed.add(flag.names().getLast() + "=" + set.get(flag));
+            }
+        }
+        parsed.add(command);
+        return parsed;
+    }
+
+    /** The model picocli parses with; Kiln adds the host's and the server's options from the fields. */
     CommandSpec model() {
         CommandSpec spec = CommandSpec.wrapWithoutInspection(this).name("run");
         spec.usageMessage().description("Runs a command in a fresh microVM and exits with its exit code.");
-        for (OptionSpec option : List.of(cpus, memoryMib, diskGib, timeout, image, env, noNetwork, verbose)) {
+        for (OptionSpec option : options.mixin().options()) {
             spec.addOption(option);
         }
-        return spec.addPositional(command);
+        return spec.addPositional(PositionalParamSpec.builder().type(List.class).auxiliaryTypes(String.class)
+                .arity("1..*").required(true).paramLabel("CMD").description("the command and its arguments, after --")
+                .hasInitialValue(false).setter(new CommandLine.Model.ISetter() {
+                    @Override
+                    @SuppressWarnings("unchecked")
+                    public <T> T set(T value) {
+                        List<String> old = command;
+                        command = (List<String>) value;
+                        return (T) old;
+                    }
+                }).build());
     }
 
     @Override
     public Integer call() {
-        int cpus = this.cpus.getValue();
-        long memoryMib = this.memoryMib.getValue();
-        int diskGib = this.diskGib.getValue();
-        Duration timeout = this.timeout.getValue();
-        String image = this.image.getValue();
-        Map<String, String> env = parseEnv(this.env.getValue() == null ? List.of() : this.env.getValue());
-        List<String> command = this.command.getValue();
-        boolean verbose = this.verbose.getValue();
+        int cpus = options.get(CPUS);
+        long memoryMib = options.get(MEMORY);
+        int diskGib = options.get(DISK);
+        Duration timeout = options.get(TIMEOUT);
+        String image = options.get(IMAGE);
+        Map<String, String> env = parseEnv(options.get(ENV));
+        boolean verbose = options.get(VERBOSE);
         if (server.configured()) {
             return RemoteRun.run(server.client(), new dev.kiln.api.JobRequest(command, env, image, null, cpus,
                     memoryMib, diskGib, null, timeout.toSeconds(), null, null, null), verbose,
@@ -93,7 +117,7 @@ final class RunCommand implements Callable<Integer> {
         // Everything a user can get wrong is checked before the host is touched.
         ImageManifest manifest = host.images().resolve(image);
         VmSpec spec = new VmSpec(VmEngine.newVmId(), manifest, cpus, memoryMib, diskGib, timeout, command, env,
-                !noNetwork.<Boolean>getValue());
+                !options.<Boolean>get(NO_NETWORK));
         VmEngine.checkFits(HostInfo.read(), spec);
         VmEngine engine = host.engine();
         engine.recoverLeftovers();
@@ -110,8 +134,12 @@ final class RunCommand implements Callable<Integer> {
         }, "kiln-run-interrupt");
         Runtime.getRuntime().addShutdownHook(onInterrupt);
         if (verbose) {
-            launchedAt().ifPresent(start -> System.err.printf("kiln: ready to make VM %s %d ms after `kiln` started%n",
-                    spec.vmId(), java.time.Duration.between(start, java.time.Instant.now()).toMillis()));
+            // Concatenated, not formatted: a fresh JVM's first String.format takes ~15 ms (locale data).
+            long sinceLaunch = sinceLaunchMillis();
+            if (sinceLaunch >= 0) {
+                System.err.println("kiln: ready to make VM " + spec.vmId() + " " + sinceLaunch
+                        + " ms after `kiln` started");
+            }
         }
         VmResult result;
         try {
@@ -138,16 +166,21 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /**
-     * When bin/kiln started, from its KILN_LAUNCHED_AT (bash's $EPOCHREALTIME). Not the process's start
-     * time: Linux keeps that relative to a boot time it gives to the second only.
+     * Milliseconds since bin/kiln started, from its KILN_LAUNCHED_AT (bash's $EPOCHREALTIME), or -1.
+     * Not the process's start time: Linux keeps that relative to a boot time it gives to the second only.
      */
-    private static java.util.Optional<java.time.Instant> launchedAt() {
+    private static long sinceLaunchMillis() {
         String text = System.getenv("KILN_LAUNCHED_AT");
-        if (text == null || !text.matches("\\d+[.,]\\d{6}")) {
-            return java.util.Optional.empty();
+        int point = text == null ? -1 : Math.max(text.indexOf('.'), text.indexOf(','));
+        if (point <= 0 || text.length() - point != 7) {
+            return -1;
         }
-        String[] parts = text.split("[.,]");
-        return java.util.Optional.of(java.time.Instant.ofEpochSecond(Long.parseLong(parts[0]), Long.parseLong(parts[1]) * 1000));
+        try {
+            long micros = Long.parseLong(text.substring(0, point)) * 1_000_000 + Long.parseLong(text.substring(point + 1));
+            return (java.time.Instant.now().toEpochMilli() * 1000 - micros) / 1000;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     private static int fail(ErrorCode code, String message) {

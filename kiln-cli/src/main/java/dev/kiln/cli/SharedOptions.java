@@ -4,21 +4,18 @@ import java.lang.reflect.Field;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * Options several commands take ({@link HostOptions}, {@link ClientOptions}), defined in code rather
- * than with picocli's annotations. Reading an annotation makes the JDK generate a proxy class at run
- * time, ~40 ms in a fresh JVM; `kiln run`, whose model is all code, would otherwise wait for that for
- * these options alone. An annotated command takes them by holding them in a field, as it would hold
- * a picocli mixin.
+ * Options several commands take ({@link HostOptions}, {@link ClientOptions}), declared as {@link Flag}s
+ * rather than with picocli's annotations: `kiln run` reads them without picocli (see {@link QuickParse}).
+ * An annotated command takes them by holding them in a field, as it would hold a picocli mixin.
  */
 interface SharedOptions {
-    /** These options, as a mixin for a command's model. */
-    CommandSpec mixin();
+    OptionSet options();
 
     /** Adds to a command's model the shared options it holds in its fields. */
     static void addFromFields(Object command, CommandSpec spec) {
         for (Field field : command.getClass().getDeclaredFields()) {
             if (SharedOptions.class.isAssignableFrom(field.getType())) {
-                spec.addMixin(field.getName(), fieldValue(field, command).mixin());
+                spec.addMixin(field.getName(), fieldValue(field, command).options().mixin());
             }
         }
     }

@@ -19,6 +19,7 @@ final class WarmupCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         EngineWarmup.run();
         Kiln.subcommand("run").parseArgs("--memory", "1g", "--timeout", "1m", "--", "true");
+        new RunCommand().parseQuickly(java.util.List.of("--memory", "1g", "--timeout", "1m", "-e", "A=1", "--", "true"));
         Path scratch = Files.createTempFile("kiln-warmup-", ".lock");
         try (FileChannel lock = FileChannel.open(scratch, StandardOpenOption.WRITE)) {
             lock.lock().release();

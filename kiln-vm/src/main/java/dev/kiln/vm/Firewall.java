@@ -55,26 +55,35 @@ final class Firewall {
         IN_THIS_PROCESS.lock();
         try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock ignored = channel.lock()) {
-            enableForwarding();
+            // Side by side: in a namespace, forwarding is a program of its own.
+            VmResources.Steps forwarding = new VmResources.Steps();
+            forwarding.start(this::enableForwarding);
             // Tables only, not the table: listing it would print every VM's chain.
             List<String> tables = HostCommand.run(nft("list", "tables")).lines().toList();
+            forwarding.await();
             if (!tables.contains("table " + FAMILY + " " + TABLE)) {
                 String replaced = tables.contains(IPV4_ONLY_TABLE) ? "delete " + IPV4_ONLY_TABLE + "\n" : "";
                 HostCommand.run(nft("-f", "-"), replaced + baseRuleset());
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot prepare the firewall (lock " + lockFile + ", " + IP_FORWARD + ")", e);
+            throw new UncheckedIOException("cannot prepare the firewall (lock " + lockFile + ")", e);
         } finally {
             IN_THIS_PROCESS.unlock();
         }
     }
 
     /** The host's own namespace is this process's: its sysctl is a file away, no program needed. */
-    private void enableForwarding() throws IOException {
+    private void enableForwarding() {
         if (netns != null) {
             HostCommand.run(HostCommand.inNamespace(netns, List.of("sysctl", "-qw", "net.ipv4.ip_forward=1")));
-        } else if (!Files.readString(IP_FORWARD).strip().equals("1")) {
-            Files.writeString(IP_FORWARD, "1\n");
+            return;
+        }
+        try {
+            if (!Files.readString(IP_FORWARD).strip().equals("1")) {
+                Files.writeString(IP_FORWARD, "1\n");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot turn on forwarding in " + IP_FORWARD, e);
         }
     }
 

@@ -120,25 +120,36 @@ final class VmResources {
             String guestAddress = config.vmNetwork().guestAddress(slot);
 
             Path scratch = dir.resolve("scratch.qcow2");
-            journal.record(Journal.Kind.DISK, scratch.toString());
-            disks.createOverlay(scratch, spec.diskGib());
-
             GuestConfig.Network network = withNetwork
                     ? new GuestConfig.Network(guestAddress, 30, tapAddress, config.dns()) : null;
             Path configDrive = dir.resolve("config.tar");
-            ConfigDrive.write(guestConfig.create(network), configDrive);
-
+            GuestConfig guest = guestConfig.create(network);
+            // All journalled first, then made side by side: they are independent of each other (the
+            // rules name the tap, they do not need it yet), and the kernel takes its time over the
+            // tap and the rules. Undoing what a crash left unmade is harmless.
+            journal.record(Journal.Kind.DISK, scratch.toString());
             journal.record(Journal.Kind.CGROUP, vmId);
-            cgroups.create(vmId, spec.cpus(), memoryLimitBytes(spec.memoryMib()));
+            Steps making = new Steps();
             if (withNetwork) {
-                awaitBaseRules();
                 journal.record(Journal.Kind.TAP, tap);
                 journal.record(Journal.Kind.FIREWALL, slot + " " + tap);
-                // Independent of each other (the rules name the tap, they do not need it yet): made
-                // side by side, as the kernel takes its time over each.
-                concurrently(() -> taps.create(tap, tapAddress, config.vmmUser()),
-                        () -> firewall.addVm(slot, tap, guestAddress));
+                making.start(() -> taps.create(tap, tapAddress, config.vmmUser()));
+                making.start(() -> {
+                    awaitBaseRules();
+                    firewall.addVm(slot, tap, guestAddress);
+                });
             }
+            making.start(() -> cgroups.create(vmId, spec.cpus(), memoryLimitBytes(spec.memoryMib())));
+            making.start(() -> disks.createOverlay(scratch, spec.diskGib()));
+            making.start(() -> {
+                try {
+                    ConfigDrive.write(guest, configDrive);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot write the config drive " + configDrive, e);
+                }
+            });
+            // Every step ends before this returns or throws: an undo never races a step still making its resource.
+            making.await();
             Path consoleLog = dir.resolve("console.log");
             Path stderrLog = dir.resolve("stderr.log");
             giveToVmmUser(dir, scratch, configDrive);
@@ -303,21 +314,6 @@ final class VmResources {
         }
     }
 
-    /** Runs the steps on virtual threads and waits for all; the first failure is thrown, the rest suppressed. */
-    static void concurrently(Runnable... steps) {
-        if (steps.length <= 1) {
-            for (Runnable step : steps) {
-                step.run();
-            }
-            return;
-        }
-        Steps started = new Steps();
-        for (Runnable step : steps) {
-            started.start(step);
-        }
-        started.await();
-    }
-
     /** Steps on virtual threads, started one by one and awaited together, by the one thread that starts them. */
     static final class Steps {
         private final List<Thread> threads = new ArrayList<>();
@@ -333,17 +329,26 @@ final class VmResources {
             }));
         }
 
-        /** Waits for every step started so far; throws the first failure, the rest suppressed. */
+        /**
+         * Waits for every step started so far, even when interrupted (what runs after must not race a
+         * step still at work); throws the first failure, the rest suppressed.
+         */
         void await() {
+            boolean interrupted = false;
             for (Thread thread : threads) {
-                try {
-                    thread.join();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new KilnException(ErrorCode.CANCELLED, "interrupted while changing the host's network", e);
+                while (thread.isAlive()) {
+                    try {
+                        thread.join();
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    }
                 }
             }
             threads.clear();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+                failures.add(new KilnException(ErrorCode.CANCELLED, "interrupted while changing a VM's resources"));
+            }
             if (!failures.isEmpty()) {
                 RuntimeException first = failures.getFirst();
                 failures.subList(1, failures.size()).forEach(first::addSuppressed);
