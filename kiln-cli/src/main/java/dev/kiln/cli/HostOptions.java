@@ -53,7 +53,11 @@ final class HostOptions implements SharedOptions {
     }
 
     VmEngine engine() {
-        return new VmEngine(config(), new QemuDriver(), images(), HostInfo.read(), Clock.systemUTC());
+        return engine(HostInfo.read());
+    }
+
+    VmEngine engine(HostInfo hostInfo) {
+        return new VmEngine(config(), new QemuDriver(), images(), hostInfo, Clock.systemUTC());
     }
 
     /** The folder holding the image recipes: set by bin/kiln. */

@@ -118,8 +118,9 @@ final class RunCommand implements Callable<Integer> {
         ImageManifest manifest = host.images().resolve(image);
         VmSpec spec = new VmSpec(VmEngine.newVmId(), manifest, cpus, memoryMib, diskGib, timeout, command, env,
                 !options.<Boolean>get(NO_NETWORK));
-        VmEngine.checkFits(HostInfo.read(), spec);
-        VmEngine engine = host.engine();
+        HostInfo hostInfo = HostInfo.read();
+        VmEngine.checkFits(hostInfo, spec);
+        VmEngine engine = host.engine(hostInfo);
         engine.recoverLeftovers();
 
         CountDownLatch finished = new CountDownLatch(1);
