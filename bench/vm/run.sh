@@ -2,7 +2,7 @@
 # Kiln's host-engine benchmark; writes bench/vm/RESULTS.md. Run as root on a host where
 # `bin/kiln image build default` has been run. Boots real VMs: nothing else should run meanwhile.
 #   1. `kiln run -- true` wall time against the bare QEMU command (same kernel, initrd, root
-#      filesystem, scratch and config drives), interleaved in the same run;
+#      filesystem, scratch and config drives, network card), interleaved in the same run;
 #   2. time to make and remove one VM's resources, without the boot;
 #   3. host memory per VM beyond the guest's RAM.
 set -euo pipefail
@@ -25,13 +25,26 @@ export KILN_NO_REBUILD=1
 image_dir=$(ls -d /var/lib/kiln/images/"$(sed 's/:/-/' /var/lib/kiln/images/names/default)")
 khz=$(awk '/cpu MHz/ {printf "%d", $4*1000; exit}' /proc/cpuinfo)
 
-# The bare command: what Kiln's QEMU driver runs, by hand, without a tap (which only favours it).
-mkdir -p "$work/cfg"
-printf "KILN_HOSTNAME='bare'\nKILN_NONCE='n'\nKILN_GUEST_IP=''\n" > "$work/cfg/kiln.env"
-printf '#!/bin/sh\nexec true\n' > "$work/cfg/command.sh"
-: > "$work/cfg/job.env"; echo '{}' > "$work/cfg/config.json"
-tar -cf "$work/config.tar" -C "$work/cfg" .
+# The bare command: what Kiln's QEMU driver runs, by hand, in two forms. "nic": the same VM as Kiln's,
+# its network card on a QEMU hub (no tap, so no root and nothing to make first) and the guest told to
+# configure it as Kiln's guest does. "none": no network card, so the guest does less than Kiln's.
+for form in none nic; do
+  mkdir -p "$work/cfg-$form"
+  if [ "$form" = nic ]; then
+    printf "KILN_HOSTNAME='bare'\nKILN_NONCE='n'\nKILN_GUEST_IP='10.203.0.2'\nKILN_PREFIX='30'\nKILN_GATEWAY='10.203.0.1'\nKILN_DNS='10.203.0.1'\n" \
+      > "$work/cfg-$form/kiln.env"
+  else
+    printf "KILN_HOSTNAME='bare'\nKILN_NONCE='n'\nKILN_GUEST_IP=''\n" > "$work/cfg-$form/kiln.env"
+  fi
+  printf '#!/bin/sh\nexec true\n' > "$work/cfg-$form/command.sh"
+  : > "$work/cfg-$form/job.env"; echo '{}' > "$work/cfg-$form/config.json"
+  tar -cf "$work/config-$form.tar" -C "$work/cfg-$form" .
+done
 bare() {
+  local form=$1 nic=()
+  if [ "$form" = nic ]; then
+    nic=(-netdev hubport,id=net,hubid=0 -device virtio-net-device,netdev=net,mac=52:54:00:00:00:02)
+  fi
   qemu-img create -q -f qcow2 -F raw -b /var/lib/kiln/scratch/ext4-10g.img "$work/scratch.qcow2"
   local start end
   start=$(date +%s%N)
@@ -43,8 +56,8 @@ bare() {
     -chardev file,id=stderr,path="$work/stderr.log" -device isa-serial,chardev=stderr,iobase=0x2f8,irq=3 \
     -drive id=root,file="$image_dir/rootfs.ext4",format=raw,if=none,readonly=on -device virtio-blk-device,drive=root,serial=kiln-root \
     -drive id=scratch,file="$work/scratch.qcow2",format=qcow2,if=none -device virtio-blk-device,drive=scratch,serial=kiln-scratch \
-    -drive id=config,file="$work/config.tar",format=raw,if=none,readonly=on -device virtio-blk-device,drive=config,serial=kiln-config \
-    -device virtio-rng-device
+    -drive id=config,file="$work/config-$form.tar",format=raw,if=none,readonly=on -device virtio-blk-device,drive=config,serial=kiln-config \
+    -device virtio-rng-device "${nic[@]}"
   end=$(date +%s%N)
   grep -q "KILN-EXIT:n:0" "$work/console.log" || { echo "bare QEMU run did not report exit 0" >&2; exit 1; }
   rm -f "$work/scratch.qcow2" "$work/console.log" "$work/stderr.log"
@@ -62,24 +75,31 @@ kiln_true() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 
-echo "booting $runs pairs (bare QEMU, kiln run), interleaved..." >&2
+echo "booting $runs rounds (bare QEMU with a NIC, bare QEMU without, kiln run), interleaved..." >&2
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
-: > "$work/bare.ms"; : > "$work/kiln.ms"; : > "$work/startup.ms"; : > "$work/engine.ms"
-# Which of the pair goes first alternates, so neither always finds the other's pages in the cache.
+: > "$work/bare.ms"; : > "$work/bare-none.ms"; : > "$work/kiln.ms"; : > "$work/startup.ms"; : > "$work/engine.ms"
+# Which one goes first rotates, so none always finds the others' pages in the cache.
 for i in $(seq "$runs"); do
-  if [ $((i % 2)) -eq 1 ]; then
-    bare >> "$work/bare.ms"; kiln_true >> "$work/kiln.ms"
-  else
-    kiln_true >> "$work/kiln.ms"; bare >> "$work/bare.ms"
-  fi
+  case $((i % 3)) in
+    1) bare nic >> "$work/bare.ms"; bare none >> "$work/bare-none.ms"; kiln_true >> "$work/kiln.ms" ;;
+    2) kiln_true >> "$work/kiln.ms"; bare nic >> "$work/bare.ms"; bare none >> "$work/bare-none.ms" ;;
+    0) bare none >> "$work/bare-none.ms"; kiln_true >> "$work/kiln.ms"; bare nic >> "$work/bare.ms" ;;
+  esac
 done
+# Each round ran back to back, so a ratio within it cancels most of the machine's drift between rounds.
+pair_ratio() {
+  paste "$work/kiln.ms" "$1" | awk '{printf "%.4f\n", $1/$2}' | sort -n \
+    | awk '{a[NR]=$1} END {printf "%.3f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
+}
+pair_overhead() { paste "$work/kiln.ms" "$1" | awk '{print $1-$2}' | median; }
 bare_ms=$(median < "$work/bare.ms")
+bare_none_ms=$(median < "$work/bare-none.ms")
 kiln_ms=$(median < "$work/kiln.ms")
 ratio=$(awk -v k="$kiln_ms" -v b="$bare_ms" 'BEGIN {printf "%.3f", k/b}')
-# Each pair ran back to back, so its ratio cancels most of the machine's drift between pairs.
-pair_ratio=$(paste "$work/kiln.ms" "$work/bare.ms" | awk '{printf "%.4f\n", $1/$2}' | sort -n \
-  | awk '{a[NR]=$1} END {printf "%.3f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
-pair_overhead=$(paste "$work/kiln.ms" "$work/bare.ms" | awk '{print $1-$2}' | median)
+pair_ratio=$(pair_ratio "$work/bare.ms")
+pair_overhead=$(pair_overhead "$work/bare.ms")
+none_ratio=$(pair_ratio "$work/bare-none.ms")
+none_overhead=$(pair_overhead "$work/bare-none.ms")
 startup_ms=$(median < "$work/startup.ms")
 resources_ms=$(awk '{print $1}' "$work/engine.ms" | median)
 cleanup_ms=$(awk '{print $2}' "$work/engine.ms" | median)
@@ -114,22 +134,30 @@ cat > "$home/bench/vm/RESULTS.md" <<MD
 Measured $(date -u +%Y-%m-%d) on a 2-core, 24 GiB build machine (shared, noisy), QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'),
 guests under TCG (this machine's KVM runs only PVM kernels), default image, 1 vCPU. Re-run with \`bench/vm/run.sh\`.
 
-## \`kiln run -- true\` against the bare QEMU command ($runs interleaved pairs, medians)
+## \`kiln run -- true\` against the bare QEMU command ($runs interleaved rounds, medians)
+
+The bare command is what Kiln's QEMU driver runs, typed by hand: the same kernel, initrd, root
+filesystem, scratch and config drives, and the same network card, on a QEMU hub instead of a tap (no
+root, nothing to make first), with the guest configuring it as Kiln's guest does. Everything Kiln adds
+around that VM is in its time: the JVM, the checks, the tap and its nftables rules, the cgroup, the
+unprivileged sandboxed QEMU, the supervision and the cleanup.
 
 | | wall time |
 | --- | --- |
-| bare \`qemu-system-x86_64\` (same kernel, initrd, root fs, scratch and config drives; no tap) | $bare_ms ms |
+| bare \`qemu-system-x86_64\`, the same VM | $bare_ms ms |
 | \`kiln run -- true\` (JVM start, resources, tap + nftables, cgroup, boot, cleanup) | $kiln_ms ms |
-| Kiln's overhead, median of the pairs | $pair_overhead ms, ratio **$pair_ratio** (target ≤ 1.05) |
+| Kiln's overhead, median of the rounds | $pair_overhead ms, ratio **$pair_ratio** (target ≤ 1.05) |
 | the same from the medians above | $((kiln_ms - bare_ms)) ms, ratio $ratio |
+| against bare QEMU *without* the network card (its guest skips configuring one) | $none_overhead ms, ratio $none_ratio |
 
-All runs: bare $(tr '\n' ' ' < "$work/bare.ms")ms; kiln $(tr '\n' ' ' < "$work/kiln.ms")ms.
+All runs: bare $(tr '\n' ' ' < "$work/bare.ms")ms; bare without NIC $(tr '\n' ' ' < "$work/bare-none.ms")ms;
+kiln $(tr '\n' ' ' < "$work/kiln.ms")ms.
 Load average (1, 5, 15 min) at the start of these runs: $load_start.
 
 Kiln's own parts of each run (\`kiln run -v\`), medians: $startup_ms ms from the launcher's start to
 the engine ready to make the VM (launcher, JVM start, argument parsing, image lookup, host checks,
 leftover recovery, firewall base rules), $resources_ms ms making the VM's resources, $cleanup_ms ms removing
-them. The rest of the difference is QEMU and the guest: Kiln's VM has a NIC the bare one lacks.
+them (with waiting for QEMU's exit).
 
 The same comparison through one warm JVM (\`VmEngine.run\`, as the agent runs VMs), $runs interleaved
 pairs. Here bare QEMU gets what Kiln's VM gets: the driver's exact command line, a tap made

@@ -3,8 +3,6 @@ package dev.kiln.vm;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.invoke.MethodHandles;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.List;
 import java.util.Map;
 
@@ -28,7 +26,6 @@ public final class EngineWarmup {
             ManifestJson.read(ManifestJson.write(image));
             ConfigDrive.json(new GuestConfig("vm-warmup", "warmup", "n",
                     new GuestConfig.Network("10.0.0.2", 30, "10.0.0.1", List.of()), List.of("true"), Map.of(), 1));
-            MessageDigest.getInstance("SHA-256").digest(new byte[1]);
             VmEngine.newVmId();
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             for (Class<?> engineClass : List.of(AcceleratorChoice.class, Cgroups.class, Cidr.class, Firewall.class,
@@ -40,7 +37,7 @@ public final class EngineWarmup {
             Class.forName("java.lang.ProcessImpl", true, null);
         } catch (IOException e) {
             throw new UncheckedIOException("warming up the engine's JSON", e);
-        } catch (NoSuchAlgorithmException | ReflectiveOperationException e) {
+        } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("warming up the engine: " + e.getMessage(), e);
         }
     }
