@@ -57,7 +57,7 @@ bare() {
     -drive id=root,file="$image_dir/rootfs.ext4",format=raw,if=none,readonly=on -device virtio-blk-device,drive=root,serial=kiln-root \
     -drive id=scratch,file="$work/scratch.qcow2",format=qcow2,if=none -device virtio-blk-device,drive=scratch,serial=kiln-scratch \
     -drive id=config,file="$work/config-$form.tar",format=raw,if=none,readonly=on -device virtio-blk-device,drive=config,serial=kiln-config \
-    -device virtio-rng-device "${nic[@]}"
+    -device virtio-rng-device "${nic[@]}" 2> >(grep -v "hub 0 is not connected to host network" >&2)
   end=$(date +%s%N)
   grep -q "KILN-EXIT:n:0" "$work/console.log" || { echo "bare QEMU run did not report exit 0" >&2; exit 1; }
   rm -f "$work/scratch.qcow2" "$work/console.log" "$work/stderr.log"
@@ -66,7 +66,8 @@ bare() {
 kiln_true() {
   local start end
   start=$(date +%s%N)
-  "$kiln" run -v "${net_flags[@]}" -- true 2> "$work/verbose.txt"
+  "$kiln" run -v "${net_flags[@]}" -- true 2> "$work/verbose.txt" \
+    || { echo "kiln run -- true failed:" >&2; cat "$work/verbose.txt" >&2; exit 1; }
   end=$(date +%s%N)
   # Where Kiln's own time goes: launcher and JVM until the engine is ready, resources, cleanup.
   sed -n 's/.*ready to make VM .* \([0-9]*\) ms after `kiln` started/\1/p' "$work/verbose.txt" >> "$work/startup.ms"
