@@ -13,7 +13,6 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.GroupPrincipal;
@@ -192,10 +191,9 @@ final class VmResources {
             // The command name (field 2) is in parentheses and may hold spaces: count from its end.
             String[] fields = line.substring(line.lastIndexOf(')') + 2).split(" ");
             return Optional.of(fields[19]);
-        } catch (NoSuchFileException gone) {
+        } catch (IOException gone) {
+            // Reaped (no such file), or exiting while read (ESRCH): either way no longer the process started.
             return Optional.empty();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + stat, e);
         }
     }
 
