@@ -33,10 +33,6 @@ final class OptionSet {
         return (T) value;
     }
 
-    boolean given(Flag flag) {
-        return values.containsKey(flag);
-    }
-
     /** Records a value: a repeatable flag's values accumulate in order. */
     void put(Flag flag, Object value) {
         if (flag.repeatable()) {

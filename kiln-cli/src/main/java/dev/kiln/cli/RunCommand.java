@@ -60,7 +60,7 @@ final class RunCommand implements Callable<Integer> {
      * new RunCommand: this one may hold some of them).
      */
     boolean parseQuickly(List<String> args) {
-        Optional<List<String>> parsed = QuickParse.parse(args, List.of(options, host.options(), server.options()));
+        Optional<List<String>> parsed = QuickParse.parse(args, optionSets());
         if (parsed.isEmpty()) {
             return false;
         }
@@ -68,10 +68,14 @@ final class RunCommand implements Callable<Integer> {
         return true;
     }
 
+    private List<OptionSet> optionSets() {
+        return List.of(options, host.options(), server.options());
+    }
+
     /** Every option's value and the command, in a fixed order: what a parser made of the arguments. */
     List<Object> parsed() {
         List<Object> parsed = new java.util.ArrayList<>();
-        for (OptionSet set : List.of(options, host.options(), server.options())) {
+        for (OptionSet set : optionSets()) {
             for (Flag flag : set.flags()) {
                 parsed.add(flag.names().getLast() + "=" + set.get(flag));
             }
