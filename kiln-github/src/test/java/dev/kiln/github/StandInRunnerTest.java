@@ -158,7 +158,15 @@ class StandInRunnerTest {
     }
 
     private Process start(String jitConfig, String pollSeconds) throws IOException {
-        ProcessBuilder builder = new ProcessBuilder("python3", LISTENER.toString(), "--jitconfig", jitConfig)
+        // A copy in the test's own directory: the runner keeps its jobs' work beside its bin/, and a
+        // run from the source tree would leave them in images/runner/stand-in, whose bytes the runner
+        // image's recipe digest covers (every `bin/test` then rebuilt the image).
+        Path listener = work.resolve("runner/bin/Runner.Listener");
+        if (!Files.exists(listener)) {
+            Files.createDirectories(listener.getParent());
+            Files.copy(LISTENER, listener, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+        }
+        ProcessBuilder builder = new ProcessBuilder("python3", listener.toString(), "--jitconfig", jitConfig)
                 .redirectErrorStream(true).directory(work.toFile());
         builder.environment().put("KILN_STANDIN_POLL_SECONDS", pollSeconds);
         try {
