@@ -19,7 +19,10 @@ ip netns add "$ns"
 ip -n "$ns" link set lo up
 net_flags=(--netns "$ns" --vm-network 10.203.0.0/24 --accel tcg)
 
-"$kiln" run "${net_flags[@]}" -- true   # builds the distribution and the JVM's class-data archive
+# The first run builds the distribution and the JVM's class-data archive; the second adds what the first
+# loaded to the archive (once per build). Runs from the third on are what a user sees every day.
+"$kiln" run "${net_flags[@]}" -- true
+"$kiln" run "${net_flags[@]}" -- true
 # Measure the product, not a rebuild triggered by someone editing sources meanwhile.
 export KILN_NO_REBUILD=1
 image_dir=$(ls -d /var/lib/kiln/images/"$(sed 's/:/-/' /var/lib/kiln/images/names/default)")
