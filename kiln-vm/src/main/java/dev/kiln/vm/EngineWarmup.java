@@ -5,25 +5,27 @@ import java.io.UncheckedIOException;
 import java.lang.invoke.MethodHandles;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.LoggerFactory;
 
 /**
  * Loads and initialises what a process's first VM needs (the JSON of the manifest and the config
  * drive, logging, the engine's classes, process launching) without touching the host.
- * `kiln run` does this on a second thread while picocli parses its arguments, and bin/kiln's
- * class-data archive is trained on it: either way the first VM does not wait for it.
+ * `kiln run` does this on a second thread while it reads its arguments and finds the image, and
+ * bin/kiln's class-data archive is first made from it: either way the first VM does not wait for it.
  */
 public final class EngineWarmup {
     private EngineWarmup() {}
 
     public static void run() {
         try {
-            // First: a fresh JVM's first String.format loads locale data (~15 ms), and the tap's, the
-            // firewall's and the config drive's commands are formatted on the way to the VM.
+            // What the way to the VM needs after the image's manifest, which `kiln run`'s main thread reads
+            // as this starts: warming that too would make it wait here for Jackson's parser (and JDK 25's
+            // BigDecimal, which squares 5 up to 5^65536 as it initialises, ~15 ms) while a core idles.
+            // First the engine's logger: SLF4J finds its provider and reads its settings.
+            LoggerFactory.getLogger(VmEngine.class);
+            // A fresh JVM's first String.format loads locale data (~15 ms), and the tap's, the firewall's
+            // and the config drive's commands are formatted once the engine is made.
             String.format("%s %d %02x %011o", "warmup", 1, 2, 3);
-            var entry = new ImageManifest.FileEntry("0".repeat(64), 1);
-            var image = new ImageManifest("warmup", "1", "x86_64", "sha256:" + "0".repeat(64), "0", "6.1",
-                    Map.of(ImageManifest.KERNEL, entry, ImageManifest.INITRD, entry, ImageManifest.ROOTFS, entry), null, null);
-            ManifestJson.read(ManifestJson.write(image));
             ConfigDrive.json(new GuestConfig("vm-warmup", "warmup", "n",
                     new GuestConfig.Network("10.0.0.2", 30, "10.0.0.1", List.of()), List.of("true"), Map.of(), 1));
             VmEngine.newVmId();
@@ -35,6 +37,11 @@ public final class EngineWarmup {
             }
             // Process launching initialises itself on first use (the launch mechanism, the reaper).
             Class.forName("java.lang.ProcessImpl", true, null);
+            // Last, for bin/kiln's class-data archive, which is first made from what this loads.
+            var entry = new ImageManifest.FileEntry("0".repeat(64), 1);
+            ManifestJson.read(ManifestJson.write(new ImageManifest("warmup", "1", "x86_64", "sha256:" + "0".repeat(64),
+                    "0", "6.1", Map.of(ImageManifest.KERNEL, entry, ImageManifest.INITRD, entry, ImageManifest.ROOTFS, entry),
+                    null, null)));
         } catch (IOException e) {
             throw new UncheckedIOException("warming up the engine's JSON", e);
         } catch (ReflectiveOperationException e) {
