@@ -2,7 +2,8 @@
 # Kiln's host-engine benchmark; writes bench/vm/RESULTS.md. Run as root on a host where
 # `bin/kiln image build default` has been run. Boots real VMs: nothing else should run meanwhile.
 #   1. `kiln run -- true` wall time against the bare QEMU command (same kernel, initrd, root
-#      filesystem, scratch and config drives, network card), interleaved in the same run;
+#      filesystem, scratch and config drives, network card), interleaved in the same run; and
+#      `kiln run --no-network -- true` against the bare command without the card;
 #   2. time to make and remove one VM's resources, without the boot;
 #   3. host memory per VM beyond the guest's RAM.
 set -euo pipefail
@@ -66,12 +67,17 @@ bare() {
   rm -f "$work/scratch.qcow2" "$work/console.log" "$work/stderr.log"
   echo $(( (end - start) / 1000000 ))
 }
+# kiln_true [--no-network]: the second form is the same VM as the bare command without a NIC.
 kiln_true() {
   local start end
   start=$(date +%s%N)
-  "$kiln" run -v "${net_flags[@]}" -- true 2> "$work/verbose.txt" \
-    || { echo "kiln run -- true failed:" >&2; cat "$work/verbose.txt" >&2; exit 1; }
+  "$kiln" run -v "${net_flags[@]}" "$@" -- true 2> "$work/verbose.txt" \
+    || { echo "kiln run $* -- true failed:" >&2; cat "$work/verbose.txt" >&2; exit 1; }
   end=$(date +%s%N)
+  if [ $# -gt 0 ]; then
+    echo $(( (end - start) / 1000000 ))
+    return
+  fi
   # Where Kiln's own time goes: launcher and JVM until the engine is ready, resources, cleanup.
   sed -n 's/.*ready to make VM .* \([0-9]*\) ms after `kiln` started/\1/p' "$work/verbose.txt" >> "$work/startup.ms"
   sed -n 's/.*resources \([0-9]*\) ms, boot \([0-9]*\) ms, command \([0-9]*\) ms, cleanup \([0-9]*\) ms.*/\1 \4/p' "$work/verbose.txt" >> "$work/engine.ms"
@@ -79,31 +85,37 @@ kiln_true() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 
-echo "booting $runs rounds (bare QEMU with a NIC, bare QEMU without, kiln run), interleaved..." >&2
+echo "booting $runs rounds (bare QEMU with a NIC and without, kiln run with network and without), interleaved..." >&2
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
-: > "$work/bare.ms"; : > "$work/bare-none.ms"; : > "$work/kiln.ms"; : > "$work/startup.ms"; : > "$work/engine.ms"
+: > "$work/bare.ms"; : > "$work/bare-none.ms"; : > "$work/kiln.ms"; : > "$work/kiln-none.ms"
+: > "$work/startup.ms"; : > "$work/engine.ms"
 # Which one goes first rotates, so none always finds the others' pages in the cache.
 for i in $(seq "$runs"); do
-  case $((i % 3)) in
-    1) bare nic >> "$work/bare.ms"; bare none >> "$work/bare-none.ms"; kiln_true >> "$work/kiln.ms" ;;
-    2) kiln_true >> "$work/kiln.ms"; bare nic >> "$work/bare.ms"; bare none >> "$work/bare-none.ms" ;;
-    0) bare none >> "$work/bare-none.ms"; kiln_true >> "$work/kiln.ms"; bare nic >> "$work/bare.ms" ;;
+  case $((i % 4)) in
+    1) bare nic >> "$work/bare.ms"; kiln_true >> "$work/kiln.ms"; bare none >> "$work/bare-none.ms"; kiln_true --no-network >> "$work/kiln-none.ms" ;;
+    2) kiln_true >> "$work/kiln.ms"; bare none >> "$work/bare-none.ms"; kiln_true --no-network >> "$work/kiln-none.ms"; bare nic >> "$work/bare.ms" ;;
+    3) bare none >> "$work/bare-none.ms"; kiln_true --no-network >> "$work/kiln-none.ms"; bare nic >> "$work/bare.ms"; kiln_true >> "$work/kiln.ms" ;;
+    0) kiln_true --no-network >> "$work/kiln-none.ms"; bare nic >> "$work/bare.ms"; kiln_true >> "$work/kiln.ms"; bare none >> "$work/bare-none.ms" ;;
   esac
 done
 # Each round ran back to back, so a ratio within it cancels most of the machine's drift between rounds.
+# pair_ratio KILN_TIMES BARE_TIMES
 pair_ratio() {
-  paste "$work/kiln.ms" "$1" | awk '{printf "%.4f\n", $1/$2}' | sort -n \
+  paste "$1" "$2" | awk '{printf "%.4f\n", $1/$2}' | sort -n \
     | awk '{a[NR]=$1} END {printf "%.3f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
 }
-pair_overhead() { paste "$work/kiln.ms" "$1" | awk '{print $1-$2}' | median; }
+pair_overhead() { paste "$1" "$2" | awk '{print $1-$2}' | median; }
 bare_ms=$(median < "$work/bare.ms")
 bare_none_ms=$(median < "$work/bare-none.ms")
 kiln_ms=$(median < "$work/kiln.ms")
 ratio=$(awk -v k="$kiln_ms" -v b="$bare_ms" 'BEGIN {printf "%.3f", k/b}')
-pair_ratio=$(pair_ratio "$work/bare.ms")
-pair_overhead=$(pair_overhead "$work/bare.ms")
-none_ratio=$(pair_ratio "$work/bare-none.ms")
-none_overhead=$(pair_overhead "$work/bare-none.ms")
+pair_ratio=$(pair_ratio "$work/kiln.ms" "$work/bare.ms")
+pair_overhead=$(pair_overhead "$work/kiln.ms" "$work/bare.ms")
+none_ratio=$(pair_ratio "$work/kiln.ms" "$work/bare-none.ms")
+none_overhead=$(pair_overhead "$work/kiln.ms" "$work/bare-none.ms")
+kiln_none_ms=$(median < "$work/kiln-none.ms")
+nonet_ratio=$(pair_ratio "$work/kiln-none.ms" "$work/bare-none.ms")
+nonet_overhead=$(pair_overhead "$work/kiln-none.ms" "$work/bare-none.ms")
 startup_ms=$(median < "$work/startup.ms")
 resources_ms=$(awk '{print $1}' "$work/engine.ms" | median)
 cleanup_ms=$(awk '{print $2}' "$work/engine.ms" | median)
@@ -154,8 +166,17 @@ unprivileged sandboxed QEMU, the supervision and the cleanup.
 | the same from the medians above | $((kiln_ms - bare_ms)) ms, ratio $ratio |
 | against bare QEMU *without* the network card (its guest skips configuring one) | $none_overhead ms, ratio $none_ratio |
 
+The same VM without a network card on both sides: \`kiln run --no-network -- true\` (no tap, no rules)
+against the bare command without the card.
+
+| | wall time |
+| --- | --- |
+| bare \`qemu-system-x86_64\` without a NIC | $bare_none_ms ms |
+| \`kiln run --no-network -- true\` | $kiln_none_ms ms |
+| Kiln's overhead, median of the rounds | $nonet_overhead ms, ratio **$nonet_ratio** |
+
 All runs: bare $(tr '\n' ' ' < "$work/bare.ms")ms; bare without NIC $(tr '\n' ' ' < "$work/bare-none.ms")ms;
-kiln $(tr '\n' ' ' < "$work/kiln.ms")ms.
+kiln $(tr '\n' ' ' < "$work/kiln.ms")ms; kiln --no-network $(tr '\n' ' ' < "$work/kiln-none.ms")ms.
 Load average (1, 5, 15 min) at the start of these runs: $load_start.
 
 Kiln's own parts of each run (\`kiln run -v\`), medians: $startup_ms ms from the launcher's start to
