@@ -89,16 +89,18 @@ echo "booting $runs rounds (bare QEMU with a NIC and without, kiln run with netw
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 : > "$work/bare.ms"; : > "$work/bare-none.ms"; : > "$work/kiln.ms"; : > "$work/kiln-none.ms"
 : > "$work/startup.ms"; : > "$work/engine.ms"
-# Which one goes first rotates, so none always finds the others' pages in the cache.
+# Each comparison's two runs are back to back, so that the machine's drift between them is small; which
+# of the two goes first alternates, so that neither always finds the other's pages in the cache.
 for i in $(seq "$runs"); do
-  case $((i % 4)) in
-    1) bare nic >> "$work/bare.ms"; kiln_true >> "$work/kiln.ms"; bare none >> "$work/bare-none.ms"; kiln_true --no-network >> "$work/kiln-none.ms" ;;
-    2) kiln_true >> "$work/kiln.ms"; bare none >> "$work/bare-none.ms"; kiln_true --no-network >> "$work/kiln-none.ms"; bare nic >> "$work/bare.ms" ;;
-    3) bare none >> "$work/bare-none.ms"; kiln_true --no-network >> "$work/kiln-none.ms"; bare nic >> "$work/bare.ms"; kiln_true >> "$work/kiln.ms" ;;
-    0) kiln_true --no-network >> "$work/kiln-none.ms"; bare nic >> "$work/bare.ms"; kiln_true >> "$work/kiln.ms"; bare none >> "$work/bare-none.ms" ;;
-  esac
+  if [ $((i % 2)) -eq 1 ]; then
+    bare nic >> "$work/bare.ms"; kiln_true >> "$work/kiln.ms"
+    kiln_true --no-network >> "$work/kiln-none.ms"; bare none >> "$work/bare-none.ms"
+  else
+    kiln_true >> "$work/kiln.ms"; bare nic >> "$work/bare.ms"
+    bare none >> "$work/bare-none.ms"; kiln_true --no-network >> "$work/kiln-none.ms"
+  fi
 done
-# Each round ran back to back, so a ratio within it cancels most of the machine's drift between rounds.
+# A ratio within a pair cancels most of the machine's drift between rounds.
 # pair_ratio KILN_TIMES BARE_TIMES
 pair_ratio() {
   paste "$1" "$2" | awk '{printf "%.4f\n", $1/$2}' | sort -n \
