@@ -280,9 +280,20 @@ final class VmResources {
         Collections.reverse(entries);
         String vmId = dir.getFileName().toString();
         // A tap's removal waits for the kernel (an RCU grace period, 10-30 ms), and a killed VMM takes
-        // a while to give back its memory: the network goes while the VMM dies and the cgroup and disk
-        // are removed, and is awaited before the slot is given back.
+        // a while to give back its memory: the network goes first, while the VMM dies and the cgroup and
+        // disk are removed, and is awaited before the slot is given back. (A VMM still running loses its
+        // network a moment before it is killed.)
         Steps network = new Steps();
+        for (Journal.Entry entry : entries) {
+            switch (entry.kind()) {
+                case FIREWALL -> {
+                    String[] parts = entry.value().split(" ");
+                    network.start(() -> firewall.removeVm(Integer.parseInt(parts[0]), parts[1]));
+                }
+                case TAP -> network.start(() -> taps.remove(entry.value()));
+                default -> { }
+            }
+        }
         List<ProcessHandle> dying = new ArrayList<>();
         for (Journal.Entry entry : entries) {
             switch (entry.kind()) {
@@ -291,11 +302,7 @@ final class VmResources {
                     awaitExit(dying);
                     cgroups.destroy(entry.value());
                 }
-                case FIREWALL -> {
-                    String[] parts = entry.value().split(" ");
-                    network.start(() -> firewall.removeVm(Integer.parseInt(parts[0]), parts[1]));
-                }
-                case TAP -> network.start(() -> taps.remove(entry.value()));
+                case FIREWALL, TAP -> { } // started above
                 case DISK -> deleteIfExists(Path.of(entry.value()));
                 case SLOT -> {
                     network.await();
