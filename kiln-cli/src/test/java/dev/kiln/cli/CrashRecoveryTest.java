@@ -3,8 +3,6 @@ package dev.kiln.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.testkit.Leftovers;
-import dev.kiln.testkit.NetworkLab;
-import dev.kiln.testkit.TestStateDir;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -15,41 +13,23 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** `kill -9` of Kiln mid-run leaves a VM running; the next start removes every trace of it. */
 @Tag("vm")
 @Timeout(300)
 class CrashRecoveryTest {
-    private NetworkLab lab;
-    private TestStateDir stateDir;
-    private Path state;
-
-    @BeforeEach
-    void setUp() {
-        stateDir = TestStateDir.withImages("default");
-        state = stateDir.path();
-        lab = NetworkLab.create();
-    }
-
-    @AfterEach
-    void tearDown() {
-        try {
-            lab.close();
-        } finally {
-            stateDir.close();
-        }
-    }
+    @RegisterExtension
+    final VmHost host = new VmHost();
 
     private Process kiln(String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
                 "-cp", System.getProperty("java.class.path"), "dev.kiln.cli.Kiln"));
         command.add(args[0]);
-        command.addAll(List.of("--state-dir", state.toString(), "--netns", lab.hostNamespace(),
+        command.addAll(List.of("--state-dir", host.state().toString(), "--netns", host.namespace(),
                 "--vm-network", "10.202.0.0/24", "--accel", "tcg"));
         command.addAll(List.of(args).subList(1, args.length));
         return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
@@ -61,7 +41,7 @@ class CrashRecoveryTest {
         var reader = new BufferedReader(new InputStreamReader(kiln.getInputStream(), StandardCharsets.UTF_8));
         assertThat(CompletableFuture.supplyAsync(() -> readLine(reader)).get(150, TimeUnit.SECONDS)).isEqualTo("started");
         List<String> vmIds;
-        try (var dirs = Files.list(state.resolve("vms"))) {
+        try (var dirs = Files.list(host.state().resolve("vms"))) {
             vmIds = dirs.map(p -> p.getFileName().toString()).toList();
         }
 
@@ -69,7 +49,7 @@ class CrashRecoveryTest {
 
         assertThat(kiln.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(kiln.exitValue()).isEqualTo(ExitCodes.INTERRUPTED);
-        assertThat(Leftovers.find(state, lab.hostNamespace(), vmIds)).as("leftovers after Ctrl-C").isEmpty();
+        assertThat(Leftovers.find(host.state(), host.namespace(), vmIds)).as("leftovers after Ctrl-C").isEmpty();
     }
 
     private static String readLine(BufferedReader reader) {
@@ -94,19 +74,19 @@ class CrashRecoveryTest {
         assertThat(line).isEqualTo("started");
 
         List<String> vmIds;
-        try (var dirs = Files.list(state.resolve("vms"))) {
+        try (var dirs = Files.list(host.state().resolve("vms"))) {
             vmIds = dirs.map(p -> p.getFileName().toString()).toList();
         }
         assertThat(vmIds).hasSize(1);
         // While it runs, the VM holds every kind of resource: the check below must see them all.
-        List<String> running = Leftovers.find(state, lab.hostNamespace(), vmIds);
+        List<String> running = Leftovers.find(host.state(), host.namespace(), vmIds);
         assertThat(running).anyMatch(l -> l.startsWith("tap ")).anyMatch(l -> l.startsWith("nftables "))
                 .anyMatch(l -> l.startsWith("cgroup ")).anyMatch(l -> l.startsWith("process "))
                 .anyMatch(l -> l.startsWith("file ") && l.contains("slots"));
 
         first.destroyForcibly();
         assertThat(first.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(Leftovers.find(state, lab.hostNamespace(), vmIds)).as("the killed Kiln left its VM running")
+        assertThat(Leftovers.find(host.state(), host.namespace(), vmIds)).as("the killed Kiln left its VM running")
                 .anyMatch(l -> l.startsWith("process "));
 
         Process second = kiln("run", "--", "echo", "second run");
@@ -115,6 +95,6 @@ class CrashRecoveryTest {
         assertThat(second.exitValue()).isZero();
         assertThat(output).isEqualTo("second run\n");
 
-        assertThat(Leftovers.find(state, lab.hostNamespace(), vmIds)).as("leftovers after the next start").isEmpty();
+        assertThat(Leftovers.find(host.state(), host.namespace(), vmIds)).as("leftovers after the next start").isEmpty();
     }
 }

@@ -2,8 +2,6 @@ package dev.kiln.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kiln.testkit.NetworkLab;
-import dev.kiln.testkit.TestStateDir;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,11 +11,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -34,25 +32,14 @@ class LauncherArchiveTest {
     Path cds;
     @TempDir
     Path scratch;
-    private NetworkLab lab;
-    private TestStateDir stateDir;
+    @RegisterExtension
+    final VmHost host = new VmHost();
 
     @BeforeEach
-    void setUp() {
+    void needsTheDistribution() {
         Path jar = HOME.resolve("kiln-cli/target/kiln-cli-0.1.0-SNAPSHOT.jar");
         if (!Files.isRegularFile(jar)) {
             throw new AssertionError("needs the distribution " + jar + ": run `bin/kiln --version` (bin/test does)");
-        }
-        stateDir = TestStateDir.withImages("default");
-        lab = NetworkLab.create();
-    }
-
-    @AfterEach
-    void tearDown() {
-        try {
-            lab.close();
-        } finally {
-            stateDir.close();
         }
     }
 
@@ -99,8 +86,8 @@ class LauncherArchiveTest {
     }
 
     private Outcome run(Map<String, String> env, String... flags) throws Exception {
-        List<String> args = new ArrayList<>(List.of("run", "--state-dir", stateDir.path().toString(),
-                "--netns", lab.hostNamespace(), "--vm-network", "10.204.0.0/24", "--accel", "tcg"));
+        List<String> args = new ArrayList<>(List.of("run", "--state-dir", host.state().toString(),
+                "--netns", host.namespace(), "--vm-network", "10.204.0.0/24", "--accel", "tcg"));
         args.addAll(List.of(flags));
         args.addAll(List.of("--", "true"));
         return launcher(env, args.toArray(String[]::new));

@@ -3,8 +3,6 @@ package dev.kiln.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.testkit.Leftovers;
-import dev.kiln.testkit.NetworkLab;
-import dev.kiln.testkit.TestStateDir;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,11 +12,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** `kiln up` (server and agent in one process, embedded SQLite) and `kiln run` through it, with a real VM. */
@@ -29,25 +26,8 @@ class UpAndRunTest {
 
     @TempDir
     Path dir;
-    private NetworkLab lab;
-    private TestStateDir stateDir;
-    private Path state;
-
-    @BeforeEach
-    void setUp() {
-        stateDir = TestStateDir.withImages("default");
-        state = stateDir.path();
-        lab = NetworkLab.create();
-    }
-
-    @AfterEach
-    void tearDown() {
-        try {
-            lab.close();
-        } finally {
-            stateDir.close();
-        }
-    }
+    @RegisterExtension
+    final VmHost host = new VmHost();
 
     record Ran(int code, String out, String err) {}
 
@@ -74,8 +54,8 @@ class UpAndRunTest {
     void kilnRunGoesThroughTheServerThatKilnUpStarted() throws Exception {
         int port = KilnProcess.freePort();
         String server = "http://127.0.0.1:" + port;
-        KilnProcess up = KilnProcess.start(List.of("up", "--state-dir", state.toString(), "--netns",
-                lab.hostNamespace(), "--vm-network", "10.204.0.0/24", "--accel", "tcg", "--listen", "127.0.0.1:" + port),
+        KilnProcess up = KilnProcess.start(List.of("up", "--state-dir", host.state().toString(), "--netns",
+                host.namespace(), "--vm-network", "10.204.0.0/24", "--accel", "tcg", "--listen", "127.0.0.1:" + port),
                 Map.of("KILN_ADMIN_TOKEN", ADMIN), dir.resolve("up.log"));
         try {
             Ran run = kiln("run", "--server", server, "--token", ADMIN, "--", "sh", "-c",
@@ -94,6 +74,6 @@ class UpAndRunTest {
         } finally {
             assertThat(up.stop()).as("kiln up stops cleanly on SIGTERM").isIn(0, 143);
         }
-        assertThat(Leftovers.find(state, lab.hostNamespace(), List.of())).isEmpty();
+        assertThat(Leftovers.find(host.state(), host.namespace(), List.of())).isEmpty();
     }
 }

@@ -18,13 +18,12 @@ public final class EngineWarmup {
 
     public static void run() {
         try {
-            // What the way to the VM needs after the image's manifest, which `kiln run`'s main thread reads
-            // as this starts: warming that too would make it wait here for Jackson's parser (and JDK 25's
-            // BigDecimal, which squares 5 up to 5^65536 as it initialises, ~15 ms) while a core idles.
-            // Except BigDecimal, which the manifest's parser initialises: main reads the manifest ~10 ms after
-            // this starts, by when BigDecimal's ~15 ms are half done here.
+            // In the order the way to the VM needs them, leaving out the image's manifest, which `kiln run`'s
+            // main thread parses as this starts: both would wait on one class's initialisation while a core
+            // idles. BigDecimal, which that parser needs, is the exception: JDK 25's squares 5 up to 5^65536
+            // as it initialises (~15 ms), and main gets to the manifest ~10 ms after this starts.
             Class.forName("java.math.BigDecimal", true, null);
-            // First the engine's logger: SLF4J finds its provider and reads its settings.
+            // The engine's logger: SLF4J finds its provider and reads its settings.
             LoggerFactory.getLogger(VmEngine.class);
             // A fresh JVM's first String.format loads locale data (~15 ms), and the tap's, the firewall's
             // and the config drive's commands are formatted once the engine is made.
