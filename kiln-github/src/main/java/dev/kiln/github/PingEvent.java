@@ -1,7 +1,10 @@
 package dev.kiln.github;
 
-/** {@code ping}: sent when the App's webhook is set up; answer 2xx. {@code appId} is null for a repository hook. */
-public record PingEvent(String deliveryId, String zen, long hookId, Long appId) implements WebhookEvent {
+/**
+ * {@code ping}: sent when a webhook is set up. {@code appId} is the App whose hook sent it (null for a
+ * repository or organisation hook); {@code hookId} and {@code zen} are null when the body lacks them.
+ */
+public record PingEvent(String deliveryId, String zen, Long hookId, Long appId) implements WebhookEvent {
     @Override
     public String event() {
         return "ping";

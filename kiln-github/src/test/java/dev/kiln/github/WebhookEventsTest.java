@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Instant;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class WebhookEventsTest {
@@ -48,12 +49,11 @@ class WebhookEventsTest {
     }
 
     @Test
-    void theCancelledExampleIsADeltaThatParsesOverTheQueuedPayloadAndIsRefusedAlone() throws IOException {
+    void theCancelledExampleIsADeltaThatParsesOverTheQueuedPayloadAndAloneIsStoredButUnusable() throws IOException {
         byte[] delta = resource("workflow_job-completed-cancelled-delta.json");
-        // The reference shows "only the changed workflow_job fields": alone it lacks the required repository.
-        assertThatThrownBy(() -> WebhookEvents.parse("workflow_job", "d2", delta))
-                .isInstanceOfSatisfying(WebhookException.class, e -> assertThat(e.httpStatus()).isEqualTo(400))
-                .hasMessageContaining("repository is missing");
+        // The reference shows "only the changed workflow_job fields": alone it lacks the repository Kiln needs.
+        assertThat(WebhookEvents.parse("workflow_job", "d2", delta)).isInstanceOfSatisfying(UnusableEvent.class,
+                u -> assertThat(u.reason()).contains("repository has no owner and name"));
 
         ObjectNode full = (ObjectNode) JSON.readTree(resource("workflow_job-queued.json"));
         ObjectNode changes = (ObjectNode) JSON.readTree(delta);
@@ -70,7 +70,7 @@ class WebhookEventsTest {
     @Test
     void pingParsesWithItsAppId() throws IOException {
         PingEvent ping = (PingEvent) WebhookEvents.parse("ping", "d3", resource("ping.json"));
-        assertThat(ping.hookId()).isEqualTo(450001);
+        assertThat(ping.hookId()).isEqualTo(450001L);
         assertThat(ping.appId()).isEqualTo(12345L);
         assertThat(ping.zen()).isEqualTo("Keep it logically awesome.");
     }
@@ -86,26 +86,72 @@ class WebhookEventsTest {
     }
 
     @Test
-    void malformedDeliveriesFailWith400NamingTheField() throws IOException {
+    void onlyAMissingHeaderOrABodyThatIsNotAJsonObjectIsRefused() {
         assertMalformed("workflow_job", "d", "not json".getBytes(UTF_8), "is not JSON");
         assertMalformed("workflow_job", "d", "[1]".getBytes(UTF_8), "not a JSON object");
         assertMalformed(null, "d", "{}".getBytes(UTF_8), "X-GitHub-Event header is missing");
         assertMalformed("workflow_job", null, "{}".getBytes(UTF_8), "X-GitHub-Delivery header is missing");
-        assertMalformed("workflow_job", "d", "{\"action\": \"queued\"}".getBytes(UTF_8), "workflow_job is missing");
-        ObjectNode payload = (ObjectNode) JSON.readTree(resource("workflow_job-queued.json"));
-        ((ObjectNode) payload.get("workflow_job")).put("id", "41000000123");
-        assertMalformed("workflow_job", "d", JSON.writeValueAsBytes(payload), "workflow_job.id is not a non-negative 64-bit integer");
-        payload = (ObjectNode) JSON.readTree(resource("workflow_job-queued.json"));
-        ((ObjectNode) payload.get("workflow_job")).putArray("labels").add(1);
-        assertMalformed("workflow_job", "d", JSON.writeValueAsBytes(payload), "workflow_job.labels holds a label");
-        payload = (ObjectNode) JSON.readTree(resource("workflow_job-queued.json"));
-        ((ObjectNode) payload.get("repository")).put("full_name", "acme/../etc");
-        assertMalformed("workflow_job", "d", JSON.writeValueAsBytes(payload), "repository.full_name");
-        payload = (ObjectNode) JSON.readTree(resource("workflow_job-queued.json"));
-        ((ObjectNode) payload.get("workflow_job")).put("created_at", "yesterday");
-        assertMalformed("workflow_job", "d", JSON.writeValueAsBytes(payload), "workflow_job.created_at 'yesterday' is not an ISO 8601");
         String deep = "[".repeat(500) + "]".repeat(500);
         assertMalformed("workflow_job", "d", ("{\"a\": " + deep + "}").getBytes(UTF_8), "is not JSON");
+    }
+
+    @Test
+    void fieldsKilnDoesNotNeedAreToleratedMissingMistypedOrInconsistent() throws IOException {
+        ObjectNode payload = (ObjectNode) JSON.readTree(resource("workflow_job-queued.json"));
+        ObjectNode job = (ObjectNode) payload.get("workflow_job");
+        job.put("id", "41000000123");
+        job.putArray("labels").add(1).add("kiln-2cpu-4gb").addNull();
+        job.put("created_at", "yesterday");
+        job.remove(List.of("run_id", "name", "workflow_name", "run_attempt"));
+        job.put("conclusion", "x".repeat(200));
+        ((ObjectNode) payload.get("repository")).put("full_name", "someone-else/renamed");
+        ((ObjectNode) payload.get("repository")).remove("id");
+        payload.put("organization", "not an object");
+        payload.set("extra", JSON.createObjectNode().put("anything", true));
+
+        WorkflowJobEvent event = (WorkflowJobEvent) WebhookEvents.parse("workflow_job", "d", JSON.writeValueAsBytes(payload));
+
+        assertThat(event.jobId()).isEqualTo(41000000123L);
+        assertThat(event.labels()).containsExactly("kiln-2cpu-4gb");
+        assertThat(event.createdAt()).isNull();
+        assertThat(event.runId()).isZero();
+        assertThat(event.jobName()).isEqualTo("(unnamed job)");
+        assertThat(event.conclusion()).hasSize(WebhookEvents.MAX_CONCLUSION);
+        assertThat(event.repositoryFullName()).as("owner.login/name, what the API's paths take").isEqualTo("acme/widgets");
+        assertThat(event.organization()).isNull();
+        assertThat(event.installationId()).isEqualTo(55501L);
+
+        ((ObjectNode) payload.get("repository")).remove("owner");
+        assertThat(((WorkflowJobEvent) WebhookEvents.parse("workflow_job", "d", JSON.writeValueAsBytes(payload)))
+                .repositoryFullName()).as("without an owner, full_name").isEqualTo("someone-else/renamed");
+    }
+
+    @Test
+    void aWorkflowJobWithoutWhatKilnNeedsIsUnusableWithTheReason() throws IOException {
+        ObjectNode payload = (ObjectNode) JSON.readTree(resource("workflow_job-queued.json"));
+        ((ObjectNode) payload.get("workflow_job")).put("id", -4);
+        assertThat(WebhookEvents.parse("workflow_job", "d", JSON.writeValueAsBytes(payload)))
+                .isEqualTo(new UnusableEvent("d", "workflow_job", "queued", "workflow_job.id is missing or not a non-negative 64-bit integer"));
+        payload = (ObjectNode) JSON.readTree(resource("workflow_job-queued.json"));
+        ((ObjectNode) payload.get("repository")).put("full_name", "acme/../etc").put("name", "..");
+        assertThat(WebhookEvents.parse("workflow_job", "d", JSON.writeValueAsBytes(payload)))
+                .isInstanceOfSatisfying(UnusableEvent.class, u -> assertThat(u.reason()).contains("repository"));
+        assertThat(WebhookEvents.parse("workflow_job", "d", "{\"action\": 7}".getBytes(UTF_8)))
+                .isInstanceOfSatisfying(UnusableEvent.class, u -> assertThat(u.reason()).contains("action"));
+    }
+
+    @Test
+    void aFormEncodedDeliveryCarriesItsJsonInPayload() throws IOException {
+        byte[] json = resource("workflow_job-queued.json");
+        byte[] form = ("payload=" + java.net.URLEncoder.encode(new String(json, UTF_8), UTF_8)).getBytes(UTF_8);
+
+        byte[] payload = WebhookEvents.payload("application/x-www-form-urlencoded; charset=utf-8", form);
+
+        assertThat(((WorkflowJobEvent) WebhookEvents.parse("workflow_job", "d", payload)).jobId()).isEqualTo(41000000123L);
+        assertThat(WebhookEvents.payload("application/json", json)).isSameAs(json);
+        assertThatThrownBy(() -> WebhookEvents.payload("application/x-www-form-urlencoded", "other=1".getBytes(UTF_8)))
+                .isInstanceOfSatisfying(WebhookException.class, e -> assertThat(e.httpStatus()).isEqualTo(400))
+                .hasMessageContaining("no payload field");
     }
 
     private static void assertMalformed(String event, String delivery, byte[] body, String message) {

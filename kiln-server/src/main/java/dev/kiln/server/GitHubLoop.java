@@ -13,7 +13,9 @@ import dev.kiln.github.Installation;
 import dev.kiln.github.Repository;
 import dev.kiln.github.Runner;
 import dev.kiln.github.RunnerScope;
+import dev.kiln.github.WebhookEvent;
 import dev.kiln.github.WebhookEvents;
+import dev.kiln.github.WebhookException;
 import dev.kiln.github.WorkflowJob;
 import dev.kiln.github.WorkflowJobEvent;
 import java.sql.SQLException;
@@ -37,7 +39,10 @@ import org.slf4j.LoggerFactory;
  *       runners on GitHub whose VM is gone are deleted;</li>
  *   <li>with the reconciler: demands whose runner VM exited without a {@code completed} webhook get GitHub's
  *       conclusion ({@link LostCompletions});</li>
- *   <li>deliveries stored but not processed (the server stopped, or processing failed) are processed again.</li>
+ *   <li>deliveries stored but not processed (the server stopped, or processing failed) are processed again;</li>
+ *   <li>every tick: runner VMs that got no runner within the launch deadline give their room back
+ *       ({@link StalledLaunches});</li>
+ *   <li>with the reconciler: stored deliveries older than the retention (14 days by default) are removed.</li>
  * </ul>
  */
 final class GitHubLoop implements AutoCloseable {
@@ -53,6 +58,7 @@ final class GitHubLoop implements AutoCloseable {
     private final InstantSource clock;
     private final GitHubSettings settings;
     private final LostCompletions lostCompletions;
+    private final StalledLaunches stalledLaunches;
     private final BackgroundLoop loop;
     private Instant nextReconcile;
     /** Busy runners are asked about again only after this (by VM id); touched by the loop's thread only. */
@@ -69,6 +75,7 @@ final class GitHubLoop implements AutoCloseable {
         this.clock = requireNonNull(clock, "clock is null");
         this.nextReconcile = clock.instant();
         this.lostCompletions = new LostCompletions(db, github, store, clock);
+        this.stalledLaunches = new StalledLaunches(db, github, clock, settings.launchDeadline());
         this.loop = new BackgroundLoop("kiln-github", this::run);
     }
 
@@ -80,11 +87,13 @@ final class GitHubLoop implements AutoCloseable {
         while (loop.running()) {
             step("processing stored deliveries", this::reprocess);
             step("reaping idle runners", this::reap);
+            step("withdrawing runner VMs that got no runner in time", stalledLaunches::withdraw);
             if (!clock.instant().isBefore(nextReconcile)) {
                 nextReconcile = clock.instant().plus(settings.reconcileInterval());
                 step("reconciling with GitHub's queued jobs", this::reconcile);
                 step("asking GitHub for conclusions whose webhook never came", lostCompletions::run);
                 step("removing runners without a VM", this::sweepOrphans);
+                step("pruning old deliveries", this::prune);
             }
             try {
                 Thread.sleep(settings.tick());
@@ -110,7 +119,22 @@ final class GitHubLoop implements AutoCloseable {
 
     void reprocess() {
         for (GitHubStore.Delivery d : store.unprocessed(REPROCESS_AFTER, 100)) {
-            webhooks.process(WebhookEvents.parse(d.event(), d.id(), d.body()));
+            WebhookEvent event;
+            try {
+                event = WebhookEvents.parse(d.event(), d.id(), WebhookEvents.payload(d.contentType(), d.body()));
+            } catch (WebhookException e) {
+                store.processed(d.id(), "refused: " + e.getMessage());
+                continue;
+            }
+            webhooks.process(event);
+        }
+    }
+
+    /** Stored deliveries older than the retention go, a bounded batch per pass. */
+    void prune() {
+        int removed = store.prune(settings.deliveryRetention(), 10_000);
+        if (removed > 0) {
+            log.info("removed {} stored GitHub deliveries older than {} days", removed, settings.deliveryRetention().toDays());
         }
     }
 
@@ -195,11 +219,12 @@ final class GitHubLoop implements AutoCloseable {
         }
     }
 
+    /** Kiln's labels, valid or not: a job with invalid ones gets its one failed demand that says why. */
     private boolean isKilns(List<String> jobLabels) {
         try {
             return labels.sizeOf(jobLabels).isPresent();
         } catch (KilnException e) {
-            return false;
+            return true;
         }
     }
 

@@ -13,9 +13,14 @@ import java.time.Duration;
  * @param reconcileInterval how often GitHub's queued jobs are compared with Kiln's demands (default 3 min; also at start)
  * @param tick how often the GitHub loop looks at the clock (default 1 s)
  * @param runnerTimeout a runner VM's hard deadline (default 6 h)
+ * @param launchDeadline a runner VM whose runner could not be registered this long after it was reserved (GitHub
+ *     unreachable, say) gives its room back and its demand is queued again after a backoff (default 2 min)
+ * @param deliveryRetention stored webhook deliveries are removed this long after they came (default 14 days)
  */
 public record GitHubSettings(GitHubApp app, String runnerImage, Duration idleTimeout, Duration reconcileInterval,
-        Duration tick, Duration runnerTimeout) {
+        Duration tick, Duration runnerTimeout, Duration launchDeadline, Duration deliveryRetention) {
+    public static final Duration DEFAULT_DELIVERY_RETENTION = Duration.ofDays(14);
+
     public GitHubSettings {
         requireNonNull(app, "app is null");
         requireNonNull(runnerImage, "runnerImage is null");
@@ -23,23 +28,34 @@ public record GitHubSettings(GitHubApp app, String runnerImage, Duration idleTim
         requireNonNull(reconcileInterval, "reconcileInterval is null");
         requireNonNull(tick, "tick is null");
         requireNonNull(runnerTimeout, "runnerTimeout is null");
-        if (idleTimeout.isNegative() || idleTimeout.isZero() || reconcileInterval.isNegative() || reconcileInterval.isZero()
-                || tick.isNegative() || tick.isZero() || runnerTimeout.isNegative() || runnerTimeout.isZero()) {
-            throw new IllegalArgumentException("GitHub timings must be positive: idleTimeout " + idleTimeout
-                    + ", reconcileInterval " + reconcileInterval + ", tick " + tick + ", runnerTimeout " + runnerTimeout);
+        requireNonNull(launchDeadline, "launchDeadline is null");
+        requireNonNull(deliveryRetention, "deliveryRetention is null");
+        for (Duration d : new Duration[] {idleTimeout, reconcileInterval, tick, runnerTimeout, launchDeadline, deliveryRetention}) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("GitHub timings must be positive: idleTimeout " + idleTimeout
+                        + ", reconcileInterval " + reconcileInterval + ", tick " + tick + ", runnerTimeout " + runnerTimeout
+                        + ", launchDeadline " + launchDeadline + ", deliveryRetention " + deliveryRetention);
+            }
         }
     }
 
     public static GitHubSettings defaults(GitHubApp app) {
         return new GitHubSettings(app, "runner", Duration.ofMinutes(5), Duration.ofMinutes(3), Duration.ofSeconds(1),
-                Duration.ofHours(6));
+                Duration.ofHours(6), Duration.ofMinutes(2), DEFAULT_DELIVERY_RETENTION);
     }
 
     public GitHubSettings withTick(Duration newTick) {
-        return new GitHubSettings(app, runnerImage, idleTimeout, reconcileInterval, newTick, runnerTimeout);
+        return new GitHubSettings(app, runnerImage, idleTimeout, reconcileInterval, newTick, runnerTimeout, launchDeadline,
+                deliveryRetention);
     }
 
     public GitHubSettings withRunnerImage(String image) {
-        return new GitHubSettings(app, image, idleTimeout, reconcileInterval, tick, runnerTimeout);
+        return new GitHubSettings(app, image, idleTimeout, reconcileInterval, tick, runnerTimeout, launchDeadline,
+                deliveryRetention);
+    }
+
+    public GitHubSettings withDeliveryRetention(Duration retention) {
+        return new GitHubSettings(app, runnerImage, idleTimeout, reconcileInterval, tick, runnerTimeout, launchDeadline,
+                retention);
     }
 }

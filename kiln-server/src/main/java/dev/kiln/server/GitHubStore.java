@@ -30,8 +30,11 @@ final class GitHubStore {
     static final String KIND = "github";
     private static final List<String> ORDER = List.of("waiting", "queued", "in_progress", "completed");
 
-    /** A stored delivery waiting to be processed. */
-    record Delivery(String id, String event, byte[] body) {}
+    /** The event stored for a verified delivery whose {@code X-GitHub-Event} names none (it is refused). */
+    static final String NO_EVENT = "-";
+
+    /** A stored delivery waiting to be processed: its body as it came, and its content type (null: JSON). */
+    record Delivery(String id, String event, String contentType, byte[] body) {}
 
     private final Database db;
     private final InstantSource clock;
@@ -50,12 +53,45 @@ final class GitHubStore {
         this.runnerTimeout = requireNonNull(runnerTimeout, "runnerTimeout is null");
     }
 
-    /** Keeps a verified delivery; false when one with this id was kept before (a redelivery or a replay). */
-    boolean store(String id, String event, String action, byte[] body) {
+    /**
+     * Keeps a verified delivery as it came; false when one with this id was kept before (a redelivery or a
+     * replay). A body that is not UTF-8 text, or holds a NUL (which PostgreSQL's text refuses), is kept in base64.
+     */
+    boolean store(String id, String event, String action, String contentType, byte[] body) {
         long now = clock.millis();
-        return db.tx(tx -> tx.update("INSERT INTO github_deliveries (id, event, action, body, received_at) VALUES"
-                + " (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", id, event, action,
-                new String(body, java.nio.charset.StandardCharsets.UTF_8), now) == 1);
+        String text = utf8(body);
+        String stored = text != null ? text : java.util.Base64.getEncoder().encodeToString(body);
+        return db.tx(tx -> tx.update("INSERT INTO github_deliveries (id, event, action, body, received_at, content_type,"
+                        + " body_base64) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", id, event,
+                action == null ? null : shorten(action, 64), stored, now,
+                contentType == null ? null : shorten(contentType, 128), text == null ? 1 : 0) == 1);
+    }
+
+    /** The body as text, or null when it is not UTF-8 or holds a NUL. */
+    private static String utf8(byte[] body) {
+        try {
+            String text = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(body)).toString();
+            return text.indexOf('\0') >= 0 ? null : text;
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return null;
+        }
+    }
+
+    /** The id of a verified delivery that came without a usable {@code X-GitHub-Delivery}: its body's digest. */
+    static String derivedId(byte[] body) {
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(body);
+            return "body-sha256-" + java.util.HexFormat.of().formatHex(digest, 0, 20);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String shorten(String text, int max) {
+        return text.length() <= max ? text : text.substring(0, max);
     }
 
     void processed(String id, String outcome) {
@@ -67,10 +103,18 @@ final class GitHubStore {
     /** Deliveries kept but not processed (the server stopped, or processing failed), older than {@code age}. */
     List<Delivery> unprocessed(Duration age, int limit) {
         long before = clock.millis() - age.toMillis();
-        return db.tx(tx -> tx.query("SELECT id, event, body FROM github_deliveries WHERE processed_at IS NULL"
-                        + " AND received_at <= ? ORDER BY received_at LIMIT ?",
-                row -> new Delivery(row.getString("id"), row.getString("event"),
-                        row.getString("body").getBytes(java.nio.charset.StandardCharsets.UTF_8)), before, limit));
+        return db.tx(tx -> tx.query("SELECT id, event, content_type, body, body_base64 FROM github_deliveries"
+                        + " WHERE processed_at IS NULL AND received_at <= ? ORDER BY received_at LIMIT ?",
+                row -> new Delivery(row.getString("id"), row.getString("event"), row.getString("content_type"),
+                        row.getInt("body_base64") == 1 ? java.util.Base64.getDecoder().decode(row.getString("body"))
+                                : row.getString("body").getBytes(java.nio.charset.StandardCharsets.UTF_8)), before, limit));
+    }
+
+    /** Removes up to {@code limit} deliveries received more than {@code age} ago; says how many went. */
+    int prune(Duration age, int limit) {
+        long before = clock.millis() - age.toMillis();
+        return db.tx(tx -> tx.update("DELETE FROM github_deliveries WHERE id IN (SELECT id FROM github_deliveries"
+                + " WHERE received_at < ? ORDER BY received_at LIMIT ?)", before, limit));
     }
 
     /**
@@ -87,14 +131,19 @@ final class GitHubStore {
             return "ignored: " + e.repositoryFullName() + " is not allowed by the GitHub config";
         }
         Optional<Size> size;
+        String invalid = null;
         try {
             size = labels.sizeOf(e.labels());
-        } catch (KilnException invalid) {
-            return "ignored: " + invalid.getMessage();
+        } catch (KilnException bad) {
+            // Kiln's label, but no size Kiln can run: recorded below as a failed demand, so operators see it.
+            size = Optional.empty();
+            invalid = bad.getMessage();
         }
-        if (size.isEmpty()) {
+        if (size.isEmpty() && invalid == null) {
             return "ignored: labels " + e.labels() + " are not Kiln's";
         }
+        Size wanted = size.orElse(null);
+        String labelProblem = invalid;
         long now = clock.millis();
         return db.tx(tx -> {
             tx.update("INSERT INTO github_jobs (id, run_id, installation_id, owner, repo, workflow, name, labels, status,"
@@ -131,7 +180,7 @@ final class GitHubStore {
             tx.update("UPDATE github_jobs SET " + set + " WHERE id = ?", args.toArray());
             return switch (e.action()) {
                 case WAITING -> "job " + e.jobId() + " waits for approval";
-                case QUEUED -> status.equals("queued") ? demand(tx, e, size.get(), now)
+                case QUEUED -> status.equals("queued") ? demand(tx, e, wanted, labelProblem, now)
                         : "job " + e.jobId() + " is " + status + " already; no demand";
                 case IN_PROGRESS -> ran(tx, e, now);
                 case COMPLETED -> completed(tx, e, now);
@@ -139,22 +188,38 @@ final class GitHubStore {
         });
     }
 
-    private String demand(Tx tx, WorkflowJobEvent e, Size size, long now) throws SQLException {
-        Optional<String> active = tx.queryOne("SELECT id FROM jobs WHERE gh_job_id = ? AND state IN (?, ?, ?, ?)",
-                row -> row.getString(1), e.jobId(), JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING);
-        if (active.isPresent()) {
-            return "job " + e.jobId() + " has demand " + active.get() + " already";
+    /**
+     * One demand per GitHub job while GitHub says it is queued: whatever became of an earlier one (waiting for
+     * a host, failed, cancelled), none is made again, so that a job no host can hold, or one whose runner GitHub
+     * refused, does not make a new demand every reconcile period. A job whose Kiln labels name no size Kiln can
+     * run ({@code invalid}) gets one failed demand that says why.
+     */
+    private String demand(Tx tx, WorkflowJobEvent e, Size size, String invalid, long now) throws SQLException {
+        Optional<String> existing = tx.queryOne("SELECT id, state FROM jobs WHERE gh_job_id = ? ORDER BY seq DESC",
+                row -> row.getString("id") + " (" + row.getString("state") + ")", e.jobId());
+        if (existing.isPresent()) {
+            return "job " + e.jobId() + " has demand " + existing.get() + " already";
         }
         String id = Tokens.newId("j-");
         long seq = tx.queryLong("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs");
+        // A job with invalid labels has no size: it holds no room, and its listing says 0.
         tx.update("INSERT INTO jobs (id, seq, state, command, env, image, cpus, memory_mib, disk_gib, arch, timeout_s,"
                         + " org, repo, priority, queued_at, created_at, updated_at, kind, gh_job_id)"
                         + " VALUES (?, ?, ?, '[]', '{}', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
-                id, seq, JobState.QUEUED, runnerImage.get(), size.vcpus(), size.memoryMib(), size.diskGib(),
-                size.arch().id(), runnerTimeout.toSeconds(), e.owner(), e.repositoryFullName(), now, now, now, KIND,
+                id, seq, JobState.QUEUED, runnerImage.get(), size == null ? 0 : size.vcpus(), size == null ? 0 : size.memoryMib(),
+                size == null ? 0 : size.diskGib(), size == null ? dev.kiln.core.Arch.X86_64.id() : size.arch().id(), runnerTimeout.toSeconds(), e.owner(), e.repositoryFullName(), now, now, now, KIND,
                 e.jobId());
-        JobStore.event(tx, id, JobState.QUEUED, "runner demand for GitHub job " + e.jobId() + " (" + e.repositoryFullName()
-                + ", " + (e.workflowName() == null ? "" : e.workflowName() + " / ") + e.jobName() + ", " + e.labels() + ")", now);
+        String what = "GitHub job " + e.jobId() + " (" + e.repositoryFullName() + ", "
+                + (e.workflowName() == null ? "" : e.workflowName() + " / ") + e.jobName() + ", " + e.labels() + ")";
+        JobStore.event(tx, id, JobState.QUEUED, "runner demand for " + what, now);
+        if (invalid != null) {
+            String why = "no runner for " + what + ": " + invalid + "; GitHub keeps the job queued until it is cancelled"
+                    + " or its labels are fixed";
+            tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ?", dev.kiln.core.ErrorCode.INVALID_LABEL, why, id);
+            JobStore.transition(tx, id, JobState.FAILED, why, now);
+            log.info("job {}: {}", id, why);
+            return "ignored: job " + e.jobId() + " has invalid Kiln labels: " + invalid + " (recorded as failed demand " + id + ")";
+        }
         tx.signal(Signals.SCHEDULE);
         log.info("job {}: runner demand for GitHub job {} of {} ({})", id, e.jobId(), e.repositoryFullName(), size);
         return "job " + e.jobId() + " queued: demand " + id;
@@ -179,8 +244,11 @@ final class GitHubStore {
     private String ran(Tx tx, WorkflowJobEvent e, long now) throws SQLException {
         Optional<OurRunner> found = runner(tx, e.runnerName());
         if (found.isEmpty()) {
-            return "job " + e.jobId() + " runs on " + (e.runnerName() == null ? "an unnamed runner" : "runner " + e.runnerName())
-                    + ", not one of Kiln's";
+            if (e.runnerName() == null) {
+                return "job " + e.jobId() + " runs on an unnamed runner, not one of Kiln's";
+            }
+            // Another runner took the job: its demand would only mint a runner for a job that is gone.
+            return release(tx, e.jobId(), "runs on runner " + e.runnerName() + ", not one of Kiln's", now);
         }
         OurRunner r = found.get();
         took(tx, r, e.jobId());
@@ -204,9 +272,11 @@ final class GitHubStore {
             return "job " + e.jobId() + " completed (" + e.conclusion() + ") on runner " + e.runnerName() + " of demand " + r.job();
         }
         if (e.runnerName() == null) {
-            return release(tx, e.jobId(), e.conclusion(), now);
+            return release(tx, e.jobId(), (e.conclusion() == null ? "completed" : "was " + e.conclusion())
+                    + " before a runner took it", now);
         }
-        return "job " + e.jobId() + " completed on runner " + e.runnerName() + ", not one of Kiln's";
+        return release(tx, e.jobId(), "completed (" + e.conclusion() + ") on runner " + e.runnerName()
+                + ", not one of Kiln's", now);
     }
 
     private static void took(Tx tx, OurRunner r, long ghJob) throws SQLException {
@@ -228,21 +298,22 @@ final class GitHubStore {
     }
 
     /**
-     * The job completed without a runner (cancelled or skipped before pickup): its demands that have no
-     * runner yet end here; one whose runner is registered but idle is marked for the reaper, which removes
-     * the runner unless it is busy (it may have taken another job) and then stops its VM.
+     * The job went away from Kiln's runners: cancelled or skipped before pickup, or taken by a runner that is not
+     * Kiln's. Its demands that have no runner yet end here (a scheduled VM is stopped, so no runner is minted
+     * for it); one whose runner is registered but idle is marked for the reaper, which removes the runner unless
+     * it is busy (it may have taken another job) and then stops its VM. A demand whose runner took another job
+     * is left to that job.
      */
-    private String release(Tx tx, long ghJob, String conclusion, long now) throws SQLException {
+    private String release(Tx tx, long ghJob, String happened, long now) throws SQLException {
         record Demand(String id, JobState state, String vm, String host) {}
         List<Demand> demands = tx.query("SELECT id, state, vm, host FROM jobs WHERE gh_job_id = ? AND state IN (?, ?, ?, ?)"
                         + tx.dialect().forUpdate(), row -> new Demand(row.getString("id"), JobState.valueOf(row.getString("state")),
                         row.getString("vm"), row.getString("host")),
                 ghJob, JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING);
+        String why = "GitHub job " + ghJob + " " + happened;
         int released = 0;
         int marked = 0;
         for (Demand d : demands) {
-            String why = "GitHub job " + ghJob + " " + (conclusion == null ? "completed" : "was " + conclusion)
-                    + " before a runner took it";
             Optional<Long> runner = d.vm() == null ? Optional.empty()
                     : tx.queryOne("SELECT COALESCE(took_job, -1) FROM github_runners WHERE vm_id = ?", row -> row.getLong(1), d.vm());
             if (runner.isEmpty()) {
@@ -252,13 +323,16 @@ final class GitHubStore {
                 }
                 tx.update("UPDATE jobs SET detail = ? WHERE id = ?", why + "; released", d.id());
                 JobStore.transition(tx, d.id(), JobState.CANCELLED, why + "; released", now);
+                log.info("job {}: {}; released", d.id(), why);
                 released++;
             } else if (runner.get() < 0) {
                 tx.update("UPDATE github_runners SET release = 1 WHERE vm_id = ?", d.vm());
+                JobStore.event(tx, d.id(), d.state(), why + "; its idle runner is to be removed", now);
+                log.info("job {}: {}; its idle runner is to be removed", d.id(), why);
                 marked++;
             }
         }
-        return "job " + ghJob + " completed without a runner: " + released + " demand(s) released, " + marked
+        return "job " + ghJob + " " + happened + ": " + released + " demand(s) released, " + marked
                 + " runner(s) to remove";
     }
 

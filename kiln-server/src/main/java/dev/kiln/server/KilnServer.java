@@ -60,7 +60,7 @@ public final class KilnServer implements AutoCloseable {
                 GitHubStore store = new GitHubStore(db, clock, config.labels(), gitHub.app().config(),
                         () -> digests.apply(gitHub.runnerImage()), runnerTimeout);
                 WebhookHandler webhooks = new WebhookHandler(new dev.kiln.github.WebhookVerifier(
-                        gitHub.app().config().webhookSecret()), store);
+                        gitHub.app().config().webhookSecret()), store, gitHub.app().config().appId());
                 server.createContext("/webhooks/github", webhooks);
                 loop = new GitHubLoop(db, gitHub, store, webhooks, config.labels(), clock);
             }

@@ -32,7 +32,10 @@ import org.slf4j.LoggerFactory;
  * the {@link Scheduler}, and writes each reservation (a PENDING VM on the chosen host) before any
  * agent can hear of it. On PostgreSQL the pass first locks every host row, so passes of two replicas
  * run one after the other and never place on the same room twice; queued jobs are claimed with
- * {@code FOR UPDATE SKIP LOCKED}, and a job moves from QUEUED only by a conditional update.
+ * {@code FOR UPDATE SKIP LOCKED}, and a job moves from QUEUED only by a conditional update. A job that no
+ * registered host could ever hold fails at once when it is a local one; a provider's job (GitHub's) stays
+ * queued with the reason in its detail and is placed once a host that fits enrols. A job whose launch was
+ * withdrawn waits until its {@code not_before}.
  */
 final class SchedulingStore {
     private static final Logger log = LoggerFactory.getLogger(SchedulingStore.class);
@@ -55,13 +58,20 @@ final class SchedulingStore {
             if (tx.dialect() == Dialect.POSTGRESQL) {
                 tx.query("SELECT name FROM hosts ORDER BY name FOR UPDATE", row -> row.getString(1));
             }
+            // Jobs of a provider wait for a host that fits instead of failing (the provider still shows them queued).
+            Map<String, String> waitingDetail = new HashMap<>();
             List<PendingJob> queue = tx.query("SELECT id, seq, cpus, memory_mib, disk_gib, arch, org, repo, priority,"
-                            + " queued_at FROM jobs WHERE state = ? ORDER BY priority DESC, seq LIMIT "
-                            + MAX_QUEUE_PER_PASS + tx.dialect().forUpdateSkipLocked(),
-                    row -> new PendingJob(new JobId(row.getString("id")), new Size(row.getInt("cpus"),
-                            row.getLong("memory_mib"), row.getInt("disk_gib"), arch(row.getString("arch"))),
-                            row.getString("org"), row.getString("repo"), row.getInt("priority"), row.getLong("seq"),
-                            Instant.ofEpochMilli(row.getLong("queued_at"))), JobState.QUEUED);
+                            + " queued_at, kind, detail FROM jobs WHERE state = ? AND (not_before IS NULL OR not_before <= ?)"
+                            + " ORDER BY priority DESC, seq LIMIT " + MAX_QUEUE_PER_PASS + tx.dialect().forUpdateSkipLocked(),
+                    row -> {
+                        if (!"local".equals(row.getString("kind"))) {
+                            waitingDetail.put(row.getString("id"), String.valueOf(row.getString("detail")));
+                        }
+                        return new PendingJob(new JobId(row.getString("id")), new Size(row.getInt("cpus"),
+                                row.getLong("memory_mib"), row.getInt("disk_gib"), arch(row.getString("arch"))),
+                                row.getString("org"), row.getString("repo"), row.getInt("priority"), row.getLong("seq"),
+                                Instant.ofEpochMilli(row.getLong("queued_at")));
+                    }, JobState.QUEUED, now);
             if (queue.isEmpty()) {
                 return new Pass(0, 0, 0, Set.of());
             }
@@ -74,7 +84,9 @@ final class SchedulingStore {
                 PendingJob job = byId.get(placement.job().value());
                 String vm = Tokens.newId("vm-");
                 String host = placement.host().value();
-                int moved = tx.update("UPDATE jobs SET state = ?, host = ?, vm = ?, updated_at = ? WHERE id = ? AND state = ?",
+                // What the job waited for (its detail, its backoff) is over; its timeline keeps the story.
+                int moved = tx.update("UPDATE jobs SET state = ?, host = ?, vm = ?, updated_at = ?, detail = NULL, not_before = NULL"
+                                + " WHERE id = ? AND state = ?",
                         JobState.SCHEDULED, host, vm, now, job.id().value(), JobState.QUEUED);
                 if (moved != 1) {
                     throw new IllegalStateException("job " + job.id() + " left QUEUED during the pass that claimed it");
@@ -86,14 +98,25 @@ final class SchedulingStore {
                 tx.desiredChanged(host);
                 touched.add(host);
             }
+            int waiting = 0;
             for (SchedulingResult.Rejection rejection : result.rejections()) {
                 String id = rejection.job().value();
+                if (waitingDetail.containsKey(id)) {
+                    String why = "waits for a host that can hold it: " + rejection.reason();
+                    if (!why.equals(waitingDetail.get(id))) {
+                        tx.update("UPDATE jobs SET detail = ? WHERE id = ? AND state = ?", why, id, JobState.QUEUED);
+                        JobStore.event(tx, id, JobState.QUEUED, why, now);
+                        log.info("job {} {}", id, why);
+                    }
+                    waiting++;
+                    continue;
+                }
                 tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ? AND state = ?",
                         ErrorCode.INSUFFICIENT_CAPACITY, rejection.reason(), id, JobState.QUEUED);
                 JobStore.transition(tx, id, JobState.FAILED, rejection.reason(), now);
                 log.info("job {} rejected: {}", id, rejection.reason());
             }
-            return new Pass(queue.size(), result.placements().size(), result.rejections().size(), touched);
+            return new Pass(queue.size(), result.placements().size(), result.rejections().size() - waiting, touched);
         });
     }
 

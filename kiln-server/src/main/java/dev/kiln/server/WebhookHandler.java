@@ -2,6 +2,7 @@ package dev.kiln.server;
 
 import static java.util.Objects.requireNonNull;
 
+import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import dev.kiln.api.ApiError;
@@ -9,6 +10,7 @@ import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import dev.kiln.github.OtherEvent;
 import dev.kiln.github.PingEvent;
+import dev.kiln.github.UnusableEvent;
 import dev.kiln.github.WebhookEvent;
 import dev.kiln.github.WebhookEvents;
 import dev.kiln.github.WebhookException;
@@ -20,24 +22,31 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code POST /webhooks/github}: reads the body up to a bound (413), checks {@code X-Hub-Signature-256} in
- * constant time (401, and nothing is stored), parses it (400), keeps the delivery before answering (a
- * delivery id seen before is answered 200 and ignored), then acts on it. GitHub waits 10 s and never
- * redelivers by itself, so the answer comes as soon as the delivery is stored and applied; a delivery
- * whose processing failed stays stored and is processed again by the GitHub loop.
+ * constant time (401, and nothing is stored), then keeps every verified delivery before answering (a delivery
+ * id seen before is answered 200 and ignored), whatever its shape: GitHub never redelivers by itself. Only
+ * what Kiln uses is read ({@link WebhookEvents}); the answer is 2xx unless the headers name no event or the
+ * body is not a JSON object (400, the delivery still kept with the reason), or a {@code ping} comes from a hook
+ * that is not Kiln's App (403 naming both ids, so that GitHub shows the misconfiguration). A delivery whose
+ * processing failed stays stored and is processed again by the GitHub loop.
  */
 final class WebhookHandler implements HttpHandler {
     private static final Logger log = LoggerFactory.getLogger(WebhookHandler.class);
 
     private final WebhookVerifier verifier;
     private final GitHubStore store;
+    private final long appId;
 
-    WebhookHandler(WebhookVerifier verifier, GitHubStore store) {
+    WebhookHandler(WebhookVerifier verifier, GitHubStore store, long appId) {
         this.verifier = requireNonNull(verifier, "verifier is null");
         this.store = requireNonNull(store, "store is null");
+        this.appId = appId;
     }
 
     /** What Kiln answers a delivery it took. */
     record Answer(String status, String message) {}
+
+    /** The HTTP status and body of an answer. */
+    record Reply(int http, Object body) {}
 
     @Override
     public void handle(HttpExchange http) throws IOException {
@@ -47,19 +56,12 @@ final class WebhookHandler implements HttpHandler {
                 exchange.send(404, new ApiError(ErrorCode.NOT_FOUND.name(), "GitHub delivers with POST /webhooks/github"));
                 return;
             }
-            String length = http.getRequestHeaders().getFirst("Content-Length");
-            byte[] body = verifier.readBody(http.getRequestBody(), contentLength(length));
-            verifier.verify(body, http.getRequestHeaders().getFirst("X-Hub-Signature-256"));
-            WebhookEvent event = WebhookEvents.parse(http.getRequestHeaders().getFirst("X-GitHub-Event"),
-                    http.getRequestHeaders().getFirst("X-GitHub-Delivery"), body);
-            String action = event instanceof WorkflowJobEvent job ? job.action().wireName()
-                    : event instanceof OtherEvent other ? other.action() : null;
-            if (!store.store(event.deliveryId(), event.event(), action == null ? null : shorten(action, 64), body)) {
-                exchange.send(200, new Answer("duplicate", "delivery " + event.deliveryId() + " was received before; ignored"));
-                return;
-            }
-            int status = event instanceof OtherEvent ? 202 : 200;
-            exchange.send(status, process(event));
+            Headers headers = http.getRequestHeaders();
+            byte[] body = verifier.readBody(http.getRequestBody(), contentLength(headers.getFirst("Content-Length")));
+            verifier.verify(body, headers.getFirst("X-Hub-Signature-256"));
+            Reply reply = take(headers.getFirst("X-GitHub-Event"), headers.getFirst("X-GitHub-Delivery"),
+                    headers.getFirst("Content-Type"), body);
+            exchange.send(reply.http(), reply.body());
         } catch (WebhookException e) {
             log.info("refused a GitHub delivery ({}): {}", e.httpStatus(), e.getMessage());
             exchange.send(e.httpStatus(), new ApiError(e.code().name(), e.getMessage()));
@@ -74,20 +76,68 @@ final class WebhookHandler implements HttpHandler {
         }
     }
 
+    /**
+     * Stores a verified delivery and acts on it. A delivery without a usable {@code X-GitHub-Delivery} is keyed
+     * by its body's digest, so that it is still stored once.
+     */
+    Reply take(String event, String deliveryHeader, String contentType, byte[] body) {
+        String id = WebhookEvents.isDeliveryId(deliveryHeader) ? deliveryHeader : GitHubStore.derivedId(body);
+        WebhookEvent parsed = null;
+        WebhookException refused = null;
+        try {
+            parsed = WebhookEvents.parse(event, id, WebhookEvents.payload(contentType, body));
+        } catch (WebhookException e) {
+            refused = e;
+        }
+        String action = switch (parsed) {
+            case WorkflowJobEvent job -> job.action().wireName();
+            case OtherEvent other -> other.action();
+            case UnusableEvent unusable -> unusable.action();
+            case null, default -> null;
+        };
+        if (!store.store(id, WebhookEvents.isEventName(event) ? event : GitHubStore.NO_EVENT, action, contentType, body)) {
+            return new Reply(200, new Answer("duplicate", "delivery " + id + " was received before; ignored"));
+        }
+        if (refused != null) {
+            store.processed(id, "refused: " + refused.getMessage());
+            log.info("GitHub delivery {} is stored but refused (400): {}", id, refused.getMessage());
+            return new Reply(400, new ApiError(refused.code().name(), refused.getMessage() + "; the delivery is stored"));
+        }
+        return process(parsed);
+    }
+
     /** Acts on a stored delivery and records the outcome; a failure leaves it for the GitHub loop to retry. */
-    Answer process(WebhookEvent event) {
+    Reply process(WebhookEvent event) {
         String outcome;
         String status;
+        int http = 200;
         try {
             switch (event) {
                 case PingEvent ping -> {
+                    if (ping.appId() == null || ping.appId() != appId) {
+                        outcome = "refused: ping from hook " + ping.hookId() + (ping.appId() == null
+                                ? ", which is not a GitHub App's hook (it has no hook.app_id)"
+                                : " of App " + ping.appId()) + "; Kiln serves App " + appId
+                                + " and acts only on deliveries from that App's webhook";
+                        store.processed(event.deliveryId(), outcome);
+                        log.warn("GitHub delivery {}: {}", event.deliveryId(), outcome);
+                        return new Reply(403, new ApiError(ErrorCode.PERMISSION_DENIED.name(), outcome));
+                    }
                     status = "pong";
-                    outcome = "ping from hook " + ping.hookId() + (ping.appId() == null ? "" : " of App " + ping.appId());
+                    outcome = "ping from hook " + ping.hookId() + " of App " + ping.appId();
                 }
                 case OtherEvent other -> {
                     status = "ignored";
+                    http = 202;
                     outcome = "Kiln acts on workflow_job; " + other.event() + (other.action() == null ? "" : "/" + other.action())
                             + " was stored and ignored";
+                }
+                case UnusableEvent unusable -> {
+                    status = "ignored";
+                    http = 202;
+                    outcome = "ignored: the " + unusable.event() + " delivery was stored, but Kiln cannot act on it: "
+                            + unusable.reason();
+                    log.info("GitHub delivery {}: {}", event.deliveryId(), outcome);
                 }
                 case WorkflowJobEvent job -> {
                     outcome = store.apply(job);
@@ -97,11 +147,12 @@ final class WebhookHandler implements HttpHandler {
         } catch (KilnException e) {
             log.warn("GitHub delivery {} ({}) is stored but could not be processed: {}; it will be retried",
                     event.deliveryId(), event.event(), e.getMessage());
-            return new Answer("stored", "delivery " + event.deliveryId() + " is stored; processing failed and will be retried");
+            return new Reply(202, new Answer("stored", "delivery " + event.deliveryId()
+                    + " is stored; processing failed and will be retried"));
         }
         store.processed(event.deliveryId(), outcome);
         log.debug("GitHub delivery {} ({}): {}", event.deliveryId(), event.event(), outcome);
-        return new Answer(status, outcome);
+        return new Reply(http, new Answer(status, outcome));
     }
 
     private static long contentLength(String header) {
@@ -113,9 +164,5 @@ final class WebhookHandler implements HttpHandler {
         } catch (NumberFormatException e) {
             return -1;
         }
-    }
-
-    private static String shorten(String text, int max) {
-        return text.length() <= max ? text : text.substring(0, max);
     }
 }
