@@ -146,7 +146,7 @@ public final class WebhookEvents {
             // A label that is not a non-empty string cannot be one of Kiln's; the others still decide.
             for (JsonNode label : labelArray) {
                 if (label.isTextual() && !label.asText().isEmpty() && label.asText().length() <= MAX_TEXT) {
-                    labels.add(label.asText());
+                    labels.add(label.asText().replace('\0', '\uFFFD'));
                 }
             }
         }
@@ -221,10 +221,16 @@ public final class WebhookEvents {
         }
     }
 
-    /** A string field, or null when it is absent, not a string or longer than {@code max}. */
+    /**
+     * A string field, or null when it is absent, not a string or longer than {@code max}. A NUL (JSON allows
+     * U+0000 escaped; no name or label of GitHub's has one, and PostgreSQL's text refuses it) becomes U+FFFD.
+     */
     private static String text(JsonNode parent, String field, int max) {
         JsonNode node = parent.get(field);
-        return node != null && node.isTextual() && node.asText().length() <= max ? node.asText() : null;
+        if (node == null || !node.isTextual() || node.asText().length() > max) {
+            return null;
+        }
+        return node.asText().replace('\0', '\uFFFD');
     }
 
     private static String shorten(String text, int max) {

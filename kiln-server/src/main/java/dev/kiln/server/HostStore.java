@@ -40,12 +40,13 @@ final class HostStore {
         String token = Tokens.newToken("kiln-enrol-");
         long now = clock.millis();
         db.tx(tx -> {
-            if (tx.queryOne("SELECT name FROM hosts WHERE name = ?", row -> row.getString(1), name).isPresent()) {
+            // One statement, not a check and an insert: two adds of one name at once (on PostgreSQL) are a
+            // conflict for the second, not a unique-key failure.
+            if (tx.update("INSERT INTO hosts (name, enrolment_hash, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                    name, Tokens.hash(token), now) == 0) {
                 throw new KilnException(ErrorCode.CONFLICT, "host " + name + " exists already; `kiln hosts rm "
                         + name + "` (after `kiln hosts drain " + name + "`) removes it");
             }
-            tx.update("INSERT INTO hosts (name, enrolment_hash, created_at) VALUES (?, ?, ?)", name,
-                    Tokens.hash(token), now);
             return null;
         });
         return new HostEnrolment(name, token);
