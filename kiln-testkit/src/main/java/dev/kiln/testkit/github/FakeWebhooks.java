@@ -59,6 +59,7 @@ public final class FakeWebhooks implements AutoCloseable {
     private Duration delay = Duration.ZERO;
     private int delayNext;
     private int inFlight;
+    private boolean form;
     private final Deque<Pending> held = new ArrayDeque<>();
     private final List<Delivery> log = new ArrayList<>();
 
@@ -72,6 +73,17 @@ public final class FakeWebhooks implements AutoCloseable {
         synchronized (lock) {
             this.target = target;
             this.secret = secret.getBytes(UTF_8);
+        }
+    }
+
+    /**
+     * Deliveries go form-encoded, as a hook whose content type is {@code form} sends them: the body is
+     * {@code payload=<the JSON, URL-encoded>} with {@code Content-Type: application/x-www-form-urlencoded}, and the
+     * signature covers that body (ci-protocols.md §1.1).
+     */
+    public void formEncoded(boolean on) {
+        synchronized (lock) {
+            form = on;
         }
     }
 
@@ -184,9 +196,11 @@ public final class FakeWebhooks implements AutoCloseable {
         URI to;
         byte[] key;
         Duration wait = Duration.ZERO;
+        boolean asForm;
         synchronized (lock) {
             to = target;
             key = secret;
+            asForm = form;
             if (delayNext > 0) {
                 delayNext--;
                 wait = delay;
@@ -202,16 +216,18 @@ public final class FakeWebhooks implements AutoCloseable {
         }
         int status = 0;
         if (to != null) {
+            byte[] body = asForm ? ("payload=" + java.net.URLEncoder.encode(new String(pending.body(), UTF_8), UTF_8)).getBytes(UTF_8)
+                    : pending.body();
             HttpRequest request = HttpRequest.newBuilder(to).timeout(Duration.ofSeconds(10))
-                    .header("Content-Type", "application/json")
+                    .header("Content-Type", asForm ? "application/x-www-form-urlencoded" : "application/json")
                     .header("User-Agent", "GitHub-Hookshot/fake")
                     .header("X-GitHub-Event", pending.event())
                     .header("X-GitHub-Delivery", pending.guid())
                     .header("X-GitHub-Hook-ID", Long.toString(hookId))
                     .header("X-GitHub-Hook-Installation-Target-Type", "integration")
                     .header("X-GitHub-Hook-Installation-Target-ID", Long.toString(appId))
-                    .header("X-Hub-Signature-256", sign(key, pending.body()))
-                    .POST(HttpRequest.BodyPublishers.ofByteArray(pending.body())).build();
+                    .header("X-Hub-Signature-256", sign(key, body))
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
             try {
                 status = http.send(request, HttpResponse.BodyHandlers.discarding()).statusCode();
             } catch (IOException e) {
