@@ -51,6 +51,9 @@ final class IntakeCampaign {
         }
     }
 
+    static final long APP_ID = 12345;
+    static final String SECRET = "campaign-webhook-secret";
+    static final String ADMIN = "campaign-admin-token-0123456789";
     private static final List<String> UNCHANGED = List.of("vms", "github_runners", "github_runner_claims", "log_chunks");
     private static final int IN_FLIGHT = 8;
 
@@ -245,5 +248,61 @@ final class IntakeCampaign {
     private static String show(byte[] body) {
         String text = new String(body, UTF_8);
         return text.length() <= 300 ? text : text.substring(0, 300) + "…";
+    }
+
+    /**
+     * A server (port 0, loopback) on the database with its App on the fake GitHub, one drained host and one
+     * queued job; then the campaign against it.
+     */
+    static Result againstServer(String url, int count, long seed) throws Exception {
+        java.security.KeyPair keys = dev.kiln.testkit.github.AppKeys.generate();
+        dev.kiln.testkit.TestingClock clock = new dev.kiln.testkit.TestingClock();
+        try (dev.kiln.testkit.github.FakeGitHub fake = dev.kiln.testkit.github.FakeGitHub.start(APP_ID, keys.getPublic(), clock)) {
+            fake.installOnOrganization("acme", dev.kiln.testkit.github.FakeGitHub.KILN_PERMISSIONS);
+            fake.addRepository("acme", "widgets");
+            dev.kiln.github.GitHubConfig config = dev.kiln.github.GitHubConfig.of(APP_ID,
+                    (java.security.interfaces.RSAPrivateKey) keys.getPrivate(), Secret.of(SECRET), fake.url(), fake.url());
+            dev.kiln.github.GitHubApp app = new dev.kiln.github.GitHubApp(config, HttpClient.newHttpClient(), clock, clock::advance);
+            ServerConfig serverConfig = ServerConfig.defaults(url, ADMIN).withListen("127.0.0.1", 0);
+            try (KilnServer server = KilnServer.start(serverConfig, clock, null, GitHubSettings.defaults(app))) {
+                dev.kiln.api.KilnClient client = new dev.kiln.api.KilnClient(server.uri(), ADMIN);
+                String hostToken = dev.kiln.api.AgentClient.enrol(server.uri(), client.addHost("campaign-host").enrolmentToken())
+                        .hostToken();
+                client.drainHost("campaign-host");
+                client.submit(dev.kiln.api.JobRequest.command(List.of("true"), 1, 512, 1));
+                long started = System.nanoTime();
+                Result result = new IntakeCampaign(server.uri(), SECRET, ADMIN, "campaign-host", hostToken, url).run(count, seed);
+                System.err.println("intake campaign (" + count + " requests, " + url.replaceFirst("[?].*", "") + ", "
+                        + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms): " + result.summary());
+                result.problems().stream().limit(20).forEach(p -> System.err.println("  problem: " + p));
+                return result;
+            }
+        }
+    }
+
+    /** {@code bench/intake/run.sh}: the campaign of {@code args[0]} requests on SQLite and on PostgreSQL, as Markdown. */
+    public static void main(String[] args) throws Exception {
+        int count = args.length > 0 ? Integer.parseInt(args[0]) : 10_000;
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("kiln-intake-");
+        List<String> lines = new ArrayList<>();
+        boolean failed = false;
+        try (dev.kiln.testkit.TestingPostgres postgres = dev.kiln.testkit.TestingPostgres.start()) {
+            for (String[] store : List.of(new String[] {"SQLite", "jdbc:sqlite:" + dir.resolve("kiln.db")},
+                    new String[] {"PostgreSQL", postgres.newDatabase()})) {
+                long started = System.nanoTime();
+                Result result = againstServer(store[1], count, 20261205L);
+                long millis = Duration.ofNanos(System.nanoTime() - started).toMillis();
+                failed |= !result.problems().isEmpty();
+                lines.add("| " + store[0] + " | " + count + " | " + result.byStatus() + " | " + result.byKind() + " | "
+                        + result.storedDeliveries() + " | " + result.problems().size() + " | " + millis + " |");
+                result.problems().stream().limit(20).forEach(p -> lines.add("  - problem: " + p));
+            }
+        }
+        System.out.println("| store | requests | answers by status | requests by kind | verified deliveries stored | problems | ms |");
+        System.out.println("| --- | --- | --- | --- | --- | --- | --- |");
+        lines.forEach(System.out::println);
+        if (failed) {
+            System.exit(1);
+        }
     }
 }
