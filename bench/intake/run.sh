@@ -31,7 +31,7 @@ results="$here/RESULTS.md"
   echo
   echo "Run by \`bench/intake/run.sh $count\` on $(date -u +%Y-%m-%d) on top of commit $(git rev-parse --short HEAD)$changes"
   echo "with $("$java" -version 2>&1 | head -n 1), in $(( $(date +%s) - started )) s, exit status $status."
-  echo "Server warnings logged: $(grep -c ' WARN ' "$log" || true) (each names the refused delivery; none is a 5xx)."
+  echo "Server warnings logged: $(grep -c ' WARN ' "$log" || true), of which $(grep ' WARN ' "$log" | grep -c "refused: ping" || true) the refused \`ping\`s (403 names both App ids)."
   echo
   cat "$tmp"
   echo
