@@ -17,6 +17,10 @@ final class GitHubOptions {
             + " KILN_GITHUB_* variables override it")
     Path file;
 
+    @Option(names = "--github-delivery-retention", paramLabel = "DAYS", description = "stored webhook deliveries are"
+            + " removed this many days after they came (default: 14)")
+    int deliveryRetentionDays = (int) GitHubSettings.DEFAULT_DELIVERY_RETENTION.toDays();
+
     /** Whether GitHub is configured, by the file or by the environment alone. */
     boolean configured() {
         return file != null || System.getenv("KILN_GITHUB_APP_ID") != null;
@@ -24,7 +28,14 @@ final class GitHubOptions {
 
     /** The server's GitHub settings, or null when GitHub is not configured; the config is read and checked now. */
     GitHubSettings settings() {
-        return configured() ? GitHubSettings.defaults(app()) : null;
+        if (!configured()) {
+            return null;
+        }
+        if (deliveryRetentionDays < 1 || deliveryRetentionDays > 3650) {
+            throw new dev.kiln.core.KilnException(dev.kiln.core.ErrorCode.INVALID_ARGUMENT, "--github-delivery-retention must be"
+                    + " 1 to 3650 days, got " + deliveryRetentionDays);
+        }
+        return GitHubSettings.defaults(app()).withDeliveryRetention(Duration.ofDays(deliveryRetentionDays));
     }
 
     /** What the start-up line adds when GitHub is served: where GitHub must deliver. */

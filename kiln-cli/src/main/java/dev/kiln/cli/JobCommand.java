@@ -1,6 +1,7 @@
 package dev.kiln.cli;
 
 import dev.kiln.api.JobEvent;
+import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -55,6 +56,8 @@ final class JobCommand implements Callable<Integer> {
         }
         if (job.errorCode() != null) {
             out.printf("  error    %s: %s%n", job.errorCode(), job.detail());
+        } else if (job.state() == JobState.QUEUED && job.detail() != null) {
+            out.printf("  waits    %s%n", job.detail());
         }
         out.println("  timeline");
         for (JobEvent event : job.timeline()) {

@@ -35,22 +35,27 @@ final class JobsCommand implements Callable<Integer> {
         } else {
             Output.table(out, List.of("ID", "STATE", "SIZE", "HOST", "VM", "EXIT", "CREATED", "WHAT"),
                     jobs.stream().map(j -> List.of(j.id(), j.state().name(), j.cpus() + "cpu-" + Output.mib(j.memoryMib()),
-                            Output.orDash(j.host()), Output.orDash(j.vm()), Output.orDash(j.github() != null
+                            Output.orDash(j.host()), Output.orDash(j.github() != null && j.github().conclusion() != null
                                     ? j.github().conclusion() : j.exitCode() != null ? j.exitCode() : j.errorCode()),
                             j.createdAt(), what(j))).toList());
         }
         return ExitCodes.OK;
     }
 
-    /** A command, or for a GitHub job: repository, workflow / job, labels, and the runner it ran on. */
+    /**
+     * A command, or for a GitHub job: repository, workflow / job, labels, and the runner it ran on; then why a
+     * queued job waits (no host can hold it, its launch was withdrawn) or why a GitHub job failed (invalid labels).
+     */
     static String what(JobView j) {
         JobView.GitHubJob g = j.github();
+        String why = j.detail() != null && (j.state() == JobState.QUEUED || g != null && j.errorCode() != null)
+                ? " — " + j.detail() : "";
         if (g == null) {
-            return shorten(String.join(" ", j.command()));
+            return shorten(String.join(" ", j.command())) + why;
         }
         return g.repository() + " " + (g.workflow() == null ? "" : g.workflow() + " / ") + g.jobName() + " "
                 + g.labels() + " runner " + Output.orDash(g.runnerName()) + " (GitHub job "
-                + (g.ranJobId() != null ? g.ranJobId() : g.jobId()) + ")";
+                + (g.ranJobId() != null ? g.ranJobId() : g.jobId()) + ")" + why;
     }
 
     private static String shorten(String text) {

@@ -146,4 +146,32 @@ class GitHubCliTest {
         assertThat(json[1]).contains("\"runnerName\"").doesNotContain("encoded").doesNotContain("jitConfig");
     }
 
+    @Test
+    void kilnJobsAndKilnJobSayWhyAGitHubJobWaitsOrHasNoRunner() throws Exception {
+        fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
+        fake.addRepository("acme", "widgets");
+        GitHubApp app = new GitHubApp(GitHubConfig.load(Optional.of(configFile()), Map.of()), HttpClient.newHttpClient(),
+                clock, clock::advance);
+        server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN).withListen("127.0.0.1", 0),
+                clock, null, GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)));
+        fake.webhooks().sendTo(URI.create(server.uri() + "/webhooks/github"), SECRET);
+        KilnClient client = new KilnClient(server.uri(), ADMIN);
+        var credentials = Enrolment.credentials(server.uri(), client.addHost("h1").enrolmentToken(), dir.resolve("agent"));
+        agent = new Agent(new AgentConfig(server.uri(), credentials.hostToken(), Duration.ofSeconds(25), Duration.ofMillis(200)),
+                new SimulatedVmm(new Capacity(Arch.X86_64, 4, 8 * 1024, 100), Duration.ZERO, null));
+        agent.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> client.hosts().stream().anyMatch(h -> h.vcpus() > 0));
+
+        fake.queueJob("acme", "widgets", "big", List.of("kiln-16cpu-32gb"), "true");
+        fake.queueJob("acme", "widgets", "odd", List.of("kiln-999cpu-9999gb"), "true");
+        await().atMost(Duration.ofSeconds(30)).until(() -> client.jobs(null, 10).size() == 2
+                && client.jobs(null, 10).stream().allMatch(j -> j.detail() != null));
+        JobView waiting = client.jobs(null, 10).stream().filter(j -> j.state() == dev.kiln.api.JobState.QUEUED).findFirst().orElseThrow();
+
+        String[] listed = run("jobs", "--server", server.uri().toString(), "--token", ADMIN);
+        assertThat(listed[1]).contains("[kiln-16cpu-32gb]").contains("waits for a host that can hold it")
+                .contains("[kiln-999cpu-9999gb]").contains("INVALID_LABEL").contains("999 vCPUs is more than the maximum of 64");
+        String[] shown = run("job", waiting.id(), "--server", server.uri().toString(), "--token", ADMIN);
+        assertThat(shown[1]).contains("waits    waits for a host that can hold it").contains("h1");
+    }
 }
