@@ -256,6 +256,7 @@ final class IntakeCampaign {
      */
     static Result againstServer(String url, int count, long seed) throws Exception {
         java.security.KeyPair keys = dev.kiln.testkit.github.AppKeys.generate();
+        HttpServerSettings.first();
         dev.kiln.testkit.TestingClock clock = new dev.kiln.testkit.TestingClock();
         try (dev.kiln.testkit.github.FakeGitHub fake = dev.kiln.testkit.github.FakeGitHub.start(APP_ID, keys.getPublic(), clock)) {
             fake.installOnOrganization("acme", dev.kiln.testkit.github.FakeGitHub.KILN_PERMISSIONS);
