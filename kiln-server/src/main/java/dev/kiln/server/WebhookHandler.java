@@ -43,8 +43,13 @@ final class WebhookHandler implements HttpHandler {
     public void handle(HttpExchange http) throws IOException {
         Exchange exchange = new Exchange(http);
         try {
-            if (!http.getRequestMethod().equals("POST") || !http.getRequestURI().getPath().equals("/webhooks/github")) {
+            if (!http.getRequestURI().getPath().equals("/webhooks/github")) {
                 exchange.send(404, new ApiError(ErrorCode.NOT_FOUND.name(), "GitHub delivers with POST /webhooks/github"));
+                return;
+            }
+            if (!http.getRequestMethod().equals("POST")) {
+                exchange.sendWrongMethod(new Exchange.WrongMethod(http.getRequestMethod(), "/webhooks/github",
+                        java.util.List.of("POST")));
                 return;
             }
             String length = http.getRequestHeaders().getFirst("Content-Length");
@@ -67,8 +72,7 @@ final class WebhookHandler implements HttpHandler {
             log.warn("a GitHub delivery could not be stored: {}", e.getMessage());
             exchange.send(ApiHandler.status(e.code()), new ApiError(e.code().name(), e.getMessage()));
         } catch (RuntimeException e) {
-            log.error("a GitHub delivery failed unexpectedly", e);
-            exchange.send(500, new ApiError(ErrorCode.INTERNAL.name(), "the server failed: " + e.getClass().getSimpleName()));
+            exchange.sendUnexpected(log, e);
         } finally {
             exchange.drainAndClose();
         }
