@@ -32,6 +32,7 @@ public final class KilnServer implements AutoCloseable {
     private final HttpServer http;
     private final ExecutorService requests;
     private final GitHubLoop github;
+    private final DeliveryMemory deliveryMemory = new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT);
 
     private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images, GitHubSettings gitHub) {
         this.config = config;
@@ -60,7 +61,7 @@ public final class KilnServer implements AutoCloseable {
                 GitHubStore store = new GitHubStore(db, clock, config.labels(), gitHub.app().config(),
                         () -> digests.apply(gitHub.runnerImage()), runnerTimeout);
                 WebhookHandler webhooks = new WebhookHandler(new dev.kiln.github.WebhookVerifier(
-                        gitHub.app().config().webhookSecret()), store);
+                        gitHub.app().config().webhookSecret()), deliveryMemory, store);
                 server.createContext("/webhooks/github", webhooks);
                 loop = new GitHubLoop(db, gitHub, store, webhooks, config.labels(), clock);
             }
@@ -137,6 +138,11 @@ public final class KilnServer implements AutoCloseable {
 
     /** Scheduling passes run so far, jobs placed and decided, and time spent deciding. */
     public record Stats(long passes, long placements, long decisions, Duration schedulingTime) {}
+
+    /** Bytes of unverified webhook bodies held now, beyond each one's free allowance (see {@link DeliveryMemory}). */
+    public long unverifiedWebhookBytes() {
+        return deliveryMemory.held();
+    }
 
     public Stats stats() {
         SchedulingLoop.Stats s = scheduling.stats();

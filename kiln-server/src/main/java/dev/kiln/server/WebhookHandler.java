@@ -7,6 +7,7 @@ import com.sun.net.httpserver.HttpHandler;
 import dev.kiln.api.ApiError;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.github.BodyMemory;
 import dev.kiln.github.OtherEvent;
 import dev.kiln.github.PingEvent;
 import dev.kiln.github.WebhookEvent;
@@ -19,8 +20,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code POST /webhooks/github}: reads the body up to a bound (413), checks {@code X-Hub-Signature-256} in
- * constant time (401, and nothing is stored), parses it (400), keeps the delivery before answering (a
+ * {@code POST /webhooks/github}: checks {@code X-Hub-Signature-256} as the body arrives, up to a bound (413),
+ * in constant time (401, and nothing is stored), holding unverified bytes within a shared budget
+ * ({@link DeliveryMemory}, 503 when it stays full), parses it (400), keeps the delivery before answering (a
  * delivery id seen before is answered 200 and ignored), then acts on it. GitHub waits 10 s and never
  * redelivers by itself, so the answer comes as soon as the delivery is stored and applied; a delivery
  * whose processing failed stays stored and is processed again by the GitHub loop.
@@ -29,10 +31,12 @@ final class WebhookHandler implements HttpHandler {
     private static final Logger log = LoggerFactory.getLogger(WebhookHandler.class);
 
     private final WebhookVerifier verifier;
+    private final BodyMemory memory;
     private final GitHubStore store;
 
-    WebhookHandler(WebhookVerifier verifier, GitHubStore store) {
+    WebhookHandler(WebhookVerifier verifier, BodyMemory memory, GitHubStore store) {
         this.verifier = requireNonNull(verifier, "verifier is null");
+        this.memory = requireNonNull(memory, "memory is null");
         this.store = requireNonNull(store, "store is null");
     }
 
@@ -52,9 +56,8 @@ final class WebhookHandler implements HttpHandler {
                         java.util.List.of("POST")));
                 return;
             }
-            String length = http.getRequestHeaders().getFirst("Content-Length");
-            byte[] body = verifier.readBody(http.getRequestBody(), contentLength(length));
-            verifier.verify(body, http.getRequestHeaders().getFirst("X-Hub-Signature-256"));
+            byte[] body = verifier.readVerified(http.getRequestBody(), exchange.contentLength(),
+                    http.getRequestHeaders().getFirst("X-Hub-Signature-256"), memory);
             WebhookEvent event = WebhookEvents.parse(http.getRequestHeaders().getFirst("X-GitHub-Event"),
                     http.getRequestHeaders().getFirst("X-GitHub-Delivery"), body);
             String action = event instanceof WorkflowJobEvent job ? job.action().wireName()
@@ -106,17 +109,6 @@ final class WebhookHandler implements HttpHandler {
         store.processed(event.deliveryId(), outcome);
         log.debug("GitHub delivery {} ({}): {}", event.deliveryId(), event.event(), outcome);
         return new Answer(status, outcome);
-    }
-
-    private static long contentLength(String header) {
-        if (header == null) {
-            return -1;
-        }
-        try {
-            return Long.parseLong(header.strip());
-        } catch (NumberFormatException e) {
-            return -1;
-        }
     }
 
     private static String shorten(String text, int max) {
