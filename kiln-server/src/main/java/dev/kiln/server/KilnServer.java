@@ -49,8 +49,10 @@ public final class KilnServer implements AutoCloseable {
             java.util.function.UnaryOperator<String> digests = name -> images == null ? name
                     : images.findByName(name).map(dev.kiln.vm.ImageManifest::digest).orElse(name);
             RunnerLaunches runners = gitHub == null ? null : new RunnerLaunches(db, gitHub.app(), clock);
-            var stores = new ApiHandler.Stores(new JobStore(db, clock), new HostStore(db, clock),
-                    new SyncStore(db, clock, runners), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
+            EnvSeal envs = new EnvSeal(config.adminToken());
+            EnvResealing.run(db, envs);
+            var stores = new ApiHandler.Stores(new JobStore(db, clock, envs), new HostStore(db, clock),
+                    new SyncStore(db, clock, runners, envs), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
                     config.defaultImage(), config.defaultTimeout(), config.maxTimeout(), digests));
             // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
