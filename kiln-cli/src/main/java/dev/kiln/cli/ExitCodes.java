@@ -18,6 +18,12 @@ final class ExitCodes {
     static final int INTERNAL = 125;
     static final int GUEST_CRASHED = 126;
     static final int SERVER = 127;
+    /**
+     * Remote `kiln run` lost its server for longer than it reconnects (5 minutes): the job may still be
+     * running, so this is neither the command's failure nor Kiln's verdict on it (`kiln logs -f ID`).
+     * Outside 120-127, which may be renumbered so as not to collide with a command's own 126 and 127.
+     */
+    static final int SERVER_LOST = 128;
     static final int INTERRUPTED = 130;
 
     private ExitCodes() {}
@@ -32,6 +38,7 @@ final class ExitCodes {
             case DEADLINE_EXCEEDED -> DEADLINE_EXCEEDED;
             case GUEST_CRASHED, JOB_LOST -> GUEST_CRASHED;
             case UNAUTHENTICATED, UNAVAILABLE, RATE_LIMITED, UPSTREAM_FAILED -> SERVER;
+            case SERVER_LOST -> SERVER_LOST;
             case CANCELLED -> INTERRUPTED;
             case HOST_COMMAND_FAILED, INTERNAL -> INTERNAL;
         };

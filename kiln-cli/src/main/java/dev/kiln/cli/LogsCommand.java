@@ -35,9 +35,21 @@ final class LogsCommand implements Callable<Integer> {
 
     /** Prints the output from the start; with follow, waits (long poll) until the job has ended. */
     static void print(KilnClient client, String job, boolean follow, PrintWriter out, PrintWriter err) {
+        print(client, job, follow, out, err, null);
+    }
+
+    /**
+     * As {@link #print(KilnClient, String, boolean, PrintWriter, PrintWriter)}, asking each page through
+     * {@code reconnect} (null: once). A page is printed whole once it has arrived and the cursor moves only
+     * then, so a page asked again after a lost connection prints nothing twice and skips nothing.
+     */
+    static void print(KilnClient client, String job, boolean follow, PrintWriter out, PrintWriter err,
+            Reconnect reconnect) {
         long cursor = 0;
         while (true) {
-            LogPage page = client.logs(job, cursor, follow ? WAIT : Duration.ZERO);
+            long from = cursor;
+            java.util.function.Supplier<LogPage> ask = () -> client.logs(job, from, follow ? WAIT : Duration.ZERO);
+            LogPage page = reconnect == null ? ask.get() : reconnect.call(client.server().toString(), job, ask);
             for (LogPage.Entry entry : page.entries()) {
                 PrintWriter target = entry.stream().equals("stderr") ? err : out;
                 target.print(entry.text());

@@ -7,11 +7,24 @@ import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import java.io.PrintWriter;
 
-/** `kiln run` through a server: submit, stream the output, exit as the command did. */
+/**
+ * `kiln run` through a server: submit, stream the output, exit as the command did. While the server is away
+ * (restarting, a network blip) it reconnects and resumes the output where it was ({@link Reconnect}); only
+ * after the deadline does it give up, with {@link ExitCodes#SERVER_LOST} and how to follow the job.
+ */
 final class RemoteRun {
     private RemoteRun() {}
 
     static int run(KilnClient client, JobRequest request, boolean verbose, PrintWriter out, PrintWriter err) {
+        return run(client, request, verbose, out, err, Reconnect.system(verbose ? err : null));
+    }
+
+    /**
+     * @param reconnect how long and how the output and the outcome are asked again while the server is away
+     *     (the submission is not: a lost answer may have made the job)
+     */
+    static int run(KilnClient client, JobRequest request, boolean verbose, PrintWriter out, PrintWriter err,
+            Reconnect reconnect) {
         JobView job = client.submit(request);
         if (verbose) {
             err.println("kiln: job " + job.id() + " queued on " + client.server());
@@ -26,8 +39,8 @@ final class RemoteRun {
         Runtime.getRuntime().addShutdownHook(onInterrupt);
         JobView done;
         try {
-            LogsCommand.print(client, job.id(), true, out, err);
-            done = client.job(job.id());
+            LogsCommand.print(client, job.id(), true, out, err, reconnect);
+            done = reconnect.call(client.server().toString(), job.id(), () -> client.job(job.id()));
         } finally {
             Runtime.getRuntime().removeShutdownHook(onInterrupt);
         }

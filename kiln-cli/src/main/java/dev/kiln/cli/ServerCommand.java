@@ -74,13 +74,9 @@ final class ServerCommand implements Callable<Integer> {
     }
 
     ServerConfig config(Path data) {
-        if (database == null) {
-            try {
-                Files.createDirectories(data);
-            } catch (IOException e) {
-                throw new KilnException(ErrorCode.HOST_PREREQUISITE_MISSING, "cannot make the data dir " + data
-                        + ": " + e.getMessage(), e);
-            }
+        if (database == null || Files.isDirectory(data)) {
+            // 0700, and every file in it 0600: fixed, with a warning, on an install made before.
+            dev.kiln.server.DataFiles.secureDirectory(data);
         }
         String url = database != null ? database : "jdbc:sqlite:" + data.resolve("kiln.db");
         String password = databasePasswordFile == null ? null : read(databasePasswordFile);
@@ -112,7 +108,7 @@ final class ServerCommand implements Callable<Integer> {
         Path file = data.resolve("admin-token");
         try {
             if (!Files.exists(file)) {
-                Files.createDirectories(data);
+                dev.kiln.server.DataFiles.secureDirectory(data);
                 byte[] random = new byte[32];
                 new SecureRandom().nextBytes(random);
                 Path temp = Files.createTempFile(data, ".admin-token", ".tmp",

@@ -50,6 +50,11 @@ public enum ErrorCode {
     RATE_LIMITED(Kind.UNAVAILABLE),
     /** An upstream API (GitHub) failed or answered with something Kiln does not understand. */
     UPSTREAM_FAILED(Kind.UNAVAILABLE),
+    /**
+     * A client lost its server for longer than it waits to reconnect; what it followed (a job) may still
+     * be running there, and the message says how to follow it again.
+     */
+    SERVER_LOST(Kind.UNAVAILABLE),
     /** An unexpected failure inside Kiln; the message says where. */
     INTERNAL(Kind.INTERNAL);
 

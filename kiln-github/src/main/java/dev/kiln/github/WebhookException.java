@@ -5,7 +5,7 @@ import dev.kiln.core.KilnException;
 
 /**
  * A webhook delivery Kiln refuses, with the HTTP status to answer: 401 (signature missing or wrong),
- * 400 (malformed), 413 (too large). Nothing of the body or the secret is in the message.
+ * 400 (malformed), 413 (too large), 503 (busy). Nothing of the body or the secret is in the message.
  */
 public final class WebhookException extends KilnException {
     private final int httpStatus;
@@ -25,6 +25,11 @@ public final class WebhookException extends KilnException {
 
     static WebhookException tooLarge(String message) {
         return new WebhookException(ErrorCode.PAYLOAD_TOO_LARGE, 413, message);
+    }
+
+    /** The server cannot take the delivery now (HTTP 503); GitHub's redelivery or a retry may succeed. */
+    public static WebhookException busy(String message) {
+        return new WebhookException(ErrorCode.UNAVAILABLE, 503, message);
     }
 
     public int httpStatus() {

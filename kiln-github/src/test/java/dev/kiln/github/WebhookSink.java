@@ -27,8 +27,8 @@ final class WebhookSink implements AutoCloseable {
                 try {
                     long length = exchange.getRequestHeaders().getFirst("Content-Length") == null ? -1
                             : Long.parseLong(exchange.getRequestHeaders().getFirst("Content-Length"));
-                    byte[] body = verifier.readBody(exchange.getRequestBody(), length);
-                    verifier.verify(body, exchange.getRequestHeaders().getFirst("X-Hub-Signature-256"));
+                    byte[] body = verifier.readVerified(exchange.getRequestBody(), length,
+                            exchange.getRequestHeaders().getFirst("X-Hub-Signature-256"), BodyMemory.UNBOUNDED);
                     events.add(WebhookEvents.parse(exchange.getRequestHeaders().getFirst("X-GitHub-Event"),
                             exchange.getRequestHeaders().getFirst("X-GitHub-Delivery"), body));
                 } catch (WebhookException e) {

@@ -37,11 +37,79 @@ class WebhookVerifierTest {
 
     @Test
     void refusesABodyBeyondTheBoundWith413WhetherOrNotContentLengthSaidSo() {
-        assertRefused(() -> verifier.readBody(new ByteArrayInputStream(new byte[2048]), 2048), 413, "2048 bytes");
-        assertRefused(() -> verifier.readBody(new ByteArrayInputStream(new byte[2048]), -1), 413, "more than 1024 bytes");
-        assertThatCode(() -> assertThat(verifier.readBody(new ByteArrayInputStream(new byte[1024]), -1)).hasSize(1024))
+        String signed = verifier.sign(new byte[1024]);
+        assertRefused(() -> read(verifier, new ByteArrayInputStream(new byte[2048]), 2048, signed), 413, "2048 bytes");
+        assertRefused(() -> read(verifier, new ByteArrayInputStream(new byte[2048]), -1, signed), 413, "more than 1024 bytes");
+        assertThatCode(() -> assertThat(read(verifier, new ByteArrayInputStream(new byte[1024]), -1, signed)).hasSize(1024))
                 .doesNotThrowAnyException();
         assertRefused(() -> verifier.verify(new byte[1025], SIGNATURE), 413, "at most 1024");
+    }
+
+    @Test
+    void readingChecksTheSignatureAsTheBytesArrive() throws Exception {
+        assertThat(read(verifier, new ByteArrayInputStream(BODY), BODY.length, SIGNATURE)).isEqualTo(BODY);
+        assertRefused(() -> read(verifier, new ByteArrayInputStream("Hello, World?".getBytes(UTF_8)), -1, SIGNATURE), 401,
+                "does not match its body");
+        // A missing or malformed signature is refused before a byte of the body is read.
+        java.io.InputStream untouchable = new java.io.InputStream() {
+            @Override
+            public int read() {
+                throw new AssertionError("the body was read");
+            }
+        };
+        assertRefused(() -> read(verifier, untouchable, 5_000_000, null), 413, "5000000 bytes");
+        assertRefused(() -> read(verifier, untouchable, 100, null), 401, "no X-Hub-Signature-256");
+        assertRefused(() -> read(verifier, untouchable, 100, "sha256=beef"), 401, "not 'sha256='");
+    }
+
+    @Test
+    void bytesBeyondTheFreeAllowanceAreReservedAsTheyArriveAndReleased() throws Exception {
+        WebhookVerifier large = new WebhookVerifier(Secret.of(SECRET), 1 << 20);
+        byte[] body = new byte[300_000];
+        java.util.Arrays.fill(body, (byte) 'x');
+        java.util.List<Long> steps = new java.util.ArrayList<>();
+        long[] held = {0, 0};
+        BodyMemory memory = new BodyMemory() {
+            @Override
+            public void reserve(int bytes) {
+                held[0] += bytes;
+                held[1] = Math.max(held[1], held[0]);
+                steps.add((long) bytes);
+            }
+
+            @Override
+            public void release(long bytes) {
+                held[0] -= bytes;
+            }
+        };
+        // Declared large, sent in small pieces: reservations follow the bytes that came, not the header.
+        java.io.InputStream trickle = new java.io.FilterInputStream(new ByteArrayInputStream(body)) {
+            @Override
+            public int read(byte[] b, int off, int len) throws java.io.IOException {
+                return super.read(b, off, Math.min(len, 1000));
+            }
+        };
+        assertThat(large.readVerified(trickle, body.length, large.sign(body), memory)).isEqualTo(body);
+        assertThat(held[0]).as("held after the read").isZero();
+        long chunks = (body.length + WebhookVerifier.CHUNK_BYTES - 1) / WebhookVerifier.CHUNK_BYTES;
+        assertThat(held[1]).as("the most held at once").isEqualTo(chunks * WebhookVerifier.CHUNK_BYTES - WebhookVerifier.FREE_BYTES);
+        assertThat(steps).allMatch(step -> step == WebhookVerifier.CHUNK_BYTES);
+
+        // A wrong signature releases what it held too, as does a body that runs past the bound.
+        assertRefused(() -> large.readVerified(new ByteArrayInputStream(body), -1, SIGNATURE, memory), 401, "does not match");
+        assertThat(held[0]).isZero();
+        assertRefused(() -> large.readVerified(new ByteArrayInputStream(new byte[(1 << 20) + 1]), -1, SIGNATURE, memory), 413,
+                "more than 1048576");
+        assertThat(held[0]).isZero();
+        // A small delivery never reserves.
+        steps.clear();
+        large.readVerified(new ByteArrayInputStream(BODY), BODY.length, large.sign(BODY), memory);
+        assertThat(steps).isEmpty();
+    }
+
+    private static byte[] read(WebhookVerifier verifier, java.io.InputStream in, long length, String signature)
+            throws Exception {
+        return verifier.readVerified(in, length, signature, BodyMemory.UNBOUNDED);
     }
 
     @Test

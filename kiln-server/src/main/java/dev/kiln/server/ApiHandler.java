@@ -30,6 +30,8 @@ import org.slf4j.LoggerFactory;
 final class ApiHandler implements HttpHandler {
     private static final Logger log = LoggerFactory.getLogger(ApiHandler.class);
     static final int MAX_BODY = 1 << 20;
+    /** An enrolment is read before anyone is authenticated: it holds one token, so a few KiB bound it. */
+    static final int MAX_ENROL_BODY = 4 << 10;
     static final int MAX_LOG_BODY = 8 << 20;
     private static final Pattern JOB = Pattern.compile("/api/v1/jobs/([^/]{1,64})(/cancel|/logs)?");
     private static final Pattern HOST = Pattern.compile("/api/v1/hosts/([^/]{1,64})(/drain|/resume)?");
@@ -56,6 +58,8 @@ final class ApiHandler implements HttpHandler {
             exchange.send(answer.status(), answer.body());
         } catch (Exchange.TooLarge e) {
             exchange.send(413, new ApiError(e.code().name(), e.getMessage()));
+        } catch (Exchange.WrongMethod e) {
+            exchange.sendWrongMethod(e);
         } catch (KilnException e) {
             if (e.code().kind() == ErrorCode.Kind.INTERNAL || e.code() == ErrorCode.UNAVAILABLE) {
                 log.warn("{} {} failed: {}", exchange.method(), exchange.path(), e.getMessage());
@@ -65,8 +69,7 @@ final class ApiHandler implements HttpHandler {
             Thread.currentThread().interrupt();
             exchange.send(503, new ApiError(ErrorCode.UNAVAILABLE.name(), "the server is stopping"));
         } catch (RuntimeException e) {
-            log.error("{} {} failed unexpectedly", exchange.method(), exchange.path(), e);
-            exchange.send(500, new ApiError(ErrorCode.INTERNAL.name(), "the server failed: " + e));
+            exchange.sendUnexpected(log, e);
         } finally {
             exchange.drainAndClose();
         }
@@ -81,6 +84,10 @@ final class ApiHandler implements HttpHandler {
     private Answer route(Exchange x) throws InterruptedException {
         String path = x.path();
         String method = x.method();
+        List<String> allowed = allowedMethods(path);
+        if (allowed != null && !allowed.contains(method)) {
+            throw new Exchange.WrongMethod(method, path, allowed);
+        }
         if (path.equals("/api/v1/health") && method.equals("GET")) {
             return Answer.ok(Map.of("status", "ok"));
         }
@@ -142,13 +149,40 @@ final class ApiHandler implements HttpHandler {
         throw new KilnException(ErrorCode.NOT_FOUND, "no API " + method + " " + path + " (the API is under /api/v1)");
     }
 
-    private Answer agent(Exchange x, String path, String method) throws InterruptedException {
-        if (!method.equals("POST")) {
-            throw new KilnException(ErrorCode.NOT_FOUND, "no API " + method + " " + path);
+    /**
+     * The methods a known path answers, or null for a path the API does not have. A known path asked with
+     * another method answers 405 with {@code Allow} (before the token is checked: the routes are no secret).
+     */
+    static List<String> allowedMethods(String path) {
+        switch (path) {
+            case "/api/v1/health", "/api/v1/vms" -> {
+                return List.of("GET");
+            }
+            case "/api/v1/jobs", "/api/v1/hosts" -> {
+                return List.of("GET", "POST");
+            }
+            case "/api/v1/agent/enrol", "/api/v1/agent/sync", "/api/v1/agent/logs" -> {
+                return List.of("POST");
+            }
+            default -> {
+                // Below.
+            }
         }
+        Matcher job = JOB.matcher(path);
+        if (job.matches()) {
+            return job.group(2) == null || job.group(2).equals("/logs") ? List.of("GET") : List.of("POST");
+        }
+        Matcher host = HOST.matcher(path);
+        if (host.matches()) {
+            return host.group(2) == null ? List.of("GET", "DELETE") : List.of("POST");
+        }
+        return null;
+    }
+
+    private Answer agent(Exchange x, String path, String method) throws InterruptedException {
         switch (path) {
             case "/api/v1/agent/enrol" -> {
-                EnrolRequest request = x.body(new TypeReference<EnrolRequest>() {}, MAX_BODY);
+                EnrolRequest request = x.body(new TypeReference<EnrolRequest>() {}, MAX_ENROL_BODY);
                 return Answer.ok(stores.hosts().enrol(request == null ? null : request.enrolmentToken()));
             }
             case "/api/v1/agent/sync" -> {

@@ -54,6 +54,10 @@ final class Database implements AutoCloseable {
         this.url = requireNonNull(url, "url is null");
         this.dialect = Dialect.of(url);
         this.signals = requireNonNull(signals, "signals is null");
+        if (dialect == Dialect.SQLITE) {
+            // Before SQLite makes the file (and its WAL and shared memory with the file's mode).
+            DataFiles.secureSqlite(url);
+        }
         this.pool = new HikariDataSource(poolConfig("kiln-db", user, password, false));
         try {
             migrate();
@@ -112,6 +116,26 @@ final class Database implements AutoCloseable {
             config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
         }
         return config;
+    }
+
+    /**
+     * On SQLite, rewrites the database file without its free pages (VACUUM) and empties the write-ahead
+     * log, so that values a transaction replaced are gone from the files; nothing on PostgreSQL.
+     */
+    void compact() {
+        if (dialect != Dialect.SQLITE) {
+            return;
+        }
+        try (Connection connection = DriverManager.getConnection(url);
+                java.sql.Statement statement = connection.createStatement()) {
+            statement.setQueryTimeout(600);
+            statement.execute("PRAGMA busy_timeout = 10000");
+            statement.execute("VACUUM");
+            statement.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+        } catch (SQLException e) {
+            throw new KilnException(ErrorCode.UNAVAILABLE, "cannot compact the database at " + redact(url) + ": "
+                    + rootMessage(e), e);
+        }
     }
 
     /** Writes waiting for SQLite's writer (0 on PostgreSQL, whose writes wait in the pool). */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
+import dev.kiln.api.ApiError;
 import dev.kiln.api.Json;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
@@ -13,7 +14,9 @@ import java.io.OutputStream;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
 
 /** One HTTP request: its bounded body, query, bearer token, and a JSON answer. */
 final class Exchange {
@@ -24,6 +27,20 @@ final class Exchange {
     static final class TooLarge extends KilnException {
         TooLarge(String message) {
             super(ErrorCode.INVALID_ARGUMENT, message);
+        }
+    }
+
+    /** A known path asked with a method it does not answer (HTTP 405 with {@code Allow}). */
+    static final class WrongMethod extends KilnException {
+        private final List<String> allowed;
+
+        WrongMethod(String method, String path, List<String> allowed) {
+            super(ErrorCode.INVALID_ARGUMENT, path + " answers " + String.join(", ", allowed) + ", not " + shorten(method));
+            this.allowed = List.copyOf(allowed);
+        }
+
+        List<String> allowed() {
+            return allowed;
         }
     }
 
@@ -85,10 +102,15 @@ final class Exchange {
     }
 
     private byte[] readBody(int limit) {
+        long declared = contentLength();
+        if (declared > limit) {
+            // Refused before a byte of it is read.
+            throw new TooLarge("the request body has " + declared + " bytes; at most " + limit + " are allowed here");
+        }
         try (InputStream in = http.getRequestBody()) {
             byte[] bytes = in.readNBytes(limit + 1);
             if (bytes.length > limit) {
-                throw new TooLarge("the request body is larger than the " + limit + " bytes allowed here");
+                throw new TooLarge("the request body has more than " + limit + " bytes; at most " + limit + " are allowed here");
             }
             return bytes;
         } catch (IOException e) {
@@ -105,6 +127,39 @@ final class Exchange {
                 out.write(bytes);
             }
         }
+    }
+
+    void sendWrongMethod(WrongMethod e) throws IOException {
+        http.getResponseHeaders().set("Allow", String.join(", ", e.allowed()));
+        send(405, new ApiError(e.code().name(), e.getMessage()));
+    }
+
+    /**
+     * A failure nobody foresaw: the log keeps the exception (with a reference), the answer only says that
+     * it happened, as its text may name internals (SQL, paths, values).
+     */
+    void sendUnexpected(Logger log, RuntimeException e) throws IOException {
+        String reference = Tokens.newId("e-");
+        log.error("{} {} failed unexpectedly (reference {})", method(), shorten(path()), reference, e);
+        send(500, new ApiError(ErrorCode.INTERNAL.name(), "the server failed unexpectedly; its log has the details"
+                + " under reference " + reference));
+    }
+
+    /** The declared {@code Content-Length}, or -1 when none or not a number (the JDK refuses such requests). */
+    long contentLength() {
+        String header = http.getRequestHeaders().getFirst("Content-Length");
+        if (header == null) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(header.strip());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static String shorten(String text) {
+        return text.length() > 64 ? text.substring(0, 64) + "…" : text;
     }
 
     void drainAndClose() {

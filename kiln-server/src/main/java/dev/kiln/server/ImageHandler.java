@@ -40,7 +40,7 @@ final class ImageHandler implements HttpHandler {
             Exchange exchange = new Exchange(http);
             try {
                 if (!exchange.method().equals("GET")) {
-                    throw new KilnException(ErrorCode.NOT_FOUND, "no API " + exchange.method() + " " + exchange.path());
+                    throw new Exchange.WrongMethod(exchange.method(), exchange.path(), java.util.List.of("GET"));
                 }
                 String token = exchange.bearer();
                 if (token == null) {
@@ -60,6 +60,8 @@ final class ImageHandler implements HttpHandler {
                 } else {
                     serveFile(http, image, matcher.group(2));
                 }
+            } catch (Exchange.WrongMethod e) {
+                exchange.sendWrongMethod(e);
             } catch (KilnException e) {
                 int status = switch (e.code().kind()) {
                     case NOT_FOUND -> 404;

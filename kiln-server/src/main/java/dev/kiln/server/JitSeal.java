@@ -23,10 +23,15 @@ final class JitSeal {
     private final SecretKeySpec key;
 
     JitSeal(PrivateKey appKey) {
+        this("kiln jit-config seal v1\n", appKey.getEncoded());
+    }
+
+    /** A seal whose key is derived from {@code secret} for one {@code purpose} (so one secret gives unrelated keys). */
+    JitSeal(String purpose, byte[] secret) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            sha.update("kiln jit-config seal v1\n".getBytes(StandardCharsets.US_ASCII));
-            byte[] material = sha.digest(appKey.getEncoded());
+            sha.update(purpose.getBytes(StandardCharsets.US_ASCII));
+            byte[] material = sha.digest(secret);
             this.key = new SecretKeySpec(material, "AES");
             Arrays.fill(material, (byte) 0);
         } catch (GeneralSecurityException e) {

@@ -36,10 +36,13 @@ final class JobStore {
 
     private final Database db;
     private final InstantSource clock;
+    private final EnvSeal envs;
 
-    JobStore(Database db, InstantSource clock) {
+    /** @param envs seals each job's environment before it is stored (its values are secrets) */
+    JobStore(Database db, InstantSource clock, EnvSeal envs) {
         this.db = requireNonNull(db, "db is null");
         this.clock = requireNonNull(clock, "clock is null");
+        this.envs = requireNonNull(envs, "envs is null");
     }
 
     JobView submit(NewJob job) {
@@ -49,7 +52,7 @@ final class JobStore {
             long seq = tx.queryLong("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs");
             tx.update("INSERT INTO jobs (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL,"
                             + " NULL, NULL, NULL, ?, ?, ?)",
-                    id, seq, JobState.QUEUED, json(job.command()), json(job.env()), job.image(), job.size().vcpus(),
+                    id, seq, JobState.QUEUED, json(job.command()), envs.seal(job.env()), job.image(), job.size().vcpus(),
                     job.size().memoryMib(), job.size().diskGib(), job.size().arch().id(), job.timeout().toSeconds(),
                     job.org(), job.repo(), job.priority(), now, now, now);
             event(tx, id, JobState.QUEUED, null, now);
@@ -159,10 +162,6 @@ final class JobStore {
                 row.getString("vm"), Tx.intOrNull(row, "exit_code"), row.getString("error_code"),
                 row.getString("detail"), Tx.instantOrNull(row, "created_at"), Tx.instantOrNull(row, "updated_at"),
                 timeline);
-    }
-
-    static Map<String, String> env(String json) {
-        return read(json, new TypeReference<Map<String, String>>() {});
     }
 
     static String json(Object value) {

@@ -32,6 +32,7 @@ public final class KilnServer implements AutoCloseable {
     private final HttpServer http;
     private final ExecutorService requests;
     private final GitHubLoop github;
+    private final DeliveryMemory deliveryMemory = new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT);
 
     private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images, GitHubSettings gitHub) {
         this.config = config;
@@ -48,8 +49,10 @@ public final class KilnServer implements AutoCloseable {
             java.util.function.UnaryOperator<String> digests = name -> images == null ? name
                     : images.findByName(name).map(dev.kiln.vm.ImageManifest::digest).orElse(name);
             RunnerLaunches runners = gitHub == null ? null : new RunnerLaunches(db, gitHub.app(), clock);
-            var stores = new ApiHandler.Stores(new JobStore(db, clock), new HostStore(db, clock),
-                    new SyncStore(db, clock, runners), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
+            EnvSeal envs = new EnvSeal(config.adminToken());
+            EnvResealing.run(db, envs);
+            var stores = new ApiHandler.Stores(new JobStore(db, clock, envs), new HostStore(db, clock),
+                    new SyncStore(db, clock, runners, envs), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
                     config.defaultImage(), config.defaultTimeout(), config.maxTimeout(), digests));
             // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
@@ -60,7 +63,7 @@ public final class KilnServer implements AutoCloseable {
                 GitHubStore store = new GitHubStore(db, clock, config.labels(), gitHub.app().config(),
                         () -> digests.apply(gitHub.runnerImage()), runnerTimeout);
                 WebhookHandler webhooks = new WebhookHandler(new dev.kiln.github.WebhookVerifier(
-                        gitHub.app().config().webhookSecret()), store, gitHub.app().config().appId());
+                        gitHub.app().config().webhookSecret()), deliveryMemory, store, gitHub.app().config().appId());
                 server.createContext("/webhooks/github", webhooks);
                 loop = new GitHubLoop(db, gitHub, store, webhooks, config.labels(), clock);
             }
@@ -137,6 +140,11 @@ public final class KilnServer implements AutoCloseable {
 
     /** Scheduling passes run so far, jobs placed and decided, and time spent deciding. */
     public record Stats(long passes, long placements, long decisions, Duration schedulingTime) {}
+
+    /** Bytes of unverified webhook bodies held now, beyond each one's free allowance (see {@link DeliveryMemory}). */
+    public long unverifiedWebhookBytes() {
+        return deliveryMemory.held();
+    }
 
     public Stats stats() {
         SchedulingLoop.Stats s = scheduling.stats();

@@ -37,16 +37,21 @@ final class SyncStore {
     private final Database db;
     private final InstantSource clock;
     private final RunnerLaunches runners;
+    private final EnvSeal envs;
 
-    SyncStore(Database db, InstantSource clock) {
-        this(db, clock, null);
+    SyncStore(Database db, InstantSource clock, EnvSeal envs) {
+        this(db, clock, null, envs);
     }
 
-    /** @param runners mints the JIT configs of runner VMs; null when GitHub is not configured */
-    SyncStore(Database db, InstantSource clock, RunnerLaunches runners) {
+    /**
+     * @param runners mints the JIT configs of runner VMs; null when GitHub is not configured
+     * @param envs opens the jobs' sealed environments, which launches carry to the agent
+     */
+    SyncStore(Database db, InstantSource clock, RunnerLaunches runners, EnvSeal envs) {
         this.db = requireNonNull(db, "db is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.runners = runners;
+        this.envs = requireNonNull(envs, "envs is null");
     }
 
     /** Applies a checked report from the host; false when it was stale and changed nothing. */
@@ -262,7 +267,7 @@ final class SyncStore {
         }
         return new VmLaunch(id, row.getString("job_id"), row.getString("image"), row.getInt("cpus"),
                 row.getLong("memory_mib"), row.getInt("disk_gib"), JobStore.read(row.getString("command"),
-                new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), JobStore.env(row.getString("env")),
+                new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), envs.open(row.getString("job_id"), row.getString("env")),
                 row.getLong("timeout_s"), config);
     }
 

@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpHandler;
 import dev.kiln.api.ApiError;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.github.BodyMemory;
 import dev.kiln.github.OtherEvent;
 import dev.kiln.github.PingEvent;
 import dev.kiln.github.UnusableEvent;
@@ -21,8 +22,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code POST /webhooks/github}: reads the body up to a bound (413), checks {@code X-Hub-Signature-256} in
- * constant time (401, and nothing is stored), then keeps every verified delivery before answering (a delivery
+ * {@code POST /webhooks/github}: checks {@code X-Hub-Signature-256} as the body arrives, up to a bound (413),
+ * in constant time (401, and nothing is stored), holding unverified bytes within a shared budget
+ * ({@link DeliveryMemory}, 503 when it stays full), then keeps every verified delivery before answering (a delivery
  * id seen before is answered 200 and ignored), whatever its shape: GitHub never redelivers by itself. Only
  * what Kiln uses is read ({@link WebhookEvents}); the answer is 2xx unless the headers name no event or the
  * body is not a JSON object (400, the delivery still kept with the reason), or a {@code ping} comes from a hook
@@ -33,11 +35,13 @@ final class WebhookHandler implements HttpHandler {
     private static final Logger log = LoggerFactory.getLogger(WebhookHandler.class);
 
     private final WebhookVerifier verifier;
+    private final BodyMemory memory;
     private final GitHubStore store;
     private final long appId;
 
-    WebhookHandler(WebhookVerifier verifier, GitHubStore store, long appId) {
+    WebhookHandler(WebhookVerifier verifier, BodyMemory memory, GitHubStore store, long appId) {
         this.verifier = requireNonNull(verifier, "verifier is null");
+        this.memory = requireNonNull(memory, "memory is null");
         this.store = requireNonNull(store, "store is null");
         this.appId = appId;
     }
@@ -52,13 +56,18 @@ final class WebhookHandler implements HttpHandler {
     public void handle(HttpExchange http) throws IOException {
         Exchange exchange = new Exchange(http);
         try {
-            if (!http.getRequestMethod().equals("POST") || !http.getRequestURI().getPath().equals("/webhooks/github")) {
+            if (!http.getRequestURI().getPath().equals("/webhooks/github")) {
                 exchange.send(404, new ApiError(ErrorCode.NOT_FOUND.name(), "GitHub delivers with POST /webhooks/github"));
                 return;
             }
+            if (!http.getRequestMethod().equals("POST")) {
+                exchange.sendWrongMethod(new Exchange.WrongMethod(http.getRequestMethod(), "/webhooks/github",
+                        java.util.List.of("POST")));
+                return;
+            }
             Headers headers = http.getRequestHeaders();
-            byte[] body = verifier.readBody(http.getRequestBody(), contentLength(headers.getFirst("Content-Length")));
-            verifier.verify(body, headers.getFirst("X-Hub-Signature-256"));
+            byte[] body = verifier.readVerified(http.getRequestBody(), exchange.contentLength(),
+                    headers.getFirst("X-Hub-Signature-256"), memory);
             Reply reply = take(headers.getFirst("X-GitHub-Event"), headers.getFirst("X-GitHub-Delivery"),
                     headers.getFirst("Content-Type"), body);
             exchange.send(reply.http(), reply.body());
@@ -69,8 +78,7 @@ final class WebhookHandler implements HttpHandler {
             log.warn("a GitHub delivery could not be stored: {}", e.getMessage());
             exchange.send(ApiHandler.status(e.code()), new ApiError(e.code().name(), e.getMessage()));
         } catch (RuntimeException e) {
-            log.error("a GitHub delivery failed unexpectedly", e);
-            exchange.send(500, new ApiError(ErrorCode.INTERNAL.name(), "the server failed: " + e.getClass().getSimpleName()));
+            exchange.sendUnexpected(log, e);
         } finally {
             exchange.drainAndClose();
         }
@@ -153,16 +161,5 @@ final class WebhookHandler implements HttpHandler {
         store.processed(event.deliveryId(), outcome);
         log.debug("GitHub delivery {} ({}): {}", event.deliveryId(), event.event(), outcome);
         return new Reply(http, new Answer(status, outcome));
-    }
-
-    private static long contentLength(String header) {
-        if (header == null) {
-            return -1;
-        }
-        try {
-            return Long.parseLong(header.strip());
-        } catch (NumberFormatException e) {
-            return -1;
-        }
     }
 }

@@ -77,11 +77,48 @@ class ApiTest {
 
         HttpResponse<String> huge = raw("POST", "/api/v1/jobs", "{\"command\": [\"" + "x".repeat(2 << 20) + "\"]}", ADMIN);
         assertThat(huge.statusCode()).isEqualTo(413);
-        assertThat(huge.body()).contains("larger than the 1048576 bytes");
+        assertThat(huge.body()).contains("at most 1048576 are allowed here");
 
         HttpResponse<String> noRoute = raw("GET", "/api/v1/nothing", null, ADMIN);
         assertThat(noRoute.statusCode()).isEqualTo(404);
         assertThat(client.jobs(null, 10)).isEmpty();
+    }
+
+    @Test
+    void aWrongMethodOnAKnownPathIs405WithAllow() throws Exception {
+        record Case(String method, String path, String allow) {}
+        for (Case c : List.of(new Case("PUT", "/api/v1/jobs", "GET, POST"), new Case("DELETE", "/api/v1/jobs/j-1", "GET"),
+                new Case("GET", "/api/v1/jobs/j-1/cancel", "POST"), new Case("PATCH", "/api/v1/hosts", "GET, POST"),
+                new Case("PUT", "/api/v1/hosts/h1", "GET, DELETE"), new Case("GET", "/api/v1/agent/sync", "POST"),
+                new Case("POST", "/api/v1/vms", "GET"), new Case("DELETE", "/api/v1/health", "GET"))) {
+            for (String token : java.util.Arrays.asList(ADMIN, null)) {
+                HttpResponse<String> answer = raw(c.method(), c.path(), "{}", token);
+                assertThat(answer.statusCode()).as(c + " with token " + (token != null)).isEqualTo(405);
+                assertThat(answer.headers().firstValue("Allow")).as(c.toString()).hasValue(c.allow());
+                assertThat(answer.body()).contains("\"code\":\"INVALID_ARGUMENT\"")
+                        .contains(c.path() + " answers " + c.allow() + ", not " + c.method());
+            }
+        }
+        assertThat(raw("PUT", "/api/v1/nothing", "{}", ADMIN).statusCode()).isEqualTo(404);
+        assertThat(client.jobs(null, 10)).isEmpty();
+    }
+
+    @Test
+    void anUnexpectedFailureAnswers500WithoutTheExceptionsText() throws Exception {
+        JobView job = client.submit(JobRequest.command(List.of("true"), 1, 1024, 1));
+        // A row no Kiln wrote (another version, a hand edit): reading it fails in a way nobody foresaw.
+        try (var db = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("kiln.db"));
+                var update = db.prepareStatement("UPDATE jobs SET state = 'SECRET_STATE_7f3a' WHERE id = ?")) {
+            update.setString(1, job.id());
+            assertThat(update.executeUpdate()).isEqualTo(1);
+        }
+        HttpResponse<String> answer = raw("GET", "/api/v1/jobs/" + job.id(), null, ADMIN);
+        assertThat(answer.statusCode()).isEqualTo(500);
+        assertThat(answer.body()).contains("\"code\":\"INTERNAL\"").contains("its log has the details under reference e-")
+                .doesNotContain("SECRET_STATE_7f3a").doesNotContain("JobState").doesNotContain("Exception")
+                .doesNotContain("enum");
+        var error = Exchange.READ.readValue(answer.body(), dev.kiln.api.ApiError.class);
+        assertThat(error.message()).matches("the server failed unexpectedly; its log has the details under reference e-[0-9a-f]{12}");
     }
 
     @Test

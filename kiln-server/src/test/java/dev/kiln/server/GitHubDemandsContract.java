@@ -61,8 +61,9 @@ abstract class GitHubDemandsContract {
         app = new GitHubApp(config, HttpClient.newHttpClient(), store.clock, store.clock::advance);
         github = new GitHubStore(store.db, store.clock, SizeLabels.defaults(), config, () -> "runner", Duration.ofHours(1));
         loop = new GitHubLoop(store.db, GitHubSettings.defaults(app), github,
-                new WebhookHandler(new WebhookVerifier(config.webhookSecret()), github, APP_ID), SizeLabels.defaults(), store.clock);
-        sync = new SyncStore(store.db, store.clock, new RunnerLaunches(store.db, app, store.clock));
+                new WebhookHandler(new WebhookVerifier(config.webhookSecret()),
+                        new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT), github, APP_ID), SizeLabels.defaults(), store.clock);
+        sync = new SyncStore(store.db, store.clock, new RunnerLaunches(store.db, app, store.clock), StoreFixture.ENVS);
     }
 
     @AfterEach

@@ -106,8 +106,8 @@ class RunnerReplicasTest {
                 .containsExactlyInAnyOrderElementsOf(vms.stream().map(GitHubApp::runnerName).toList());
         long claimsLeft = one.db.tx(tx -> tx.queryLong("SELECT COUNT(*) FROM github_runner_claims"));
         assertThat(claimsLeft).isZero();
-        SyncAnswer first = new SyncStore(one.db, one.clock, replicas.get(0)).desired("h1");
-        SyncAnswer second = new SyncStore(two.db, two.clock, replicas.get(1)).desired("h1");
+        SyncAnswer first = new SyncStore(one.db, one.clock, replicas.get(0), StoreFixture.ENVS).desired("h1");
+        SyncAnswer second = new SyncStore(two.db, two.clock, replicas.get(1), StoreFixture.ENVS).desired("h1");
         assertThat(first.vms()).hasSize(VMS);
         assertThat(first.vms()).extracting(VmLaunch::runnerJitConfig)
                 .containsExactlyElementsOf(second.vms().stream().map(VmLaunch::runnerJitConfig).toList());

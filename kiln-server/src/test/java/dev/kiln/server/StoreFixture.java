@@ -17,6 +17,7 @@ import java.util.Map;
 /** The stores over one real database, with a clock the test moves and helpers that act as agents. */
 final class StoreFixture implements AutoCloseable {
     final TestingClock clock = new TestingClock();
+    static final EnvSeal ENVS = new EnvSeal("store-fixture-admin-token");
     final Signals signals = new Signals();
     final Database db;
     final JobStore jobs;
@@ -32,9 +33,9 @@ final class StoreFixture implements AutoCloseable {
 
     StoreFixture(String url) {
         db = new Database(url, null, null, signals);
-        jobs = new JobStore(db, clock);
+        jobs = new JobStore(db, clock, ENVS);
         hosts = new HostStore(db, clock);
-        sync = new SyncStore(db, clock);
+        sync = new SyncStore(db, clock, ENVS);
         scheduling = new SchedulingStore(db, clock);
         liveness = new LivenessStore(db, clock);
         logs = new LogStore(db);
