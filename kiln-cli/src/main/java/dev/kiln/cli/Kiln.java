@@ -59,12 +59,7 @@ public final class Kiln {
         if (args.length > 0 && args[0].equals("run")) {
             // The way to the VM is ~0.1 s of code a fresh JVM runs for the first time, on one core: the
             // engine warms up on the other (the JSON, locale data for formatting, its classes).
-            Thread.ofPlatform().daemon().name("kiln-engine-warmup").start(new Runnable() {
-                @Override
-                public void run() {
-                    EngineWarmup.run();
-                }
-            });
+            EngineWarmup.start();
         }
         System.exit(execute(args));
     }
@@ -120,6 +115,12 @@ public final class Kiln {
                     err.flush();
                 }
             }
+        }
+        if (args.length > 0 && !args[0].startsWith("-") && Subcommand.named(args[0]) == null) {
+            // Else picocli takes `kiln install --help` for the root's help and exits 0.
+            err.println("kiln: unknown command '" + args[0] + "'; `kiln --help` lists the commands");
+            err.flush();
+            return ExitCodes.USAGE;
         }
         boolean named = args.length > 0 && !args[0].equals("help") && Subcommand.named(args[0]) != null;
         CommandLine commandLine;
