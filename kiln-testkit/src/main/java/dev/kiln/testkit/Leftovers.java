@@ -11,7 +11,7 @@ import java.util.regex.Pattern;
 
 /**
  * What Kiln VMs can leave on a host: VM directories under the state directory, address slots,
- * taps and per-VM nftables chains in the network namespace, cgroups and VMM processes. Tests list
+ * taps and per-VM nftables chains in the network namespace, cgroups, VMM processes and their watchdogs. Tests list
  * them after every run; a clean host lists nothing.
  */
 public final class Leftovers {
@@ -55,7 +55,8 @@ public final class Leftovers {
         }
         ProcessHandle.allProcesses()
                 .filter(p -> p.info().commandLine().orElse("").contains(state.toString() + "/"))
-                .filter(p -> p.info().command().orElse("").contains("qemu"))
+                .filter(p -> p.info().command().orElse("").contains("qemu")
+                        || p.info().commandLine().orElse("").contains("kiln-watchdog"))
                 .forEach(p -> found.add("process " + p.pid() + " " + p.info().commandLine().orElse("")));
         return found;
     }

@@ -55,8 +55,8 @@ final class LogCap {
             return 0;
         }
         dropped += length;
-        byte[] notice = Arrays.copyOf(("[kiln: this log is capped at %d MiB: %d bytes of it after this block were"
-                + " dropped; what follows is its tail]").formatted(cap >> 20, dropped)
+        byte[] notice = Arrays.copyOf(("[kiln: this log is capped at %d KiB: %d bytes of it after this block were"
+                + " dropped; what follows is its tail]").formatted(cap >> 10, dropped)
                 .getBytes(StandardCharsets.US_ASCII), BLOCK);
         Arrays.fill(notice, notice.length - 1, notice.length, (byte) '\n');
         for (int i = 0; i < notice.length - 1; i++) {
