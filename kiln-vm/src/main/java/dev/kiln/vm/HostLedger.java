@@ -31,6 +31,12 @@ final class HostLedger {
     private static final String LOCK = ".lock";
     /** Processes are kept apart by the file lock; threads of one JVM (whose file locks would overlap) here. */
     private static final ReentrantLock IN_THIS_PROCESS = new ReentrantLock();
+    /**
+     * The claims this process holds, read from here rather than their files: closing any descriptor of
+     * a file gives back every POSIX lock the process holds on it, so opening our own entries to read
+     * them would unlock them for the other processes.
+     */
+    private static final java.util.Map<Path, Claim> OURS = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** A VM's claim; {@code disk} is its scratch disk, whose growth uses up the claim's disk bytes. */
     record Claim(String vmId, int cpus, long memoryMib, int diskGib, Path disk) {
@@ -78,6 +84,7 @@ final class HostLedger {
 
         @Override
         public void close() {
+            OURS.remove(file);
             try {
                 // Removed while still locked: a reader that opened it meanwhile finds it gone or locked.
                 Files.deleteIfExists(file);
@@ -109,6 +116,7 @@ final class HostLedger {
                 channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
                 channel.lock();
                 channel.write(ByteBuffer.wrap((claim.line() + "\n").getBytes(StandardCharsets.UTF_8)));
+                OURS.put(file, claim);
                 return Optional.of(new Reservation(file, channel));
             } catch (IOException e) {
                 if (channel != null) {
@@ -148,6 +156,11 @@ final class HostLedger {
             for (Path entry : entries) {
                 String vmId = entry.getFileName().toString();
                 if (vmId.equals(LOCK)) {
+                    continue;
+                }
+                Claim held = OURS.get(entry);
+                if (held != null) {
+                    claims.add(held);
                     continue;
                 }
                 try (FileChannel channel = FileChannel.open(entry, StandardOpenOption.READ, StandardOpenOption.WRITE)) {

@@ -56,7 +56,13 @@ class AdmissionTest {
         var outB = new TestHost.Output();
         CompletableFuture<VmResult> runA = CompletableFuture.supplyAsync(() -> first.run(a, outA), threads);
         CompletableFuture<VmResult> runB = CompletableFuture.supplyAsync(() -> second.run(b, outB), threads);
-        await().atMost(Duration.ofSeconds(240)).until(() -> outA.stdout().equals("up\n") && outB.stdout().equals("up\n"));
+        try {
+            await().atMost(Duration.ofSeconds(240)).failFast("a VM ended", () -> runA.isDone() || runB.isDone())
+                    .until(() -> outA.stdout().equals("up\n") && outB.stdout().equals("up\n"));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("A said %s, waited %s; B said %s, waited %s".formatted(outA.stdout(), outA.waits(),
+                    outB.stdout(), outB.waits()), e);
+        }
 
         VmSpec refused = host.spec("true");
         assertThatThrownBy(() -> second.run(refused, GuestOutput.DISCARD, false))
