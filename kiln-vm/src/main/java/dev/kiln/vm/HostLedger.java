@@ -114,7 +114,7 @@ final class HostLedger {
             FileChannel channel = null;
             try {
                 channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                channel.lock();
+                FileLocks.lock(channel);
                 channel.write(ByteBuffer.wrap((claim.line() + "\n").getBytes(StandardCharsets.UTF_8)));
                 OURS.put(file, claim);
                 return Optional.of(new Reservation(file, channel));
@@ -139,7 +139,7 @@ final class HostLedger {
             Files.createDirectories(dir);
             try (FileChannel channel = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE,
                     StandardOpenOption.WRITE);
-                 FileLock ignored = channel.lock()) {
+                 FileLock ignored = FileLocks.lock(channel)) {
                 return action.apply(live());
             }
         } catch (IOException e) {

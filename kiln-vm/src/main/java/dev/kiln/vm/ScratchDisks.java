@@ -42,7 +42,7 @@ final class ScratchDisks {
             Files.createDirectories(templatesDir);
             try (FileChannel lock = FileChannel.open(templatesDir.resolve(".lock"), StandardOpenOption.CREATE,
                     StandardOpenOption.WRITE);
-                 FileLock ignored = lock.lock()) {
+                 FileLock ignored = FileLocks.lock(lock)) {
                 if (Files.exists(template)) {
                     return template;
                 }
@@ -74,7 +74,7 @@ final class ScratchDisks {
         IN_THIS_PROCESS.lock();
         try (FileChannel lock = FileChannel.open(templatesDir.resolve(".lock"), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE);
-             FileLock ignored = lock.lock();
+             FileLock ignored = FileLocks.lock(lock);
              var files = Files.list(templatesDir)) {
             for (Path file : (Iterable<Path>) files::iterator) {
                 var name = TEMPLATE.matcher(file.getFileName().toString());

@@ -114,7 +114,7 @@ final class VmResources {
             Files.createDirectories(staging.getParent());
             Files.createDirectory(staging);
             lockChannel = FileChannel.open(staging.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock lock = lockChannel.lock();
+            FileLock lock = FileLocks.lock(lockChannel);
             Files.move(staging, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             Files.writeString(dir.resolve(IMAGE), spec.image().digest());
             Journal journal = new Journal(dir.resolve(JOURNAL));
