@@ -111,10 +111,14 @@ class HostSharingTest {
             for (int i = 0; i < 6; i++) {
                 runs.add(kiln(host.state(), "run", "--memory", "256m", "--", "echo", "run " + i));
             }
-            for (int i = 0; i < runs.size(); i++) {
-                Outcome outcome = finish(runs.get(i));
-                assertThat(outcome.code()).as("run %d: %s", i, outcome.err()).isZero();
-                assertThat(outcome.out()).isEqualTo("run " + i + "\n");
+            // All awaited before any is judged: a failed assertion must not leave runs going as the lab goes.
+            List<Outcome> outcomes = new ArrayList<>();
+            for (Process run : runs) {
+                outcomes.add(finish(run));
+            }
+            for (int i = 0; i < outcomes.size(); i++) {
+                assertThat(outcomes.get(i).code()).as("run %d: %s", i, outcomes.get(i).err()).isZero();
+                assertThat(outcomes.get(i).out()).isEqualTo("run " + i + "\n");
             }
             watcher.interrupt();
         }

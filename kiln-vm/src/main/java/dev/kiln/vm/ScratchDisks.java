@@ -100,7 +100,10 @@ final class ScratchDisks {
         Path pristine = templatesDir.resolve("overlay-" + sizeGib + "g.qcow2");
         if (!Files.exists(pristine)) {
             Path template = template(sizeGib);
-            Path temp = templatesDir.resolve(".overlay-" + sizeGib + "g." + ProcessHandle.current().pid() + ".tmp");
+            // Named by process and thread: two VMs of a new size in one process (an agent's) made it at once
+            // under one name, and qemu-img failed on the other's lock.
+            Path temp = templatesDir.resolve(".overlay-" + sizeGib + "g." + ProcessHandle.current().pid() + "."
+                    + Thread.currentThread().threadId() + ".tmp");
             HostCommand.run(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", template.toString(),
                     temp.toString()));
             try {

@@ -49,6 +49,18 @@ class AdmissionTest {
         }
     }
 
+    private static String describe(CompletableFuture<VmResult> run) {
+        if (!run.isDone()) {
+            return "running";
+        }
+        try {
+            VmResult result = run.get();
+            return result.outcome() + " (" + result.detail() + ")";
+        } catch (Exception e) {
+            return "failed: " + e.getCause();
+        }
+    }
+
     private void admitsWhatFits(VmEngine first, VmEngine second) throws Exception {
         VmSpec a = host.spec("sh", "-c", "echo up; sleep 600");
         VmSpec b = host.spec("sh", "-c", "echo up; sleep 600");
@@ -59,9 +71,9 @@ class AdmissionTest {
         try {
             await().atMost(Duration.ofSeconds(240)).failFast("a VM ended", () -> runA.isDone() || runB.isDone())
                     .until(() -> outA.stdout().equals("up\n") && outB.stdout().equals("up\n"));
-        } catch (org.awaitility.core.ConditionTimeoutException e) {
-            throw new AssertionError("A said %s, waited %s; B said %s, waited %s".formatted(outA.stdout(), outA.waits(),
-                    outB.stdout(), outB.waits()), e);
+        } catch (org.awaitility.core.ConditionTimeoutException | org.awaitility.core.TerminalFailureException e) {
+            throw new AssertionError("A said %s, waited %s, %s; B said %s, waited %s, %s".formatted(outA.stdout(),
+                    outA.waits(), describe(runA), outB.stdout(), outB.waits(), describe(runB)), e);
         }
 
         VmSpec refused = host.spec("true");
