@@ -18,7 +18,7 @@ state=$(mktemp -d /var/tmp/kiln-faults.XXXXXX)
 work=$(mktemp -d /tmp/kiln-faults-work.XXXXXX)
 neighbour=
 cleanup() {
-  [ -n "$neighbour" ] && kill -INT "$neighbour" 2>/dev/null && wait "$neighbour" 2>/dev/null || true
+  [ -n "$neighbour" ] && kill -TERM "$neighbour" 2>/dev/null && wait "$neighbour" 2>/dev/null || true
   KILN_NO_REBUILD=1 "$kiln" run --state-dir "$state" --netns "$ns" --vm-network "$net" --disk 5000g -- true \
     >/dev/null 2>&1 || true  # the last start: removes what the last kill left
   ip netns del "$ns" 2>/dev/null || true
@@ -91,8 +91,10 @@ done
 # unless the next start removed it (it does: the census above counts VMMs).
 echo "kills: $kills; killed before the VM was begun: $before_vm, while it was being made or ran: $in_vm," \
   "finished before the kill: $finished; leftovers after the next start: $leftovers_total; neighbour harmed: $harm"
-kill -INT "$neighbour"; set +e; wait "$neighbour"; ncode=$?; set -e; neighbour=
-echo "neighbour: exit $ncode after Ctrl-C (130 expected); lines printed: $(wc -l <"$work/neighbour.out")"
+# SIGTERM, not SIGINT: a script's background jobs start with SIGINT ignored, and so does their JVM.
+# Kiln stops its VM on either (its shutdown hook); the JVM exits 143 on SIGTERM.
+kill -TERM "$neighbour"; set +e; wait "$neighbour"; ncode=$?; set -e; neighbour=
+echo "neighbour: exit $ncode after SIGTERM (143 expected); lines printed: $(wc -l <"$work/neighbour.out")"
 "$kiln" run "${flags[@]}" -- true >/dev/null 2>&1
 echo "census after a normal run at the end: $(census | wc -l) leftover(s)"
 
@@ -116,4 +118,4 @@ echo "starts at once: $starts; ran to the end: $ran (of which waited for room fi
   "wall time $(( ($(date +%s%N) - t0) / 1000000 )) ms; per run min/median/max ms:" \
   "$(sort -n "$work/ms" | awk '{a[NR]=$1} END {print a[1] "/" a[int((NR+1)/2)] "/" a[NR]}')"
 echo "census after the starts: $(census | wc -l) leftover(s)"
-cp "$work/kills.tsv" "${KILLS_TSV:-/dev/null}" 2>/dev/null || true
+[ -z "${KILLS_TSV:-}" ] || cp "$work/kills.tsv" "$KILLS_TSV"  # kill, delay ms, phase, leftovers, neighbour ok
