@@ -129,8 +129,11 @@ resources_ms=$(awk '{print $1}' "$work/engine.ms" | median)
 cleanup_ms=$(awk '{print $2}' "$work/engine.ms" | median)
 
 echo "measuring resource create/destroy..." >&2
-(cd "$home" && mvn -q -B -pl kiln-vm test-compile -am >/dev/null \
-  && mvn -q -B -pl kiln-vm dependency:build-classpath -Dmdep.outputFile="$work/cp.txt" >/dev/null)
+# One reactor build: the sibling modules (kiln-core) resolve to their target/classes. A separate
+# `dependency:build-classpath -pl kiln-vm` looked for them in ~/.m2, where a fresh clone has none.
+# Each module of the reactor writes the file; kiln-vm, built last, writes it last.
+(cd "$home" && mvn -q -B -pl kiln-vm -am test-compile dependency:build-classpath \
+  -Dmdep.outputFile="$work/cp.txt" >/dev/null)
 resources=$("$JAVA_HOME/bin/java" -cp "$home/kiln-vm/target/test-classes:$home/kiln-vm/target/classes:$(cat "$work/cp.txt")" \
   dev.kiln.vm.ResourceBenchmark 50)
 

@@ -56,6 +56,41 @@ public final class Enrolment {
         }
         EnrolAnswer answer = AgentClient.enrol(server, enrolmentToken);
         Credentials credentials = new Credentials(server.toString(), answer.host(), answer.hostToken());
+        keep(file, credentials);
+        log.info("enrolled with {} as host {}", server, answer.host());
+        return credentials;
+    }
+
+    /**
+     * For an agent in its server's own process (`kiln up`): the kept credentials of host {@code host},
+     * moved to the server's address when it now listens elsewhere (same database, so the host's token
+     * stands); empty when there are none for that host, and the agent enrols with a new token.
+     */
+    public static java.util.Optional<Credentials> followServer(URI server, String host, Path stateDir) {
+        Path file = stateDir.resolve("agent").resolve("credentials.json");
+        if (!Files.exists(file)) {
+            return java.util.Optional.empty();
+        }
+        Credentials kept;
+        try {
+            kept = JSON.readValue(file.toFile(), Credentials.class);
+        } catch (IOException e) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "cannot read the agent's credentials in " + file
+                    + ": " + e.getMessage() + "; remove the file and start again", e);
+        }
+        if (!kept.host().equals(host)) {
+            return java.util.Optional.empty();
+        }
+        if (!kept.server().equals(server.toString())) {
+            Credentials moved = new Credentials(server.toString(), kept.host(), kept.hostToken());
+            keep(file, moved);
+            log.info("the server moved from {} to {}: host {} follows it", kept.server(), server, kept.host());
+            return java.util.Optional.of(moved);
+        }
+        return java.util.Optional.of(kept);
+    }
+
+    private static void keep(Path file, Credentials credentials) {
         try {
             Files.createDirectories(file.getParent());
             Path temp = Files.createTempFile(file.getParent(), ".credentials", ".tmp",
@@ -63,10 +98,8 @@ public final class Enrolment {
             JSON.writeValue(temp.toFile(), credentials);
             Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
-            throw new KilnException(ErrorCode.HOST_PREREQUISITE_MISSING, "enrolled as host " + answer.host()
+            throw new KilnException(ErrorCode.HOST_PREREQUISITE_MISSING, "enrolled as host " + credentials.host()
                     + " but cannot keep the credentials in " + file + ": " + e.getMessage(), e);
         }
-        log.info("enrolled with {} as host {}", server, answer.host());
-        return credentials;
     }
 }

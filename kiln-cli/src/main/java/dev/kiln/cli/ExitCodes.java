@@ -4,8 +4,9 @@ import dev.kiln.core.ErrorCode;
 
 /**
  * Exit codes of `kiln`. `kiln run` exits with the guest command's own code when the command ran;
- * Kiln's own failures use codes from 120 up (as `docker run` uses 125-127 and `timeout` 124), each
- * printed with a message saying what to do.
+ * Kiln's own failures use codes from 118 to 125 (and 2 for usage, 130 for Ctrl-C), each printed with a
+ * message saying what to do. None is 126 or 127, which a command's own shell gives for "not
+ * executable" and "not found": a script can tell those from Kiln's crashed guest or unreachable server.
  */
 final class ExitCodes {
     static final int OK = 0;
@@ -16,14 +17,13 @@ final class ExitCodes {
     static final int BOOT_FAILED = 123;
     static final int DEADLINE_EXCEEDED = 124;
     static final int INTERNAL = 125;
-    static final int GUEST_CRASHED = 126;
-    static final int SERVER = 127;
     /**
      * Remote `kiln run` lost its server for longer than it reconnects (5 minutes): the job may still be
      * running, so this is neither the command's failure nor Kiln's verdict on it (`kiln logs -f ID`).
-     * Outside 120-127, which may be renumbered so as not to collide with a command's own 126 and 127.
      */
-    static final int SERVER_LOST = 128;
+    static final int SERVER_LOST = 117;
+    static final int SERVER = 118;
+    static final int GUEST_CRASHED = 119;
     static final int INTERRUPTED = 130;
 
     private ExitCodes() {}

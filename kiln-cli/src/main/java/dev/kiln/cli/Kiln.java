@@ -45,6 +45,33 @@ public final class Kiln {
             return name().toLowerCase(Locale.ROOT);
         }
 
+        /** "; did you mean 'run'?" for a name a typo or two away from a command's, else nothing. */
+        static String suggestion(String name) {
+            for (Subcommand command : values()) {
+                if (command != WARMUP && distance(name, command.commandName()) <= 2) {
+                    return "; did you mean '" + command.commandName() + "'?";
+                }
+            }
+            return "";
+        }
+
+        private static int distance(String a, String b) {
+            int[] previous = new int[b.length() + 1];
+            for (int j = 0; j <= b.length(); j++) {
+                previous[j] = j;
+            }
+            for (int i = 1; i <= a.length(); i++) {
+                int[] current = new int[b.length() + 1];
+                current[0] = i;
+                for (int j = 1; j <= b.length(); j++) {
+                    int swap = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                    current[j] = Math.min(Math.min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + swap);
+                }
+                previous = current;
+            }
+            return previous[b.length()];
+        }
+
         static Subcommand named(String name) {
             for (Subcommand command : values()) {
                 if (command.commandName().equals(name)) {
@@ -59,12 +86,7 @@ public final class Kiln {
         if (args.length > 0 && args[0].equals("run")) {
             // The way to the VM is ~0.1 s of code a fresh JVM runs for the first time, on one core: the
             // engine warms up on the other (the JSON, locale data for formatting, its classes).
-            Thread.ofPlatform().daemon().name("kiln-engine-warmup").start(new Runnable() {
-                @Override
-                public void run() {
-                    EngineWarmup.run();
-                }
-            });
+            EngineWarmup.start();
         }
         System.exit(execute(args));
     }
@@ -120,6 +142,13 @@ public final class Kiln {
                     err.flush();
                 }
             }
+        }
+        if (args.length > 0 && !args[0].startsWith("-") && Subcommand.named(args[0]) == null) {
+            // Else picocli takes `kiln install --help` for the root's help and exits 0.
+            err.println("kiln: unknown command '" + args[0] + "'" + Subcommand.suggestion(args[0])
+                    + "; `kiln --help` lists the commands");
+            err.flush();
+            return ExitCodes.USAGE;
         }
         boolean named = args.length > 0 && !args[0].equals("help") && Subcommand.named(args[0]) != null;
         CommandLine commandLine;

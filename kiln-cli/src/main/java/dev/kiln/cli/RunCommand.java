@@ -46,8 +46,11 @@ final class RunCommand implements Callable<Integer> {
             "for the command's environment (repeatable)");
     static final Flag NO_NETWORK = Flag.flag(List.of("--no-network"), "give the VM no network interface");
     static final Flag VERBOSE = Flag.flag(List.of("-v", "--verbose"), "print the VM's id and timings to stderr");
+    static final Flag NO_WAIT = Flag.flag(List.of("--no-wait"),
+            "fail (exit 121) rather than wait while this host's VMs leave no room for this one");
 
-    private final OptionSet options = new OptionSet(CPUS, MEMORY, DISK, TIMEOUT, IMAGE, ENV, NO_NETWORK, VERBOSE);
+    private final OptionSet options = new OptionSet(CPUS, MEMORY, DISK, TIMEOUT, IMAGE, ENV, NO_NETWORK, VERBOSE,
+            NO_WAIT);
 
     final HostOptions host = new HostOptions();
 
@@ -113,6 +116,11 @@ final class RunCommand implements Callable<Integer> {
         String image = options.get(IMAGE);
         Map<String, String> env = parseEnv(options.get(ENV));
         boolean verbose = options.get(VERBOSE);
+        if (command.isEmpty() || command.getFirst().isBlank()) {
+            // The guest would only find out after a boot, and say 127 ("not found") like a missing program.
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "the command after -- is empty: name a program to run"
+                    + " (for shell syntax: -- sh -c '…')");
+        }
         if (server.configured()) {
             return RemoteRun.run(server.client(), new dev.kiln.api.JobRequest(command, env, image, null, cpus,
                     memoryMib, diskGib, null, timeout.toSeconds(), null, null, null), verbose,
@@ -148,11 +156,15 @@ final class RunCommand implements Callable<Integer> {
         }
         VmResult result;
         try {
-            result = engine.run(spec, new StandardStreams());
+            result = engine.run(spec, new StandardStreams(), !options.<Boolean>get(NO_WAIT));
         } finally {
             finished.countDown();
         }
-        Runtime.getRuntime().removeShutdownHook(onInterrupt);
+        try {
+            Runtime.getRuntime().removeShutdownHook(onInterrupt);
+        } catch (IllegalStateException shuttingDown) {
+            // Ctrl-C: the JVM is going down and the hook has run; what follows reports the cancelled VM.
+        }
         if (verbose) {
             var t = result.timings();
             System.err.printf("kiln: VM %s %s: resources %d ms, boot %d ms, command %d ms, cleanup %d ms%n",
@@ -164,7 +176,7 @@ final class RunCommand implements Callable<Integer> {
             case DEADLINE_EXCEEDED -> fail(ErrorCode.DEADLINE_EXCEEDED, result.detail()
                     + "; give it longer with --timeout");
             case BOOT_FAILED -> fail(ErrorCode.BOOT_FAILED, "VM " + spec.vmId() + " did not boot: " + result.detail()
-                    + "; run `kiln doctor`");
+                    + (result.detail().contains("on a busy host") ? "" : "; run `kiln doctor`"));
             case GUEST_CRASHED -> fail(ErrorCode.GUEST_CRASHED, "VM " + spec.vmId() + ": " + result.detail());
             case CANCELLED -> fail(ErrorCode.CANCELLED, "VM " + spec.vmId() + " stopped: " + result.detail());
         };
@@ -209,6 +221,12 @@ final class RunCommand implements Callable<Integer> {
     private static final class StandardStreams implements GuestOutput {
         private final OutputStream out = new FileOutputStream(FileDescriptor.out);
         private final OutputStream err = new FileOutputStream(FileDescriptor.err);
+
+        @Override
+        public void waiting(String message) {
+            byte[] line = ("kiln: " + message + " (--no-wait fails instead)\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            write(err, line, 0, line.length);
+        }
 
         @Override
         public void stdout(byte[] bytes, int offset, int length) {

@@ -7,7 +7,6 @@ import dev.kiln.api.KilnClient;
 import dev.kiln.server.GitHubSettings;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.concurrent.Callable;
@@ -44,11 +43,11 @@ final class UpCommand implements Callable<Integer> {
         KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(), gitHub);
         Agent agent;
         try {
-            String enrolment = null;
-            if (!Files.exists(host.stateDir().resolve("agent").resolve("credentials.json"))) {
-                enrolment = new KilnClient(server.uri(), config.adminToken()).addHost(hostName).enrolmentToken();
-            }
-            var credentials = Enrolment.credentials(server.uri(), enrolment, host.stateDir());
+            // The agent's credentials follow the server to a new --listen address: it enrolled with this
+            // server's database, whose token for it stands (before, it kept the old address and failed, 127).
+            var credentials = Enrolment.followServer(server.uri(), hostName, host.stateDir()).orElseGet(() ->
+                    Enrolment.credentials(server.uri(), new KilnClient(server.uri(), config.adminToken())
+                            .addHost(hostName).enrolmentToken(), host.stateDir()));
             agent = new Agent(AgentConfig.of(server.uri(), credentials.hostToken()), options.vmm(host, null));
             agent.start();
         } catch (RuntimeException e) {

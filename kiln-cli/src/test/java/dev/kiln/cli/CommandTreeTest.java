@@ -68,6 +68,16 @@ class CommandTreeTest {
         assertThat(outcome.err()).contains("rnu");
     }
 
+    /** Before, picocli took `kiln install --help` for the root's help, printed it and exited 0. */
+    @Test
+    void helpAfterAnUnknownCommandIsRefused() {
+        Outcome outcome = kiln("install", "--help");
+        assertThat(outcome.code()).isEqualTo(ExitCodes.USAGE);
+        assertThat(outcome.err()).contains("unknown command 'install'");
+        assertThat(outcome.out()).isEmpty();
+        assertThat(kiln("rnu", "--help").err()).contains("did you mean 'run'?");
+    }
+
     @Test
     void subcommandsOfSubcommandsAreReachable() {
         Outcome outcome = kiln("image", "rm");

@@ -76,4 +76,25 @@ class UpAndRunTest {
         }
         assertThat(Leftovers.find(host.state(), host.namespace(), List.of())).isEmpty();
     }
+
+    /** Its agent enrolled with the first address: before, the second `kiln up` failed (127) for want of a token. */
+    @Test
+    void kilnUpOnANewAddressTakesItsAgentAlong() throws Exception {
+        for (int round = 0; round < 2; round++) {
+            int port = KilnProcess.freePort();
+            KilnProcess up = KilnProcess.start(List.of("up", "--state-dir", host.state().toString(), "--netns",
+                    host.namespace(), "--vm-network", "10.204.0.0/24", "--accel", "tcg", "--listen",
+                    "127.0.0.1:" + port), Map.of("KILN_ADMIN_TOKEN", ADMIN), dir.resolve("up-" + round + ".log"));
+            try {
+                Ran run = kiln("run", "--server", "http://127.0.0.1:" + port, "--token", ADMIN, "--", "echo",
+                        "round " + round);
+                assertThat(run.code()).as(run.err()).isZero();
+                assertThat(run.out()).isEqualTo("round " + round + "\n");
+            } finally {
+                assertThat(up.stop()).isIn(0, 143);
+            }
+        }
+        assertThat(Files.readString(host.state().resolve("agent").resolve("credentials.json")))
+                .contains("\"host\":\"local\"");
+    }
 }

@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.regex.Pattern;
 
 /**
- * What Kiln VMs can leave on a host: VM directories and address slots under the state directory,
- * taps and per-VM nftables chains in the network namespace, cgroups and VMM processes. Tests list
+ * What Kiln VMs can leave on a host: VM directories under the state directory, address slots,
+ * taps and per-VM nftables chains in the network namespace, cgroups, VMM processes and their watchdogs. Tests list
  * them after every run; a clean host lists nothing.
  */
 public final class Leftovers {
@@ -21,11 +21,16 @@ public final class Leftovers {
 
     private Leftovers() {}
 
+    /** Where the engine takes the address slots of VMs in {@code netns}, whatever their state directory. */
+    public static Path hostSlots(String netns) {
+        return Path.of("/run/kiln/net", "netns-" + netns, "slots");
+    }
+
     /** Everything left by the given VMs of a Kiln state directory whose VMs use {@code netns}. */
     public static List<String> find(Path state, String netns, Collection<String> vmIds) {
         List<String> found = new ArrayList<>();
-        for (String dir : List.of("vms", "slots")) {
-            Path path = state.resolve(dir);
+        // Address slots are taken host-wide, per network namespace (see the engine's EngineConfig).
+        for (Path path : List.of(state.resolve("vms"), state.resolve("slots"), hostSlots(netns))) {
             if (Files.isDirectory(path)) {
                 try (var entries = Files.list(path)) {
                     entries.forEach(entry -> found.add("file " + entry));
@@ -50,7 +55,8 @@ public final class Leftovers {
         }
         ProcessHandle.allProcesses()
                 .filter(p -> p.info().commandLine().orElse("").contains(state.toString() + "/"))
-                .filter(p -> p.info().command().orElse("").contains("qemu"))
+                .filter(p -> p.info().command().orElse("").contains("qemu")
+                        || p.info().commandLine().orElse("").contains("kiln-watchdog"))
                 .forEach(p -> found.add("process " + p.pid() + " " + p.info().commandLine().orElse("")));
         return found;
     }

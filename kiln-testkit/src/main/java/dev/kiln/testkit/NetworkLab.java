@@ -194,6 +194,15 @@ public final class NetworkLab implements AutoCloseable {
         for (String ns : List.of(host, internet, lan)) {
             exec(List.of("ip", "netns", "del", ns));
         }
+        // The engine's host-wide slots of VMs in the namespace (empty once their VMs are gone).
+        Path slots = Leftovers.hostSlots(host);
+        for (Path path : List.of(slots, slots.getParent().resolve("nft.lock"), slots.getParent())) {
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot remove " + path + " (a VM of the lab left its slot?)", e);
+            }
+        }
         try (var paths = Files.walk(webRoot)) {
             for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(path);

@@ -1,7 +1,5 @@
 package dev.kiln.vm;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -16,7 +14,6 @@ import java.util.function.Predicate;
  * verdict is kept per host kernel, so the probe runs once.
  */
 final class AcceleratorChoice {
-    private static final Logger log = LoggerFactory.getLogger(AcceleratorChoice.class);
 
     private final EngineConfig config;
     private final Predicate<ImageManifest> probe;
@@ -55,7 +52,7 @@ final class AcceleratorChoice {
                 chosen = EngineConfig.Accelerator.TCG;
                 reason = "/dev/kvm opens but a probe VM did not boot under it";
             }
-            log.info("accelerator: {} ({}); guests run {}", chosen, reason,
+            EngineWarmup.logger(AcceleratorChoice.class).info("accelerator: {} ({}); guests run {}", chosen, reason,
                     chosen == EngineConfig.Accelerator.KVM ? "at native speed" : "under emulation, several times slower");
             Files.writeString(cache, chosen + " " + key + "\n");
             return chosen;

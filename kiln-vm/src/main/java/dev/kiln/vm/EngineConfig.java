@@ -30,6 +30,8 @@ public record EngineConfig(
 
     public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/kiln");
     public static final String DEFAULT_VMM_USER = "kiln-vmm";
+    /** Host-wide state of every Kiln process on this host, whatever its state directory. */
+    static final Path HOST_DIR = Path.of("/run/kiln");
 
     public enum Accelerator { AUTO, KVM, TCG }
 
@@ -67,8 +69,22 @@ public record EngineConfig(
         return stateDir.resolve("vms");
     }
 
+    /**
+     * What every Kiln process on this host shares whatever its state directory: taps, nftables chains and
+     * VM addresses are named after address slots, so the slots of one network namespace are taken here,
+     * host-wide (two state directories with slots of their own gave two VMs one tap and one chain).
+     */
+    Path networkDir() {
+        return HOST_DIR.resolve("net").resolve(netns == null ? "host" : "netns-" + netns);
+    }
+
     Path slotsDir() {
-        return stateDir.resolve("slots");
+        return networkDir().resolve("slots");
+    }
+
+    /** The host-wide ledger of what VMs hold (CPUs, memory, disk), shared by every Kiln process here. */
+    Path ledgerDir() {
+        return HOST_DIR.resolve("ledger");
     }
 
     Path imagesDir() {

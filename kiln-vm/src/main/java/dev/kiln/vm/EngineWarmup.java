@@ -5,6 +5,9 @@ import java.io.UncheckedIOException;
 import java.lang.invoke.MethodHandles;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -14,7 +17,41 @@ import org.slf4j.LoggerFactory;
  * bin/kiln's class-data archive is first made from it: either way the first VM does not wait for it.
  */
 public final class EngineWarmup {
+    /**
+     * Open while a warm-up thread sets up logging. A logger asked for by another thread meanwhile is
+     * SLF4J's stand-in, which may stay silent for good: Kiln's own lines (leftovers removed, deadlines)
+     * then appeared in some runs only.
+     */
+    private static final CountDownLatch LOGGING = new CountDownLatch(1);
+    private static volatile boolean started;
+
     private EngineWarmup() {}
+
+    /** Warms the engine up on a daemon thread of its own; loggers asked for meanwhile wait for its logging. */
+    public static void start() {
+        started = true;
+        Thread.ofPlatform().daemon().name("kiln-engine-warmup").start(new Runnable() {
+            @Override
+            public void run() {
+                EngineWarmup.run();
+            }
+        });
+    }
+
+    /**
+     * The class's logger, once logging is set up. Engine classes ask for it when they log (rarely), not
+     * when they load: the way to a VM does not wait for the warm-up's logging.
+     */
+    static Logger logger(Class<?> owner) {
+        if (started) {
+            try {
+                LOGGING.await(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return LoggerFactory.getLogger(owner);
+    }
 
     public static void run() {
         try {
@@ -24,7 +61,11 @@ public final class EngineWarmup {
             // as it initialises (~15 ms), and main gets to the manifest ~10 ms after this starts.
             Class.forName("java.math.BigDecimal", true, null);
             // The engine's logger: SLF4J finds its provider and reads its settings.
-            LoggerFactory.getLogger(VmEngine.class);
+            try {
+                LoggerFactory.getLogger(VmEngine.class);
+            } finally {
+                LOGGING.countDown();
+            }
             // A fresh JVM's first String.format loads locale data (~15 ms), and the tap's, the firewall's
             // and the config drive's commands are formatted once the engine is made.
             String.format("%s %d %02x %011o", "warmup", 1, 2, 3);

@@ -54,7 +54,7 @@ final class Firewall {
         // processes apart, and engines of one process (whose file locks would overlap) queue here first.
         IN_THIS_PROCESS.lock();
         try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock ignored = channel.lock()) {
+             FileLock ignored = FileLocks.lock(channel)) {
             // Side by side: in a namespace, forwarding is a program of its own.
             VmResources.Steps forwarding = new VmResources.Steps();
             forwarding.start(this::enableForwarding);

@@ -28,8 +28,17 @@ final class GuestConsole {
     private byte[] pending = new byte[0];
     private boolean ready;
     private OptionalInt exitCode = OptionalInt.empty();
+    private final LogCap consoleCap;
+    private final LogCap stderrCap;
 
     GuestConsole(Path consoleLog, Path stderrLog, String nonce, GuestOutput output) {
+        this(consoleLog, stderrLog, nonce, output, LogCap.DEFAULT_CAP, LogCap.DEFAULT_KEEP);
+    }
+
+    /** With the logs capped at {@code cap} bytes read, keeping the last {@code keep} (see {@link LogCap}). */
+    GuestConsole(Path consoleLog, Path stderrLog, String nonce, GuestOutput output, long cap, long keep) {
+        this.consoleCap = new LogCap(consoleLog, cap, keep);
+        this.stderrCap = new LogCap(stderrLog, cap, keep);
         this.consoleLog = consoleLog;
         this.stderrLog = stderrLog;
         this.readyMarker = ("\u001eKILN-READY:" + nonce + "\n").getBytes(StandardCharsets.US_ASCII);
@@ -53,6 +62,7 @@ final class GuestConsole {
             if (fresh.length > 0) {
                 pending = concat(pending, fresh);
                 scan();
+                consoleOffset -= consoleCap.trim(consoleOffset);
             }
         }
         if (ready) {
@@ -60,6 +70,7 @@ final class GuestConsole {
             stderrOffset += err.length;
             if (err.length > 0) {
                 output.stderr(err, 0, err.length);
+                stderrOffset -= stderrCap.trim(stderrOffset);
             }
         }
     }

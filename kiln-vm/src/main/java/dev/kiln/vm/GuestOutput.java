@@ -2,6 +2,9 @@ package dev.kiln.vm;
 
 /** Where a guest command's output goes as it arrives. Called from one thread per VM. */
 public interface GuestOutput {
+    /** The host is full: the VM waits for room (the message says for what). */
+    default void waiting(String message) {}
+
     /** The guest printed its init marker: it booted and its command starts now. */
     default void ready() {}
 

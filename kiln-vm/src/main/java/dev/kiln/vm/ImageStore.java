@@ -213,7 +213,7 @@ public final class ImageStore {
                     deleteTree(temp);
                 } catch (IOException e) {
                     // the next fetch makes a fresh temporary directory; this one is only untidy
-                    org.slf4j.LoggerFactory.getLogger(ImageStore.class).warn("cannot remove {}: {}", temp, e.getMessage());
+                    EngineWarmup.logger(ImageStore.class).warn("cannot remove {}: {}", temp, e.getMessage());
                 }
             }
         }

@@ -6,7 +6,8 @@ import java.util.List;
 /**
  * QEMU's {@code microvm} machine: no PCI, no firmware to speak of, virtio-mmio devices. KVM where a
  * probe proved it works, otherwise TCG emulation (keeping the RTC, which the guest's timekeeping
- * needs without KVM). QEMU's seccomp sandbox is on; it runs as the unprivileged VMM user.
+ * needs without KVM). QEMU's seccomp sandbox is on; it runs as the unprivileged VMM user. Its serial logs are opened
+ * for appending, so Kiln can cut their head out in place ({@link LogCap}).
  */
 public final class QemuDriver implements VmmDriver {
     /** Translation cache per TCG VM; the default (1 GiB) would dominate a small VM's memory. */
@@ -42,9 +43,9 @@ public final class QemuDriver implements VmmDriver {
                 "-kernel", plan.kernel().toString(),
                 "-initrd", plan.initrd().toString(),
                 "-append", plan.kernelCommandLine(),
-                "-chardev", "file,id=console,path=" + plan.consoleLog(),
+                "-chardev", "file,id=console,append=on,path=" + plan.consoleLog(),
                 "-serial", "chardev:console",
-                "-chardev", "file,id=stderr,path=" + plan.stderrLog(),
+                "-chardev", "file,id=stderr,append=on,path=" + plan.stderrLog(),
                 "-device", "isa-serial,chardev=stderr,iobase=0x2f8,irq=3",
                 "-drive", "id=root,file=" + plan.rootfs() + ",format=raw,if=none,readonly=on",
                 "-device", "virtio-blk-device,drive=root,serial=kiln-root",

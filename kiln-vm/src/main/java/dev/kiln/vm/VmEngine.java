@@ -4,8 +4,6 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -29,9 +27,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * deadline and removes every trace of it, whatever way it ends.
  */
 public final class VmEngine {
-    private static final Logger log = LoggerFactory.getLogger(VmEngine.class);
     /** The kernel's CSPRNG, read directly: SecureRandom's providers take a fresh JVM ~18 ms to set up. */
     private static final Path URANDOM = Path.of("/dev/urandom");
+    private static final String DEADLINE = "deadline";
+    /** How long past its deadline an orphaned VM's watchdog waits: this process, if alive, stops it first. */
+    private static final Duration ORPHAN_GRACE = Duration.ofSeconds(5);
+    /** A boot on a busy host may take this many boot deadlines before it counts as failed. */
+    private static final int BUSY_BOOT_FACTOR = 3;
 
     private final EngineConfig config;
     private final VmmDriver driver;
@@ -41,6 +43,8 @@ public final class VmEngine {
     private final Cgroups cgroups;
     private final VmResources resources;
     private final AcceleratorChoice accelerators;
+    private final HostLedger ledger;
+    private final Admission admission;
     private final Map<String, AtomicBoolean> cancellations = new ConcurrentHashMap<>();
 
     public VmEngine(EngineConfig config, VmmDriver driver, ImageStore images, HostInfo host, Clock clock) {
@@ -52,6 +56,8 @@ public final class VmEngine {
         this.cgroups = Cgroups.detect();
         this.resources = new VmResources(config, cgroups);
         this.accelerators = new AcceleratorChoice(config, this::probe);
+        this.ledger = new HostLedger(config.ledgerDir());
+        this.admission = new Admission(host, ledger, config.scratchDir());
         resources.prepareHost();
     }
 
@@ -76,7 +82,7 @@ public final class VmEngine {
     public List<String> recoverLeftovers() {
         List<String> recovered = resources.recoverLeftovers();
         if (!recovered.isEmpty()) {
-            log.info("removed the leftovers of {} VM(s) of an earlier Kiln process: {}", recovered.size(), recovered);
+            EngineWarmup.logger(VmEngine.class).info("removed the leftovers of {} VM(s) of an earlier Kiln process: {}", recovered.size(), recovered);
         }
         return recovered;
     }
@@ -104,10 +110,18 @@ public final class VmEngine {
         }
     }
 
-    /** Runs the VM to its end, streaming the command's output. Blocks; {@link #cancel} stops it. */
+    /**
+     * Runs the VM to its end, streaming the command's output; while the host is full (the VMs of every
+     * Kiln process here count) it waits. Blocks; {@link #cancel} stops it.
+     */
     public VmResult run(VmSpec spec, GuestOutput output) {
+        return run(spec, output, true);
+    }
+
+    /** As {@link #run(VmSpec, GuestOutput)}; with {@code waitForRoom} false a full host refuses the VM at once. */
+    public VmResult run(VmSpec spec, GuestOutput output, boolean waitForRoom) {
         EngineConfig.Accelerator accelerator = accelerators.choose(spec.image());
-        return run(spec, output, accelerator, config.bootTimeout());
+        return run(spec, output, accelerator, config.bootTimeout(), waitForRoom);
     }
 
     /** Stops a running VM from another thread; its {@link #run} returns CANCELLED after cleanup. */
@@ -128,7 +142,7 @@ public final class VmEngine {
         Instant deadline = clock.instant().plus(timeout);
         while (!cancellations.isEmpty()) {
             if (clock.instant().isAfter(deadline)) {
-                log.warn("VMs {} were still being stopped after {}", cancellations.keySet(), format(timeout));
+                EngineWarmup.logger(VmEngine.class).warn("VMs {} were still being stopped after {}", cancellations.keySet(), format(timeout));
                 return false;
             }
             try {
@@ -145,22 +159,55 @@ public final class VmEngine {
         return accelerators.choose(image);
     }
 
-    private VmResult run(VmSpec spec, GuestOutput output, EngineConfig.Accelerator accelerator, Duration bootTimeout) {
+    private VmResult run(VmSpec spec, GuestOutput output, EngineConfig.Accelerator accelerator, Duration bootTimeout,
+            boolean waitForRoom) {
         checkFits(host, spec);
         images.checkIntact(spec.image());
         AtomicBoolean cancelled = new AtomicBoolean();
         cancellations.put(spec.vmId(), cancelled);
+        HostLedger.Reservation room;
+        try {
+            room = admission.admit(spec, config.vmsDir().resolve(spec.vmId()).resolve(VmResources.SCRATCH), waitForRoom,
+                    output::waiting, cancelled::get);
+        } catch (RuntimeException e) {
+            cancellations.remove(spec.vmId());
+            throw e;
+        }
+        try {
+            return runAdmitted(spec, output, accelerator, bootTimeout, cancelled);
+        } finally {
+            room.close();
+            if (spec.diskGib() != ScratchDisks.KEPT_SIZE_GIB) {
+                // A VM of an unusual size leaves its template behind (a sparse 200 GiB file, say) unless pruned.
+                ledger.locked(live -> {
+                    resources.pruneScratchTemplates(live.stream().map(HostLedger.Claim::diskGib).toList());
+                    return null;
+                });
+            }
+        }
+    }
+
+    private VmResult runAdmitted(VmSpec spec, GuestOutput output, EngineConfig.Accelerator accelerator,
+            Duration bootTimeout, AtomicBoolean cancelled) {
         Instant created = clock.instant();
         // Proves a marker comes from the guest's init: the command runs as a user who cannot read it.
         String nonce = HexFormat.of().formatHex(unpredictable(8));
-        VmResources.Provisioned vm = resources.provision(spec, network -> new GuestConfig(spec.vmId(),
-                "kiln-" + spec.vmId().replaceFirst("^vm-", ""), nonce, network, spec.command(), spec.env(),
-                spec.timeout().toSeconds(), spec.runnerJitConfig()), spec.network());
+        VmResources.Provisioned vm;
+        try {
+            vm = resources.provision(spec, network -> new GuestConfig(spec.vmId(),
+                    "kiln-" + spec.vmId().replaceFirst("^vm-", ""), nonce, network, spec.command(), spec.env(),
+                    spec.timeout().toSeconds(), spec.runnerJitConfig()), spec.network());
+        } catch (RuntimeException e) {
+            cancellations.remove(spec.vmId());
+            throw e;
+        }
         Duration create = Duration.between(created, clock.instant());
         Process process = null;
         try {
+            // Without a Kiln process alive (kill -9), the VMM is stopped at this time by a watchdog of its own.
+            orphanDeadline(vm, clock.instant().plus(bootTimeout.multipliedBy(BUSY_BOOT_FACTOR)).plus(spec.timeout()));
             process = launch(spec, vm, accelerator);
-            log.debug("VM {} started ({} on {}), pid {}", spec.vmId(), driver.name(), accelerator, process.pid());
+            EngineWarmup.logger(VmEngine.class).debug("VM {} started ({} on {}), pid {}", spec.vmId(), driver.name(), accelerator, process.pid());
             return supervise(spec, vm, nonce, process, output, cancelled, created, create, bootTimeout);
         } finally {
             if (process != null && process.isAlive()) {
@@ -202,10 +249,62 @@ public final class VmEngine {
         try {
             Process process = builder.start();
             resources.recordProcess(vm, process.toHandle());
+            startWatchdog(vm, process.pid());
             return process;
         } catch (IOException e) {
             throw new KilnException(ErrorCode.HOST_PREREQUISITE_MISSING,
                     "cannot start %s: %s (run `kiln doctor`)".formatted(driver.name(), e.getMessage()), e);
+        }
+    }
+
+    /**
+     * Starts the VMM's watchdog: a shell loop, in a session of its own, that outlives this process and
+     * kills the VMM (if still the process started: its start time is checked) once the time in the VM's
+     * deadline file has passed. Journalled like the VMM, so a VM's end (or the next start) removes it.
+     */
+    private void startWatchdog(VmResources.Provisioned vm, long pid) {
+        String start = VmResources.startTicks(pid).orElse("gone");
+        ProcessBuilder builder = new ProcessBuilder("setsid", "sh", "-c", WATCHDOG, "kiln-watchdog",
+                Long.toString(pid), start, vm.dir().resolve(DEADLINE).toString())
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
+        try {
+            Process watchdog = builder.start();
+            resources.recordProcess(vm, watchdog.toHandle());
+        } catch (IOException e) {
+            throw new KilnException(ErrorCode.HOST_PREREQUISITE_MISSING,
+                    "cannot start the VM's watchdog (setsid, sh): %s (run `kiln doctor`)".formatted(e.getMessage()), e);
+        }
+    }
+
+    /**
+     * The watchdog's loop: wakes at least every 5 s (the deadline only moves earlier, when the guest is
+     * ready), leaves when the VMM is gone, kills it once the deadline has passed. POSIX sh.
+     */
+    private static final String WATCHDOG = """
+            p=$1 started=$2 file=$3
+            while :; do
+              read -r stat 2>/dev/null < /proc/$p/stat || exit 0
+              set -- $stat; shift 21
+              [ "$1" = "$started" ] || exit 0
+              read -r deadline 2>/dev/null < "$file" || exit 0
+              left=$((deadline - $(date +%s)))
+              if [ "$left" -le 0 ]; then kill -9 "$p"; exit 0; fi
+              [ "$left" -gt 5 ] && left=5
+              sleep "$left"
+            done
+            """;
+
+    /** Writes when the VM's watchdog kills it: {@code at} plus a grace that lets this process do it first. */
+    private static void orphanDeadline(VmResources.Provisioned vm, Instant at) {
+        Path file = vm.dir().resolve(DEADLINE);
+        Path temp = vm.dir().resolve(DEADLINE + ".tmp");
+        try {
+            Files.writeString(temp, at.plus(ORPHAN_GRACE).getEpochSecond() + "\n");
+            Files.move(temp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the VM's deadline " + file, e);
         }
     }
 
@@ -217,6 +316,7 @@ public final class VmEngine {
         Instant bootDeadline = started.plus(bootTimeout);
         Instant deadline = null;
         Instant readyAt = null;
+        boolean busyNoted = false;
         try {
             while (process.isAlive()) {
                 process.waitFor(10, TimeUnit.MILLISECONDS);
@@ -225,6 +325,7 @@ public final class VmEngine {
                 if (console.ready() && readyAt == null) {
                     readyAt = now;
                     deadline = now.plus(spec.timeout());
+                    orphanDeadline(vm, deadline);
                     output.ready();
                 }
                 if (console.exitCode().isPresent()) {
@@ -237,9 +338,28 @@ public final class VmEngine {
                             created, create, started, readyAt);
                 }
                 if (readyAt == null && now.isAfter(bootDeadline)) {
+                    // A guest that gets little CPU boots slowly: on a busy host its deadline moves on, up
+                    // to a limit, and a boot that fails even so is not blamed on a broken host.
+                    String load = HostLoad.busy(host.cpus());
+                    Instant limit = started.plus(bootTimeout.multipliedBy(BUSY_BOOT_FACTOR));
+                    if (load != null && now.isBefore(limit)) {
+                        bootDeadline = now.plus(bootTimeout).isAfter(limit) ? limit : now.plus(bootTimeout);
+                        if (!busyNoted) {
+                            EngineWarmup.logger(VmEngine.class).info("VM {} has not booted within {} on a busy host ({}): waiting up to {} in all",
+                                    spec.vmId(), format(bootTimeout), load,
+                                    format(bootTimeout.multipliedBy(BUSY_BOOT_FACTOR)));
+                            busyNoted = true;
+                        }
+                        continue;
+                    }
+                    String why = load != null
+                            ? "the guest printed no init marker within %s on a busy host (%s): retry when the host"
+                                    + " is less loaded (console log: %s)"
+                            : "the guest printed no init marker within %s (console log: %s)";
                     return end(spec, vm, process, VmResult.Outcome.BOOT_FAILED, OptionalInt.empty(),
-                            "the guest printed no init marker within %s (console log: %s)"
-                                    .formatted(format(bootTimeout), tail(vm.consoleLog())),
+                            load != null
+                                    ? why.formatted(format(Duration.between(started, now)), load, tail(vm.consoleLog()))
+                                    : why.formatted(format(bootTimeout), tail(vm.consoleLog())),
                             created, create, started, null);
                 }
                 if (deadline != null && now.isAfter(deadline)) {
@@ -282,7 +402,7 @@ public final class VmEngine {
         Duration boot = readyAt == null ? Duration.between(started, stopped) : Duration.between(started, readyAt);
         Duration run = readyAt == null ? Duration.ZERO : Duration.between(readyAt, stopped);
         if (outcome != VmResult.Outcome.EXITED) {
-            log.warn("VM {} ended {}: {}", spec.vmId(), outcome, detail);
+            EngineWarmup.logger(VmEngine.class).warn("VM {} ended {}: {}", spec.vmId(), outcome, detail);
         }
         return new VmResult(spec.vmId(), outcome, exitCode, detail, new VmResult.Timings(create, boot, run, destroy));
     }
@@ -319,7 +439,7 @@ public final class VmEngine {
      */
     private boolean probe(ImageManifest image) {
         VmSpec spec = new VmSpec(newVmId(), image, 1, 256, 1, Duration.ofSeconds(10), List.of("true"), Map.of(), false);
-        VmResult result = run(spec, GuestOutput.DISCARD, EngineConfig.Accelerator.KVM, Duration.ofSeconds(15));
+        VmResult result = run(spec, GuestOutput.DISCARD, EngineConfig.Accelerator.KVM, Duration.ofSeconds(15), true);
         if (result.outcome() == VmResult.Outcome.EXITED) {
             return true;
         }

@@ -39,6 +39,7 @@ final class VmResources {
     private static final String JOURNAL = "journal";
     private static final String STAGING = ".new-";
     private static final String IMAGE = "image";
+    static final String SCRATCH = "scratch.qcow2";
 
     /** VMs of this process: their directory locks are ours (a JVM cannot lock a file twice). */
     private final Set<String> owned = ConcurrentHashMap.newKeySet();
@@ -55,7 +56,7 @@ final class VmResources {
         this.cgroups = requireNonNull(cgroups, "cgroups is null");
         this.taps = new TapDevices(config.netns());
         this.firewall = new Firewall(config.netns(), config.vmNetwork(), config.egressAllowList(),
-                config.stateDir().resolve("nft.lock"));
+                config.networkDir().resolve("nft.lock"));
         this.disks = new ScratchDisks(config.scratchDir());
     }
 
@@ -105,11 +106,15 @@ final class VmResources {
                 throw new KilnException(ErrorCode.CONFLICT, "VM " + vmId + " already exists on this host");
             }
             owned.add(vmId);
-            // Locked before it gets its name, so a recovering process never mistakes it for a leftover.
-            Path staging = config.vmsDir().resolve(STAGING + vmId);
+            // Locked before anything else can see it: made and locked in this process's own staging folder,
+            // which recovery never scans, then moved into the VMs folder with its lock held (a lock belongs
+            // to the open file, not its name). Made in the VMs folder itself, a `.new-` folder was visible
+            // for a moment unlocked, and a Kiln process starting then removed it as a dead VM's leftovers.
+            Path staging = stagingDir().resolve(ProcessHandle.current().pid() + "." + vmId);
+            Files.createDirectories(staging.getParent());
             Files.createDirectory(staging);
             lockChannel = FileChannel.open(staging.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock lock = lockChannel.lock();
+            FileLock lock = FileLocks.lock(lockChannel);
             Files.move(staging, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             Files.writeString(dir.resolve(IMAGE), spec.image().digest());
             Journal journal = new Journal(dir.resolve(JOURNAL));
@@ -118,7 +123,7 @@ final class VmResources {
             String tapAddress = config.vmNetwork().tapAddress(slot);
             String guestAddress = config.vmNetwork().guestAddress(slot);
 
-            Path scratch = dir.resolve("scratch.qcow2");
+            Path scratch = dir.resolve(SCRATCH);
             GuestConfig.Network network = withNetwork
                     ? new GuestConfig.Network(guestAddress, 30, tapAddress, config.dns()) : null;
             Path configDrive = dir.resolve("config.tar");
@@ -169,6 +174,11 @@ final class VmResources {
         }
     }
 
+    /** Removes the scratch templates of sizes no VM claims (called under the host ledger's lock). */
+    void pruneScratchTemplates(List<Integer> sizesInUse) {
+        disks.prune(sizesInUse);
+    }
+
     /** Memory for the guest plus what QEMU itself needs; the guest's RAM is never over-committed. */
     static long memoryLimitBytes(long guestMib) {
         return (guestMib + 256 + QemuDriver.TCG_CACHE_MIB) << 20;
@@ -216,6 +226,7 @@ final class VmResources {
      */
     List<String> recoverLeftovers() {
         List<String> recovered = new ArrayList<>();
+        removeDeadStaging();
         if (!Files.isDirectory(config.vmsDir())) {
             return recovered;
         }
@@ -242,6 +253,33 @@ final class VmResources {
             throw new UncheckedIOException("cannot scan " + config.vmsDir(), e);
         }
         return recovered;
+    }
+
+    /**
+     * A staging folder holds nothing but its lock file, for the moment between its making and its move;
+     * one whose process (named in its name) is gone was left by a kill in that moment.
+     */
+    private void removeDeadStaging() {
+        if (!Files.isDirectory(stagingDir())) {
+            return;
+        }
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(stagingDir())) {
+            for (Path dir : dirs) {
+                String name = dir.getFileName().toString();
+                int dot = name.indexOf('.');
+                boolean alive = dot > 0 && name.substring(0, dot).chars().allMatch(Character::isDigit)
+                        && ProcessHandle.of(Long.parseLong(name.substring(0, dot))).isPresent();
+                if (!alive) {
+                    ImageStore.deleteTree(dir);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot scan " + stagingDir(), e);
+        }
+    }
+
+    private Path stagingDir() {
+        return config.stateDir().resolve("staging");
     }
 
     /** Live VMs (of any Kiln process on this host) booted from the image with this digest. */

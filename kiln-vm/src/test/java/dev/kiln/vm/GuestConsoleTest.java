@@ -43,6 +43,45 @@ class GuestConsoleTest {
         assertThat(output.stderr()).isEqualTo("warning\n");
     }
 
+    /**
+     * A guest that prints far more than the cap: its console log on the host stays within the cap (its head
+     * cut out in place, as QEMU keeps appending through the same open file), starts with a notice saying
+     * so, ends with the latest output, and nothing of the output or the exit marker is lost on the way.
+     */
+    @Test
+    void aLogFarPastItsCapKeepsItsTailAndSaysSoWithNothingLost() throws IOException {
+        Path console = dir.resolve("console.log");
+        var output = new TestHost.Output();
+        long cap = 64 << 10;
+        var guest = new GuestConsole(console, dir.resolve("stderr.log"), "n0nce", output, cap, 16 << 10);
+        StringBuilder printed = new StringBuilder();
+        // As QEMU's file chardev with append=on: one descriptor, opened once, O_APPEND.
+        try (var vmm = java.nio.channels.FileChannel.open(console, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.APPEND)) {
+            vmm.write(StandardCharsets.ISO_8859_1.encode("[    0.1] Linux booting\n\u001eKILN-READY:n0nce\n"));
+            for (int chunk = 0; chunk < 1000; chunk++) {
+                StringBuilder lines = new StringBuilder();
+                for (int line = 0; line < 100; line++) {
+                    lines.append("chunk ").append(chunk).append(" line ").append(line).append('\n');
+                }
+                printed.append(lines);
+                vmm.write(StandardCharsets.ISO_8859_1.encode(lines.toString()));
+                guest.poll();
+                assertThat(Files.size(console)).as("console log after chunk %d", chunk).isLessThan(cap + (8 << 10));
+            }
+            vmm.write(StandardCharsets.ISO_8859_1.encode("last words\n\u001eKILN-EXIT:n0nce:7\n"));
+            printed.append("last words\n");
+            guest.poll();
+        }
+
+        assertThat(printed.length()).isGreaterThan(20 * (int) cap);
+        assertThat(guest.exitCode()).hasValue(7);
+        assertThat(output.stdout()).isEqualTo(printed.toString());
+        String kept = Files.readString(console, StandardCharsets.ISO_8859_1);
+        assertThat(kept).startsWith("[kiln: this log is capped at 64 KiB:").contains("bytes of it after this block were dropped")
+                .endsWith("chunk 999 line 99\nlast words\n\u001eKILN-EXIT:n0nce:7\n");
+    }
+
     @Test
     void markerLookalikesFromTheCommandArePassedThrough() throws IOException {
         Path console = dir.resolve("console.log");

@@ -119,6 +119,17 @@ final class TestHost implements AutoCloseable, BeforeAllCallback, AfterEachCallb
     static final class Output implements GuestOutput {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream();
         private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        private final List<String> waits = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        @Override
+        public void waiting(String message) {
+            waits.add(message);
+        }
+
+        /** What the engine said while the VM waited for room. */
+        List<String> waits() {
+            return waits;
+        }
 
         @Override
         public synchronized void stdout(byte[] bytes, int offset, int length) {
