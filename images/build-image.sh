@@ -69,6 +69,12 @@ echo 'runner ALL=(ALL) NOPASSWD:ALL' > "$rootfs/etc/sudoers.d/runner"
 chmod 440 "$rootfs/etc/sudoers.d/runner"
 install -m 755 "$here/guest/kiln-init" "$rootfs/sbin/kiln-init"
 install -m 755 "$here/guest/kiln-root" "$rootfs/sbin/kiln-root"
+# The boot's tools as busybox applets (static: no dynamic loading, cheap to start under emulation).
+mkdir -p "$rootfs/usr/lib/kiln/bin"
+for applet in mount umount mkdir cat cp chmod chown tar stty hostname sync usleep reboot pivot_root chroot \
+    env sleep; do
+  ln -sf /bin/busybox "$rootfs/usr/lib/kiln/bin/$applet"
+done
 [ -x "$recipe_dir/customize.sh" ] && "$recipe_dir/customize.sh" "$rootfs" "$cache"
 chroot "$rootfs" apt-get clean
 rm -rf "$rootfs/var/lib/apt/lists/"* "$rootfs/var/cache/apt/"*.bin "$rootfs/var/log/"*.log
