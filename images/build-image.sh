@@ -2,9 +2,12 @@
 # Builds one Kiln guest image from Debian's packages only.
 #   build-image.sh RECIPE OUT_DIR CACHE_DIR
 # RECIPE is a folder under images/ holding recipe.env (what to install) and optionally customize.sh
-# (run with the root filesystem's path). OUT_DIR receives vmlinuz, initrd.img, rootfs.ext4 and
-# image.env; kiln-vm's ImageBuilder digests them and moves them into the store only when this
-# script has succeeded, so a half-built image is never used.
+# (run with the root filesystem's path). KILN_KERNEL picks the kernel: kiln (the default: built from
+# images/kernel/ once and cached, everything built in, no initrd, no modules) or debian-cloud (the
+# fallback: Debian's cloud kernel, its modules in the root and an initrd that loads the ones needed
+# to reach it). OUT_DIR receives vmlinuz, rootfs.ext4, initrd.img (debian-cloud only) and image.env;
+# kiln-vm's ImageBuilder digests them and moves them into the store only when this script has
+# succeeded, so a half-built image is never used.
 set -euo pipefail
 recipe_dir=$(cd "$(dirname "$0")" && pwd)/$1
 out=$2
@@ -23,14 +26,31 @@ work=$(mktemp -d "$out/.work.XXXXXX")
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 
-step "kernel: $KERNEL_PACKAGE"
-kernel_pkg=$(apt-cache depends "$KERNEL_PACKAGE" | awk '/Depends: linux-image-/ {print $2; exit}')
-[ -n "$kernel_pkg" ] || { echo "apt-cache finds no kernel behind $KERNEL_PACKAGE: run apt-get update" >&2; exit 3; }
-( cd "$cache/kernel" && ls "${kernel_pkg}"_*.deb >/dev/null 2>&1 || apt-get download -q "$kernel_pkg" >/dev/null )
-kernel_deb=$(ls "$cache/kernel/${kernel_pkg}"_*.deb | head -1)
-dpkg-deb -x "$kernel_deb" "$work/kernel"
-kver=$(ls "$work/kernel/lib/modules")
-cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
+kernel=${KILN_KERNEL:-kiln}
+case $kernel in
+  kiln)
+    # Built first: it is the long step (minutes, once), and cached across images and rebuilds.
+    step "kernel: Kiln's, from images/kernel/"
+    kernel_dir=$("$here/kernel/build-kernel.sh" "$cache" | tail -1)
+    # shellcheck source=/dev/null
+    . "$kernel_dir/kernel.env"
+    kver=$KERNEL_VERSION
+    kernel_recipe=$KERNEL_RECIPE_DIGEST
+    cp "$kernel_dir/vmlinux" "$out/vmlinuz"
+    ;;
+  debian-cloud)
+    step "kernel: $KERNEL_PACKAGE"
+    kernel_pkg=$(apt-cache depends "$KERNEL_PACKAGE" | awk '/Depends: linux-image-/ {print $2; exit}')
+    [ -n "$kernel_pkg" ] || { echo "apt-cache finds no kernel behind $KERNEL_PACKAGE: run apt-get update" >&2; exit 3; }
+    ( cd "$cache/kernel" && ls "${kernel_pkg}"_*.deb >/dev/null 2>&1 || apt-get download -q "$kernel_pkg" >/dev/null )
+    kernel_deb=$(ls "$cache/kernel/${kernel_pkg}"_*.deb | head -1)
+    dpkg-deb -x "$kernel_deb" "$work/kernel"
+    kver=$(ls "$work/kernel/lib/modules")
+    kernel_recipe=$(basename "$kernel_deb")
+    cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
+    ;;
+  *) echo "KILN_KERNEL=$kernel: the kernels are kiln and debian-cloud" >&2; exit 2 ;;
+esac
 
 step "root filesystem: debootstrap $SUITE ($VARIANT) with $PACKAGES"
 debootstrap --variant="$VARIANT" --include="$PACKAGES" --cache-dir="$cache/debs" \
@@ -38,42 +58,54 @@ debootstrap --variant="$VARIANT" --include="$PACKAGES" --cache-dir="$cache/debs"
   || { tail -20 "$work/debootstrap.log" >&2; echo "debootstrap failed (log above)" >&2; exit 4; }
 rootfs=$work/rootfs
 
-step "modules, users and the guest init"
-mkdir -p "$rootfs/lib/modules"
-cp -a "$work/kernel/lib/modules/$kver" "$rootfs/lib/modules/"
-depmod -b "$rootfs" "$kver"
+step "users and the guest init"
+if [ "$kernel" = debian-cloud ]; then
+  mkdir -p "$rootfs/lib/modules"
+  cp -a "$work/kernel/lib/modules/$kver" "$rootfs/lib/modules/"
+  depmod -b "$rootfs" "$kver"
+fi
 chroot "$rootfs" /usr/sbin/useradd --create-home --uid 1001 --shell /bin/bash runner
 echo 'runner ALL=(ALL) NOPASSWD:ALL' > "$rootfs/etc/sudoers.d/runner"
 chmod 440 "$rootfs/etc/sudoers.d/runner"
 install -m 755 "$here/guest/kiln-init" "$rootfs/sbin/kiln-init"
+install -m 755 "$here/guest/kiln-root" "$rootfs/sbin/kiln-root"
+# The boot's tools as busybox applets (static: no dynamic loading, cheap to start under emulation).
+mkdir -p "$rootfs/usr/lib/kiln/bin"
+for applet in mount umount mkdir cat cp chmod chown tar stty hostname sync usleep reboot pivot_root chroot \
+    env sleep; do
+  ln -sf /bin/busybox "$rootfs/usr/lib/kiln/bin/$applet"
+done
 [ -x "$recipe_dir/customize.sh" ] && "$recipe_dir/customize.sh" "$rootfs" "$cache"
 chroot "$rootfs" apt-get clean
 rm -rf "$rootfs/var/lib/apt/lists/"* "$rootfs/var/cache/apt/"*.bin "$rootfs/var/log/"*.log
 
-step "initrd with $INITRD_MODULES"
-initrd=$work/initrd
-mkdir -p "$initrd/bin" "$initrd/lib/modules" "$initrd/proc" "$initrd/sys" "$initrd/dev"
-cp /bin/busybox "$initrd/bin/busybox"
-install -m 755 "$here/guest/initrd-init" "$initrd/init"
-: > "$initrd/lib/modules/load-order"
-for module in $INITRD_MODULES; do
-  modprobe -d "$rootfs" -S "$kver" --show-depends "$module" | while read -r kind path _; do
-    [ "$kind" = insmod ] || continue
-    name=$(basename "$path")
-    grep -qx "$name" "$initrd/lib/modules/load-order" && continue
-    cp "$rootfs$path" "$initrd/lib/modules/$name" 2>/dev/null || cp "$path" "$initrd/lib/modules/$name"
-    echo "$name" >> "$initrd/lib/modules/load-order"
+if [ "$kernel" = debian-cloud ]; then
+  step "initrd with $INITRD_MODULES"
+  initrd=$work/initrd
+  mkdir -p "$initrd/bin" "$initrd/lib/modules" "$initrd/proc" "$initrd/sys" "$initrd/dev"
+  cp /bin/busybox "$initrd/bin/busybox"
+  install -m 755 "$here/guest/kiln-root" "$initrd/init"
+  : > "$initrd/lib/modules/load-order"
+  for module in $INITRD_MODULES; do
+    modprobe -d "$rootfs" -S "$kver" --show-depends "$module" | while read -r kind path _; do
+      [ "$kind" = insmod ] || continue
+      name=$(basename "$path")
+      grep -qx "$name" "$initrd/lib/modules/load-order" && continue
+      cp "$rootfs$path" "$initrd/lib/modules/$name" 2>/dev/null || cp "$path" "$initrd/lib/modules/$name"
+      echo "$name" >> "$initrd/lib/modules/load-order"
+    done
   done
-done
-(cd "$initrd" && find . | sort | cpio -o -H newc --quiet --reproducible) | gzip -1 > "$out/initrd.img"
+  (cd "$initrd" && find . | sort | cpio -o -H newc --quiet --reproducible) | gzip -1 > "$out/initrd.img"
+fi
 
 step "ext4 image"
 size_mib=$(( $(du -sm "$rootfs" | cut -f1) * 12 / 10 + 64 ))
 rm -f "$out/rootfs.ext4"
 mkfs.ext4 -q -F -L kiln-root -O ^has_journal -d "$rootfs" "$out/rootfs.ext4" "${size_mib}M"
 cat > "$out/image.env" <<ENV
+KERNEL_SOURCE=$kernel
 KERNEL_VERSION=$kver
-KERNEL_PACKAGE_FILE=$(basename "$kernel_deb")
+KERNEL_RECIPE=$kernel_recipe
 SUITE=$SUITE
 ENV
 [ -f "$rootfs/usr/lib/kiln/runner.env" ] && cat "$rootfs/usr/lib/kiln/runner.env" >> "$out/image.env"

@@ -35,8 +35,10 @@ if [ -n "${KILN_RUNNER_TARBALL:-}" ]; then
   echo "[kiln image build] installed actions runner ${version:-of unknown version} from $(basename "$tarball")"
 fi
 mkdir -p "$rootfs/etc/docker"
+# Docker's data on the VM's scratch disk, named here once rather than bind-mounted at every boot.
 cat > "$rootfs/etc/docker/daemon.json" <<'JSON'
 {
+  "data-root": "/run/kiln/scratch/docker",
   "storage-driver": "overlay2",
   "log-driver": "json-file",
   "features": { "buildkit": true }

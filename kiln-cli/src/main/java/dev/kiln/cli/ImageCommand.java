@@ -36,13 +36,19 @@ final class ImageCommand {
                 description = "install the official GitHub actions runner from this tarball (never downloaded)")
         java.nio.file.Path runnerTarball;
 
+        @Option(names = "--kernel", paramLabel = "KERNEL",
+                description = "kiln (default: Kiln's own kernel from images/kernel/, built once and cached) or"
+                        + " debian-cloud (Debian's cloud kernel with an initrd; the fallback)")
+        String kernel = ImageBuilder.KERNELS.getFirst();
+
         final HostOptions host = new HostOptions();
 
         @Override
         public Integer call() {
             ImageStore store = host.images();
             ImageBuilder builder = new ImageBuilder(HostOptions.recipes(), store, host.stateDir().resolve("cache"));
-            ImageManifest image = builder.build(recipe, name == null ? recipe : name, runnerTarball, force, System.out);
+            ImageManifest image = builder.build(recipe, name == null ? recipe : name, runnerTarball, kernel, force,
+                    System.out);
             image.runnerAgeWarning(java.time.LocalDate.now(java.time.ZoneOffset.UTC)).ifPresent(System.err::println);
             System.out.printf("%s %s%n", image.name(), image.digest());
             return ExitCodes.OK;
@@ -65,13 +71,13 @@ final class ImageCommand {
                 System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(images));
                 return ExitCodes.OK;
             }
-            System.out.printf("%-16s %-14s %-24s %10s  %-22s %s%n", "NAMES", "DIGEST", "VERSION", "ROOTFS", "KERNEL",
+            System.out.printf("%-16s %-14s %-24s %10s  %-28s %s%n", "NAMES", "DIGEST", "VERSION", "ROOTFS", "KERNEL",
                     "RUNNER");
             var today = java.time.LocalDate.now(java.time.ZoneOffset.UTC);
             for (ImageManifest image : images) {
-                System.out.printf("%-16s %-14s %-24s %9dM  %-22s %s%n",
+                System.out.printf("%-16s %-14s %-24s %9dM  %-28s %s%n",
                         String.join(",", names.getOrDefault(image.digest(), List.of("-"))), image.shortDigest(),
-                        image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernelVersion(),
+                        image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernel(),
                         image.runnerVersion() == null ? "-" : image.runnerVersion() + " (" + image.runnerInstalledOn() + ")");
             }
             for (ImageManifest image : images) {

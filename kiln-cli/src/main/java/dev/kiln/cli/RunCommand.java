@@ -156,7 +156,7 @@ final class RunCommand implements Callable<Integer> {
         }
         VmResult result;
         try {
-            result = engine.run(spec, new StandardStreams(), !options.<Boolean>get(NO_WAIT));
+            result = engine.run(spec, new StandardStreams(verbose), !options.<Boolean>get(NO_WAIT));
         } finally {
             finished.countDown();
         }
@@ -221,6 +221,20 @@ final class RunCommand implements Callable<Integer> {
     private static final class StandardStreams implements GuestOutput {
         private final OutputStream out = new FileOutputStream(FileDescriptor.out);
         private final OutputStream err = new FileOutputStream(FileDescriptor.err);
+        private final boolean verbose;
+
+        StandardStreams(boolean verbose) {
+            this.verbose = verbose;
+        }
+
+        @Override
+        public void phase(String name, java.time.Duration sinceStart, String guestUptime) {
+            if (verbose) {
+                // Where a boot's time goes: the host's clock, and the guest's (slow under emulation).
+                System.err.println("kiln: guest phase " + name + " at " + sinceStart.toMillis()
+                        + " ms after the VMM started (guest uptime " + guestUptime + " s)");
+            }
+        }
 
         @Override
         public void waiting(String message) {

@@ -71,6 +71,7 @@ class ImagePruneTest {
         Files.writeString(built.resolve(ImageManifest.KERNEL), kernel);
         Files.writeString(built.resolve(ImageManifest.INITRD), "initrd");
         Files.writeString(built.resolve(ImageManifest.ROOTFS), "rootfs");
-        return store.add(built, name, "1", "x86_64", "recipe", "6.1", null, null);
+        return store.add(built, name, "1", "x86_64", "recipe",
+                new ImageManifest.Kernel(ImageManifest.Kernel.KILN, "6.1.192-kiln", "k"), null, null);
     }
 }

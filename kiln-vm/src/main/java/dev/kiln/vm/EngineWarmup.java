@@ -83,7 +83,8 @@ public final class EngineWarmup {
             // Last, for bin/kiln's class-data archive, which is first made from what this loads.
             var entry = new ImageManifest.FileEntry("0".repeat(64), 1);
             ManifestJson.read(ManifestJson.write(new ImageManifest("warmup", "1", "x86_64", "sha256:" + "0".repeat(64),
-                    "0", "6.1", Map.of(ImageManifest.KERNEL, entry, ImageManifest.INITRD, entry, ImageManifest.ROOTFS, entry),
+                    "0", new ImageManifest.Kernel(ImageManifest.Kernel.KILN, "6.1", "0"),
+                    Map.of(ImageManifest.KERNEL, entry, ImageManifest.ROOTFS, entry),
                     null, null)));
         } catch (IOException e) {
             throw new UncheckedIOException("warming up the engine's JSON", e);

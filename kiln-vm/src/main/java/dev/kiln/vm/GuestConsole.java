@@ -12,11 +12,16 @@ import java.util.OptionalInt;
  * Reads a guest's serial logs as they grow. ttyS0 carries the boot log, then the ready marker,
  * then the command's stdout and finally the exit marker; ttyS1 carries only the command's stderr.
  * Markers start with the ASCII record separator and carry the VM's nonce, so output that merely
- * looks like a marker is passed through.
+ * looks like a marker is passed through. Before the ready marker the guest's init marks its boot
+ * phases with "<RS>KILN-PHASE:name:uptime" lines; the command cannot fake one (it has not started).
  */
 final class GuestConsole {
     static final byte RS = 0x1e;
     private static final int MAX_MARKER = 200;
+    private static final byte[] PHASE = "\u001eKILN-PHASE:".getBytes(StandardCharsets.US_ASCII);
+
+    /** A boot phase the guest reached, with its own uptime then (seconds, as /proc/uptime has it). */
+    record Phase(String name, String guestUptime) {}
 
     private final Path consoleLog;
     private final Path stderrLog;
@@ -30,6 +35,7 @@ final class GuestConsole {
     private OptionalInt exitCode = OptionalInt.empty();
     private final LogCap consoleCap;
     private final LogCap stderrCap;
+    private final java.util.List<Phase> phases = new java.util.ArrayList<>();
 
     GuestConsole(Path consoleLog, Path stderrLog, String nonce, GuestOutput output) {
         this(consoleLog, stderrLog, nonce, output, LogCap.DEFAULT_CAP, LogCap.DEFAULT_KEEP);
@@ -52,6 +58,13 @@ final class GuestConsole {
 
     OptionalInt exitCode() {
         return exitCode;
+    }
+
+    /** The phases seen since the last call. */
+    java.util.List<Phase> takePhases() {
+        var taken = java.util.List.copyOf(phases);
+        phases.clear();
+        return taken;
     }
 
     /** Reads what both logs gained since the last call and passes the command's output on. */
@@ -78,11 +91,11 @@ final class GuestConsole {
     private void scan() {
         if (!ready) {
             int at = indexOf(pending, readyMarker, 0);
+            int lastNewline = findPhases(at < 0 ? pending.length : at);
             if (at < 0) {
-                // keep only a tail that could be the start of the marker
-                if (pending.length > readyMarker.length) {
-                    pending = java.util.Arrays.copyOfRange(pending, pending.length - readyMarker.length, pending.length);
-                }
+                // keep an unfinished line (bounded) that may be a phase or the start of the marker
+                int keepFrom = Math.max(lastNewline + 1, pending.length - MAX_MARKER);
+                pending = java.util.Arrays.copyOfRange(pending, keepFrom, pending.length);
                 return;
             }
             ready = true;
@@ -117,6 +130,28 @@ final class GuestConsole {
             start = rs + 1;
         }
         pending = java.util.Arrays.copyOfRange(pending, start, pending.length);
+    }
+
+    /** Records the phase lines complete before {@code end}; returns the index of the last newline, or -1. */
+    private int findPhases(int end) {
+        int lineStart = 0;
+        int lastNewline = -1;
+        for (int i = 0; i < end; i++) {
+            if (pending[i] != '\n') {
+                continue;
+            }
+            int at = indexOf(java.util.Arrays.copyOfRange(pending, lineStart, i), PHASE, 0);
+            if (at >= 0) {
+                String[] parts = new String(pending, lineStart + at + PHASE.length, i - lineStart - at - PHASE.length,
+                        StandardCharsets.US_ASCII).strip().split(":", 2);
+                if (parts.length == 2 && parts[0].matches("[a-z0-9-]{1,32}") && parts[1].matches("[0-9.]{1,16}")) {
+                    phases.add(new Phase(parts[0], parts[1]));
+                }
+            }
+            lineStart = i + 1;
+            lastNewline = i;
+        }
+        return lastNewline;
     }
 
     private static byte[] readFrom(Path file, long offset) {

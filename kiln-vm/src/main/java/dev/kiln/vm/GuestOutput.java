@@ -8,6 +8,14 @@ public interface GuestOutput {
     /** The guest printed its init marker: it booted and its command starts now. */
     default void ready() {}
 
+    /**
+     * The guest reached a boot phase (kernel → init → network → dockerd → the ready marker).
+     *
+     * @param sinceStart on the host's clock, since the VMM was started
+     * @param guestUptime the guest's own uptime then, in seconds (runs slow under emulation)
+     */
+    default void phase(String name, java.time.Duration sinceStart, String guestUptime) {}
+
     void stdout(byte[] bytes, int offset, int length);
 
     void stderr(byte[] bytes, int offset, int length);

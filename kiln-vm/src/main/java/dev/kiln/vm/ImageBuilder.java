@@ -18,8 +18,9 @@ import java.util.stream.Stream;
 
 /**
  * Builds an image from a recipe under {@code images/} with {@code images/build-image.sh}: Debian's
- * packages only. Idempotent: when the recipe, the guest files and the kernel package are those of
- * the image the name already points at, nothing is rebuilt.
+ * packages only. The image boots Kiln's own kernel ({@code images/kernel/}, built once per recipe and
+ * cached) or, as a fallback, Debian's cloud kernel with an initrd. Idempotent: when the recipe, the
+ * guest files and the kernel are those of the image the name already points at, nothing is rebuilt.
  */
 public final class ImageBuilder {
     private final Path recipesDir;
@@ -41,12 +42,21 @@ public final class ImageBuilder {
         }
     }
 
+    /** The kernels an image can boot, the first being the default. */
+    public static final List<String> KERNELS = List.of(ImageManifest.Kernel.KILN, ImageManifest.Kernel.DEBIAN_CLOUD);
+
     /**
      * Builds {@code recipe} and stores it as {@code name}.
      *
      * @param runnerTarball the official actions runner tarball to install, or null
+     * @param kernel one of {@link #KERNELS}
      */
-    public ImageManifest build(String recipe, String name, Path runnerTarball, boolean force, PrintStream progress) {
+    public ImageManifest build(String recipe, String name, Path runnerTarball, String kernel, boolean force,
+            PrintStream progress) {
+        if (!KERNELS.contains(kernel)) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--kernel %s: the kernels are %s"
+                    .formatted(kernel, String.join(", ", KERNELS)));
+        }
         if (!recipes().contains(recipe)) {
             throw new KilnException(ErrorCode.IMAGE_NOT_FOUND, "no recipe '%s' in %s; recipes: %s"
                     .formatted(recipe, recipesDir, String.join(", ", recipes())));
@@ -58,7 +68,7 @@ public final class ImageBuilder {
         if (runnerTarball != null && !Files.isRegularFile(runnerTarball)) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--runner-tarball " + runnerTarball + " is not a file");
         }
-        String recipeDigest = recipeDigest(recipe, runnerTarball);
+        String recipeDigest = recipeDigest(recipe, runnerTarball, kernel);
         var existing = store.findByName(name);
         if (!force && existing.isPresent() && recipeDigest.equals(existing.get().recipeDigest())) {
             progress.printf("[kiln image build] %s is up to date (%s); --force rebuilds it%n", name,
@@ -72,12 +82,13 @@ public final class ImageBuilder {
             throw new UncheckedIOException(e);
         }
         try {
-            runBuildScript(recipe, out, runnerTarball, progress);
+            runBuildScript(recipe, out, runnerTarball, kernel, progress);
             Map<String, String> built = readEnv(out.resolve("image.env"));
             Files.delete(out.resolve("image.env"));
+            var bootedKernel = new ImageManifest.Kernel(built.getOrDefault("KERNEL_SOURCE", kernel),
+                    built.getOrDefault("KERNEL_VERSION", "unknown"), built.get("KERNEL_RECIPE"));
             ImageManifest image = store.add(out, name, built.getOrDefault("SUITE", "") + "-" + recipeDigest.substring(0, 8),
-                    "x86_64", recipeDigest, built.getOrDefault("KERNEL_VERSION", "unknown"), built.get("RUNNER_VERSION"),
-                    built.get("RUNNER_INSTALLED"));
+                    "x86_64", recipeDigest, bootedKernel, built.get("RUNNER_VERSION"), built.get("RUNNER_INSTALLED"));
             progress.printf("[kiln image build] stored %s as %s%n", name, image.digest());
             return image;
         } catch (IOException e) {
@@ -91,10 +102,12 @@ public final class ImageBuilder {
         }
     }
 
-    private void runBuildScript(String recipe, Path out, Path runnerTarball, PrintStream progress) throws IOException {
+    private void runBuildScript(String recipe, Path out, Path runnerTarball, String kernel, PrintStream progress)
+            throws IOException {
         List<String> command = List.of(recipesDir.resolve("build-image.sh").toString(), recipe, out.toString(),
                 cacheDir.toString());
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().put("KILN_KERNEL", kernel);
         if (runnerTarball != null) {
             builder.environment().put("KILN_RUNNER_TARBALL", runnerTarball.toAbsolutePath().toString());
         }
@@ -114,7 +127,7 @@ public final class ImageBuilder {
     }
 
     /** Digest of everything that decides the image's content. */
-    String recipeDigest(String recipe, Path runnerTarball) {
+    String recipeDigest(String recipe, Path runnerTarball, String kernel) {
         StringBuilder inputs = new StringBuilder();
         List<Path> files = new ArrayList<>();
         files.add(recipesDir.resolve("build-image.sh"));
@@ -127,8 +140,15 @@ public final class ImageBuilder {
         for (Path file : files) {
             inputs.append(recipesDir.relativize(file)).append(' ').append(ImageStore.sha256(file)).append('\n');
         }
-        String kernelPackage = readEnv(recipesDir.resolve(recipe).resolve("recipe.env")).getOrDefault("KERNEL_PACKAGE", "");
-        inputs.append(HostCommand.execute(List.of("apt-cache", "policy", kernelPackage), null).stdout());
+        inputs.append("kernel ").append(kernel).append('\n');
+        if (kernel.equals(ImageManifest.Kernel.KILN)) {
+            // The digest of the kernel's recipe and of the source package's version.
+            inputs.append(HostCommand.execute(List.of(recipesDir.resolve("kernel/build-kernel.sh").toString(), "--digest"),
+                    null).stdout());
+        } else {
+            String kernelPackage = readEnv(recipesDir.resolve(recipe).resolve("recipe.env")).getOrDefault("KERNEL_PACKAGE", "");
+            inputs.append(HostCommand.execute(List.of("apt-cache", "policy", kernelPackage), null).stdout());
+        }
         if (runnerTarball != null) {
             inputs.append("runner ").append(ImageStore.sha256(runnerTarball)).append('\n');
         }

@@ -124,10 +124,13 @@ public final class ImageStore {
      * its digest, then points the name at it.
      */
     public ImageManifest add(Path builtDir, String name, String version, String arch, String recipeDigest,
-            String kernelVersion, String runnerVersion, String runnerInstalledOn) {
+            ImageManifest.Kernel kernel, String runnerVersion, String runnerInstalledOn) {
         Map<String, ImageManifest.FileEntry> files = new TreeMap<>();
         for (String file : List.of(ImageManifest.KERNEL, ImageManifest.INITRD, ImageManifest.ROOTFS)) {
             Path path = builtDir.resolve(file);
+            if (file.equals(ImageManifest.INITRD) && !Files.exists(path)) {
+                continue; // Kiln's own kernel boots without one
+            }
             try {
                 files.put(file, new ImageManifest.FileEntry(sha256(path), Files.size(path)));
             } catch (IOException e) {
@@ -135,7 +138,7 @@ public final class ImageStore {
             }
         }
         String digest = digestOf(name, arch, files);
-        ImageManifest manifest = new ImageManifest(name, version, arch, digest, recipeDigest, kernelVersion, files,
+        ImageManifest manifest = new ImageManifest(name, version, arch, digest, recipeDigest, kernel, files,
                 runnerVersion, runnerInstalledOn);
         try {
             Files.write(builtDir.resolve(MANIFEST), ManifestJson.write(manifest));

@@ -28,7 +28,11 @@ final class ManifestJson {
             out.writeStringField("arch", manifest.arch());
             out.writeStringField("digest", manifest.digest());
             out.writeStringField("recipeDigest", manifest.recipeDigest());
-            out.writeStringField("kernelVersion", manifest.kernelVersion());
+            out.writeObjectFieldStart("kernel");
+            out.writeStringField("source", manifest.kernel().source());
+            out.writeStringField("version", manifest.kernel().version());
+            out.writeStringField("recipe", manifest.kernel().recipe());
+            out.writeEndObject();
             out.writeObjectFieldStart("files");
             for (var file : manifest.files().entrySet()) {
                 out.writeObjectFieldStart(file.getKey());
@@ -50,6 +54,7 @@ final class ManifestJson {
             expect(in, in.nextToken(), JsonToken.START_OBJECT, "the manifest");
             Map<String, String> text = new TreeMap<>();
             Map<String, ImageManifest.FileEntry> files = null;
+            ImageManifest.Kernel kernel = null;
             while (in.nextToken() == JsonToken.FIELD_NAME) {
                 String field = in.currentName();
                 JsonToken value = in.nextToken();
@@ -57,6 +62,7 @@ final class ManifestJson {
                     case "name", "version", "arch", "digest", "recipeDigest", "kernelVersion", "runnerVersion",
                             "runnerInstalledOn" -> text.put(field, string(in, value, field));
                     case "files" -> files = files(in, value);
+                    case "kernel" -> kernel = kernel(in, value);
                     default -> throw new IOException("unknown field '%s' in the manifest".formatted(field));
                 }
             }
@@ -71,14 +77,38 @@ final class ManifestJson {
             if (files == null) {
                 throw new IOException("the manifest has no files");
             }
+            if (kernel == null) {
+                // Manifests written before images recorded their kernel: all booted Debian's cloud kernel.
+                if (text.get("kernelVersion") == null) {
+                    throw new IOException("the manifest has no kernel");
+                }
+                kernel = new ImageManifest.Kernel(ImageManifest.Kernel.DEBIAN_CLOUD, text.get("kernelVersion"), null);
+            }
             try {
                 return new ImageManifest(text.get("name"), text.get("version"), text.get("arch"), text.get("digest"),
-                        text.get("recipeDigest"), text.get("kernelVersion"), files, text.get("runnerVersion"),
+                        text.get("recipeDigest"), kernel, files, text.get("runnerVersion"),
                         text.get("runnerInstalledOn"));
             } catch (IllegalArgumentException e) {
                 throw new IOException(e.getMessage(), e);
             }
         }
+    }
+
+    private static ImageManifest.Kernel kernel(JsonParser in, JsonToken value) throws IOException {
+        expect(in, value, JsonToken.START_OBJECT, "kernel");
+        Map<String, String> fields = new TreeMap<>();
+        while (in.nextToken() == JsonToken.FIELD_NAME) {
+            String field = in.currentName();
+            JsonToken token = in.nextToken();
+            switch (field) {
+                case "source", "version", "recipe" -> fields.put(field, string(in, token, "kernel." + field));
+                default -> throw new IOException("unknown field 'kernel.%s' in the manifest".formatted(field));
+            }
+        }
+        if (fields.get("source") == null || fields.get("version") == null) {
+            throw new IOException("kernel needs source and version");
+        }
+        return new ImageManifest.Kernel(fields.get("source"), fields.get("version"), fields.get("recipe"));
     }
 
     private static Map<String, ImageManifest.FileEntry> files(JsonParser in, JsonToken value) throws IOException {

@@ -41,12 +41,12 @@ public final class QemuDriver implements VmmDriver {
                 "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                 "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
                 "-kernel", plan.kernel().toString(),
-                "-initrd", plan.initrd().toString(),
                 "-append", plan.kernelCommandLine(),
                 "-chardev", "file,id=console,append=on,path=" + plan.consoleLog(),
                 "-serial", "chardev:console",
                 "-chardev", "file,id=stderr,append=on,path=" + plan.stderrLog(),
                 "-device", "isa-serial,chardev=stderr,iobase=0x2f8,irq=3",
+                // The root disk comes first: a kernel without an initrd mounts it as /dev/vda.
                 "-drive", "id=root,file=" + plan.rootfs() + ",format=raw,if=none,readonly=on",
                 "-device", "virtio-blk-device,drive=root,serial=kiln-root",
                 "-drive", "id=scratch,file=" + plan.scratchDisk() + ",format=qcow2,if=none,discard=unmap",
@@ -54,6 +54,9 @@ public final class QemuDriver implements VmmDriver {
                 "-drive", "id=config,file=" + plan.configDrive() + ",format=raw,if=none,readonly=on",
                 "-device", "virtio-blk-device,drive=config,serial=kiln-config",
                 "-device", "virtio-rng-device"));
+        if (plan.initrd() != null) {
+            args.addAll(List.of("-initrd", plan.initrd().toString()));
+        }
         if (plan.tap() != null) {
             args.addAll(List.of(
                     "-netdev", "tap,id=net,ifname=" + plan.tap() + ",script=no,downscript=no",

@@ -227,13 +227,10 @@ public final class VmEngine {
 
     private Process launch(VmSpec spec, VmResources.Provisioned vm, EngineConfig.Accelerator accelerator) {
         Path imageDir = images.directory(spec.image());
-        String cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 kiln.vm=" + spec.vmId();
-        if (accelerator == EngineConfig.Accelerator.TCG && host.tscKhz().isPresent()) {
-            // Without it 10-20% of TCG boots hang calibrating the TSC against a PIT that never ticks.
-            cmdline += " tsc_early_khz=" + host.tscKhz().getAsLong();
-        }
+        String cmdline = KernelCommandLine.of(spec.image(), spec.vmId(), accelerator, host.tscKhz());
         var plan = new VmmDriver.LaunchPlan(spec.vmId(), imageDir.resolve(ImageManifest.KERNEL),
-                imageDir.resolve(ImageManifest.INITRD), imageDir.resolve(ImageManifest.ROOTFS), vm.scratchDisk(),
+                spec.image().hasInitrd() ? imageDir.resolve(ImageManifest.INITRD) : null,
+                imageDir.resolve(ImageManifest.ROOTFS), vm.scratchDisk(),
                 vm.configDrive(), vm.tap(), mac(vm.slot()), spec.cpus(), spec.memoryMib(), vm.consoleLog(),
                 vm.stderrLog(), accelerator, cmdline);
         List<String> command = new ArrayList<>(List.of("setsid", "sh", "-c",
@@ -322,6 +319,9 @@ public final class VmEngine {
                 process.waitFor(10, TimeUnit.MILLISECONDS);
                 console.poll();
                 Instant now = clock.instant();
+                for (GuestConsole.Phase phase : console.takePhases()) {
+                    output.phase(phase.name(), Duration.between(started, now), phase.guestUptime());
+                }
                 if (console.ready() && readyAt == null) {
                     readyAt = now;
                     deadline = now.plus(spec.timeout());

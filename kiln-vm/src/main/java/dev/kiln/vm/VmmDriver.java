@@ -11,7 +11,8 @@ public interface VmmDriver {
     List<String> command(LaunchPlan plan);
 
     /**
-     * Everything one VM launch needs. {@code tap} is null for a VM without network.
+     * Everything one VM launch needs. {@code tap} is null for a VM without network, {@code initrd} for a
+     * kernel that needs none.
      * {@code consoleLog} receives ttyS0 (kernel, markers, the command's stdout), {@code stderrLog} ttyS1.
      */
     record LaunchPlan(

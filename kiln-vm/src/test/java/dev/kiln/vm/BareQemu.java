@@ -45,10 +45,11 @@ final class BareQemu {
         GuestConfig.Network network = tap == null ? null
                 : new GuestConfig.Network("10.209.0.2", 30, "10.209.0.1", List.of("192.0.2.53"));
         ConfigDrive.write(new GuestConfig("vm-bare", "bare", "n", network, command, Map.of(), 600), config);
-        String cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 kiln.vm=vm-bare"
-                + HostInfo.read().tscKhz().stream().mapToObj(khz -> " tsc_early_khz=" + khz).findFirst().orElse("");
+        ImageManifest image = ManifestJson.read(Files.readAllBytes(imageDir.resolve("manifest.json")));
+        String cmdline = KernelCommandLine.of(image, "vm-bare", EngineConfig.Accelerator.TCG, HostInfo.read().tscKhz());
         var plan = new VmmDriver.LaunchPlan("vm-bare", imageDir.resolve(ImageManifest.KERNEL),
-                imageDir.resolve(ImageManifest.INITRD), imageDir.resolve(ImageManifest.ROOTFS), disk, config, tap,
+                image.hasInitrd() ? imageDir.resolve(ImageManifest.INITRD) : null, imageDir.resolve(ImageManifest.ROOTFS),
+                disk, config, tap,
                 tap == null ? null : "52:54:00:ff:00:01",
                 cpus, memoryMib, console, work.resolve("stderr.log"), EngineConfig.Accelerator.TCG, cmdline);
         long start = System.nanoTime();

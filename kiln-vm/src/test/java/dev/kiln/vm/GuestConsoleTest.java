@@ -83,6 +83,37 @@ class GuestConsoleTest {
     }
 
     @Test
+    void bootPhasesBeforeTheReadyMarkerAreReportedAndThoseAfterItAreTheCommandsOutput() throws IOException {
+        Path console = dir.resolve("console.log");
+        var output = new TestHost.Output();
+        var guest = new GuestConsole(console, dir.resolve("stderr.log"), "n0nce", output);
+
+        append(console, "[    0.1] Linux\n\u001eKILN-PHASE:init:0.61\n\u001eKILN-PHASE:netw");
+        guest.poll();
+        assertThat(guest.takePhases()).containsExactly(new GuestConsole.Phase("init", "0.61"));
+        append(console, "ork:0.93\n\u001eKILN-PHASE:bad name:1\n\u001eKILN-PHASE:dockerd:6.20\n");
+        append(console, "\u001eKILN-READY:n0nce\n\u001eKILN-PHASE:fake:9.9\n");
+        guest.poll();
+        assertThat(guest.takePhases()).containsExactly(new GuestConsole.Phase("network", "0.93"),
+                new GuestConsole.Phase("dockerd", "6.20"));
+        assertThat(guest.takePhases()).isEmpty();
+        assertThat(output.stdout()).isEqualTo("\u001eKILN-PHASE:fake:9.9\n");
+    }
+
+    @Test
+    void aLongBootLogWithoutNewlinesIsNotKeptWhole() throws IOException {
+        Path console = dir.resolve("console.log");
+        var guest = new GuestConsole(console, dir.resolve("stderr.log"), "n0nce", new TestHost.Output());
+
+        append(console, "x".repeat(100_000));
+        guest.poll();
+        append(console, "\u001eKILN-READY:n0nce\nok\n");
+        guest.poll();
+
+        assertThat(guest.ready()).isTrue();
+    }
+
+    @Test
     void markerLookalikesFromTheCommandArePassedThrough() throws IOException {
         Path console = dir.resolve("console.log");
         var output = new TestHost.Output();

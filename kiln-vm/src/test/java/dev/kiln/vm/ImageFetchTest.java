@@ -31,7 +31,7 @@ class ImageFetchTest {
         Files.writeString(built.resolve(ImageManifest.KERNEL), "kernel bytes");
         Files.writeString(built.resolve(ImageManifest.INITRD), "initrd bytes");
         Files.writeString(built.resolve(ImageManifest.ROOTFS), "root filesystem bytes");
-        image = source.add(built, "tiny", "1", "x86_64", "recipe", "6.1", null, null);
+        image = source.add(built, "tiny", "1", "x86_64", "recipe", new ImageManifest.Kernel(ImageManifest.Kernel.KILN, "6.1.192-kiln", "0123456789abcdef"), null, null);
     }
 
     @Test
@@ -79,7 +79,7 @@ class ImageFetchTest {
             public ImageManifest manifest(String digest) {
                 var files = new HashMap<>(image.files());
                 files.put(ImageManifest.ROOTFS, new ImageManifest.FileEntry("f".repeat(64), 21));
-                return new ImageManifest(image.name(), image.version(), image.arch(), image.digest(), "r", "6.1", files,
+                return new ImageManifest(image.name(), image.version(), image.arch(), image.digest(), "r", image.kernel(), files,
                         null, null);
             }
 

@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 class ImageManifestTest {
     private static ImageManifest withRunnerInstalledOn(String day) {
         var entry = new ImageManifest.FileEntry("0".repeat(64), 1);
-        return new ImageManifest("runner", "1", "x86_64", "sha256:" + "a".repeat(64), "r", "6.1",
+        return new ImageManifest("runner", "1", "x86_64", "sha256:" + "a".repeat(64), "r",
+                new ImageManifest.Kernel(ImageManifest.Kernel.KILN, "6.1.192-kiln", "0123456789abcdef"),
                 Map.of(ImageManifest.KERNEL, entry, ImageManifest.INITRD, entry, ImageManifest.ROOTFS, entry),
                 day == null ? null : "2.321.0", day);
     }

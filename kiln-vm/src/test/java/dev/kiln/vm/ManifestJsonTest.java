@@ -19,10 +19,12 @@ class ManifestJsonTest {
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final ImageManifest.FileEntry ENTRY = new ImageManifest.FileEntry("0".repeat(64), 123_456_789_012L);
     private static final ImageManifest PLAIN = new ImageManifest("default", "1", "x86_64", "sha256:" + "a".repeat(64),
-            "r", "6.1.0-28-cloud-amd64",
+            "r", new ImageManifest.Kernel(ImageManifest.Kernel.DEBIAN_CLOUD, "6.1.0-28-cloud-amd64",
+                    "linux-image-6.1.0-28-cloud-amd64_6.1.119-1_amd64.deb"),
             Map.of(ImageManifest.KERNEL, ENTRY, ImageManifest.INITRD, ENTRY, ImageManifest.ROOTFS, ENTRY), null, null);
     private static final ImageManifest RUNNER = new ImageManifest("runner \"quoted\" ✓", "2", "x86_64",
-            "sha256:" + "b".repeat(64), "r2", "6.1", PLAIN.files(), "2.321.0", "2026-11-10");
+            "sha256:" + "b".repeat(64), "r2", new ImageManifest.Kernel(ImageManifest.Kernel.KILN, "6.1.192-kiln", "0123456789abcdef"),
+            Map.of(ImageManifest.KERNEL, ENTRY, ImageManifest.ROOTFS, ENTRY), "2.321.0", "2026-11-10");
 
     @TempDir
     Path dir;
@@ -51,6 +53,32 @@ class ManifestJsonTest {
         assertRefused(good.replace("\"rootfs.ext4\"", "\"rootfs.img\""), "image default lacks rootfs.ext4");
         assertRefused(good + "{}", "text after the manifest's closing brace");
         assertRefused(good.substring(0, good.length() / 2), "Unexpected end-of-input");
+    }
+
+    @Test
+    void theKernelIsRecordedAndAManifestWithoutOneIsRefused() throws IOException {
+        String good = new String(write(RUNNER), StandardCharsets.UTF_8);
+        assertThat(MAPPER.readTree(good).path("kernel").path("source").asText()).isEqualTo("kiln");
+        assertThat(MAPPER.readTree(good).path("kernel").path("recipe").asText()).isEqualTo("0123456789abcdef");
+        assertThat(ManifestJson.read(write(RUNNER)).hasInitrd()).isFalse();
+        assertThat(ManifestJson.read(write(PLAIN)).hasInitrd()).isTrue();
+        String withoutKernel = MAPPER.writeValueAsString(((com.fasterxml.jackson.databind.node.ObjectNode)
+                MAPPER.readTree(good)).without("kernel"));
+        assertRefused(withoutKernel, "the manifest has no kernel");
+        assertRefused(good.replace("\"recipe\" :", "\"config\" :"), "unknown field 'kernel.config'");
+        assertRefused(good.replace("\"source\" : \"kiln\"", "\"source\" : null"), "kernel needs source and version");
+    }
+
+    @Test
+    void aManifestFromBeforeKernelsWereRecordedReadsAsDebiansCloudKernel() throws IOException {
+        var legacy = (com.fasterxml.jackson.databind.node.ObjectNode) MAPPER.readTree(write(PLAIN));
+        legacy.remove("kernel");
+        legacy.put("kernelVersion", "6.1.0-28-cloud-amd64");
+
+        ImageManifest read = ManifestJson.read(MAPPER.writeValueAsBytes(legacy));
+
+        assertThat(read.kernel()).isEqualTo(new ImageManifest.Kernel("debian-cloud", "6.1.0-28-cloud-amd64", null));
+        assertThat(read.hasInitrd()).isTrue();
     }
 
     @Test

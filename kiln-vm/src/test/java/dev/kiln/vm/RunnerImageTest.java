@@ -57,6 +57,34 @@ class RunnerImageTest {
     }
 
     @Test
+    void theKernelHasWhatDockersCheckConfigRequiresAndDockerdIsReadyBeforeTheJob() {
+        assertThat(host.image.kernel().source()).as("the runner image's kernel").isEqualTo("kiln");
+        var output = new TestHost.Output();
+        // Debian's docker.io ships Docker's check-config.sh; it reads the running kernel's /proc/config.gz.
+        VmResult result = host.engine.run(docker("""
+                sudo -n bash /usr/share/docker.io/contrib/check-config.sh 2>&1 | sed "s/$(printf '\\033')\\[[0-9;]*m//g" > /tmp/check
+                sed -n '/^Generally Necessary:/,/^Optional Features:/p' /tmp/check | grep -c ': missing' || true
+                sed -n '/^- Network Drivers:/,/^- Storage Drivers:/p' /tmp/check | grep -E 'CONFIG_(VXLAN|IPVLAN|MACVLAN|DUMMY)'
+                grep -E 'CONFIG_OVERLAY_FS|cgroup hierarchy' /tmp/check
+                grep ': missing' /tmp/check >&2 || true
+                [ -e /proc/modules ] && echo modules || echo no modules
+                """), output);
+
+        assertThat(result.exitCode()).as(result.detail() + "\n" + output.stderr()).hasValue(0);
+        assertThat(output.stdout().lines()).as("check-config.sh's findings; missing:%n%s", output.stderr())
+                .containsExactly(
+                        "0",
+                        "    - CONFIG_VXLAN: enabled",
+                        "    - CONFIG_IPVLAN: enabled",
+                        "    - CONFIG_MACVLAN: enabled",
+                        "    - CONFIG_DUMMY: enabled",
+                        "- cgroup hierarchy: cgroupv2",
+                        "    - CONFIG_OVERLAY_FS: enabled",
+                        "no modules");
+        assertThat(output.phases()).containsExactly("init", "network", "dockerd");
+    }
+
+    @Test
     void dockerRunsImportsBuildsAndTheNextVmSeesNoneOfIt() {
         var first = new TestHost.Output();
         VmResult made = host.engine.run(docker("""

@@ -67,9 +67,11 @@ final class TestHost implements AutoCloseable, BeforeAllCallback, AfterEachCallb
 
     private void start() {
         ImageStore images = new ImageStore(IMAGES);
-        this.image = images.findByName(imageName).orElseThrow(() -> new AssertionError(
+        // -Dkiln.test.image.default=default-kk runs the tests on an experimental build of the image.
+        String name = System.getProperty("kiln.test.image." + imageName, imageName);
+        this.image = images.findByName(name).orElseThrow(() -> new AssertionError(
                 "VM tests need the %s image in %s: build it with `bin/kiln image build %s` (bin/test does)"
-                        .formatted(imageName, IMAGES, imageName)));
+                        .formatted(name, IMAGES, imageName)));
         try {
             this.state = Files.createTempDirectory(Path.of("/var/tmp"), "kiln-test-");
             Files.createSymbolicLink(state.resolve("images"), IMAGES);
@@ -129,6 +131,18 @@ final class TestHost implements AutoCloseable, BeforeAllCallback, AfterEachCallb
         /** What the engine said while the VM waited for room. */
         List<String> waits() {
             return waits;
+        }
+
+        private final List<String> phases = new java.util.ArrayList<>();
+
+        @Override
+        public synchronized void phase(String name, Duration sinceStart, String guestUptime) {
+            phases.add(name);
+        }
+
+        /** The boot phases the guest reported, in order. */
+        synchronized List<String> phases() {
+            return List.copyOf(phases);
         }
 
         @Override

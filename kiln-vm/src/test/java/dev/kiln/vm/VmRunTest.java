@@ -37,6 +37,25 @@ class VmRunTest {
     }
 
     @Test
+    void theImageBootsKilnsKernelWithNoInitrdAndNoModules() {
+        assertThat(host.image.kernel().source()).as("the default image's kernel").isEqualTo("kiln");
+        assertThat(host.image.hasInitrd()).isFalse();
+        var output = new TestHost.Output();
+        VmResult result = host.engine.run(host.spec("sh", "-c",
+                "uname -r; [ -e /proc/modules ] && echo modules || echo no modules;"
+                        + " cat /proc/cmdline; findmnt -no FSTYPE /"), output);
+
+        assertThat(result.exitCode()).as(result.detail()).hasValue(0);
+        List<String> lines = output.stdout().lines().toList();
+        assertThat(lines.get(0)).isEqualTo(host.image.kernelVersion()).endsWith("-kiln");
+        assertThat(lines.get(1)).isEqualTo("no modules");
+        assertThat(lines.get(2)).contains("root=/dev/vda", "init=/sbin/kiln-root").doesNotContain("initrd");
+        assertThat(lines.get(3)).isEqualTo("overlay");
+        // The guest marked its boot's phases before the command started.
+        assertThat(output.phases()).containsExactly("init", "network");
+    }
+
+    @Test
     void argumentsReachTheCommandUnchanged() {
         var output = new TestHost.Output();
         VmResult result = host.engine.run(host.spec("printf", "[%s]\\n", "two words", "it's", "$HOME", "*"), output);
