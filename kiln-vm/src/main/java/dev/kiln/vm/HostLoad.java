@@ -13,10 +13,19 @@ final class HostLoad {
     /** Null when the host is not busy; otherwise its load, as a user would want it said. */
     static String busy(int cpus) {
         try {
-            double load = Double.parseDouble(Files.readString(LOADAVG).split(" ")[0]);
-            return load > cpus ? "load %.1f on %d CPUs".formatted(load, cpus) : null;
-        } catch (IOException | RuntimeException unreadable) {
+            return busy(Files.readString(LOADAVG), cpus);
+        } catch (IOException unreadable) {
             return null; // no verdict: the boot deadline stands
+        }
+    }
+
+    /** The verdict on a {@code /proc/loadavg} line: null when the host is not busy or the line is not one. */
+    static String busy(String loadavg, int cpus) {
+        try {
+            double load = Double.parseDouble(loadavg.strip().split(" ")[0]);
+            return load > cpus ? "load %.1f on %d CPUs".formatted(load, cpus) : null;
+        } catch (RuntimeException unreadable) {
+            return null;
         }
     }
 }

@@ -32,8 +32,6 @@ public final class VmEngine {
     private static final String DEADLINE = "deadline";
     /** How long past its deadline an orphaned VM's watchdog waits: this process, if alive, stops it first. */
     private static final Duration ORPHAN_GRACE = Duration.ofSeconds(5);
-    /** A boot on a busy host may take this many boot deadlines before it counts as failed. */
-    private static final int BUSY_BOOT_FACTOR = 3;
 
     private final EngineConfig config;
     private final VmmDriver driver;
@@ -205,7 +203,7 @@ public final class VmEngine {
         Process process = null;
         try {
             // Without a Kiln process alive (kill -9), the VMM is stopped at this time by a watchdog of its own.
-            orphanDeadline(vm, clock.instant().plus(bootTimeout.multipliedBy(BUSY_BOOT_FACTOR)).plus(spec.timeout()));
+            orphanDeadline(vm, clock.instant().plus(bootTimeout.multipliedBy(BootPatience.BUSY_FACTOR)).plus(spec.timeout()));
             process = launch(spec, vm, accelerator);
             EngineWarmup.logger(VmEngine.class).debug("VM {} started ({} on {}), pid {}", spec.vmId(), driver.name(), accelerator, process.pid());
             return supervise(spec, vm, nonce, process, output, cancelled, created, create, bootTimeout);
@@ -310,10 +308,9 @@ public final class VmEngine {
             AtomicBoolean cancelled, Instant created, Duration create, Duration bootTimeout) {
         GuestConsole console = new GuestConsole(vm.consoleLog(), vm.stderrLog(), nonce, output);
         Instant started = clock.instant();
-        Instant bootDeadline = started.plus(bootTimeout);
+        BootPatience patience = new BootPatience(started, bootTimeout, () -> HostLoad.busy(host.cpus()));
         Instant deadline = null;
         Instant readyAt = null;
-        boolean busyNoted = false;
         try {
             while (process.isAlive()) {
                 process.waitFor(10, TimeUnit.MILLISECONDS);
@@ -337,21 +334,12 @@ public final class VmEngine {
                     return end(spec, vm, process, VmResult.Outcome.CANCELLED, OptionalInt.empty(), "cancelled",
                             created, create, started, readyAt);
                 }
-                if (readyAt == null && now.isAfter(bootDeadline)) {
-                    // A guest that gets little CPU boots slowly: on a busy host its deadline moves on, up
-                    // to a limit, and a boot that fails even so is not blamed on a broken host.
-                    String load = HostLoad.busy(host.cpus());
-                    Instant limit = started.plus(bootTimeout.multipliedBy(BUSY_BOOT_FACTOR));
-                    if (load != null && now.isBefore(limit)) {
-                        bootDeadline = now.plus(bootTimeout).isAfter(limit) ? limit : now.plus(bootTimeout);
-                        if (!busyNoted) {
-                            EngineWarmup.logger(VmEngine.class).info("VM {} has not booted within {} on a busy host ({}): waiting up to {} in all",
-                                    spec.vmId(), format(bootTimeout), load,
-                                    format(bootTimeout.multipliedBy(BUSY_BOOT_FACTOR)));
-                            busyNoted = true;
-                        }
-                        continue;
-                    }
+                BootPatience.Verdict boot = readyAt == null ? patience.check(now) : BootPatience.Verdict.WAIT;
+                if (boot == BootPatience.Verdict.EXTENDED) {
+                    EngineWarmup.logger(VmEngine.class).info("VM {} has not booted within {} on a busy host ({}): waiting up to {} in all",
+                            spec.vmId(), format(bootTimeout), patience.load(), format(patience.limit()));
+                } else if (boot == BootPatience.Verdict.FAILED) {
+                    String load = patience.load();
                     String why = load != null
                             ? "the guest printed no init marker within %s on a busy host (%s): retry when the host"
                                     + " is less loaded (console log: %s)"
