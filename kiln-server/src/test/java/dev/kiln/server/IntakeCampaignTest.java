@@ -2,12 +2,10 @@ package dev.kiln.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kiln.testkit.TestingPostgres;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -17,22 +15,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(300)
 class IntakeCampaignTest {
-    static TestingPostgres postgres;
+    @RegisterExtension
+    static final PostgresServer postgres = new PostgresServer();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void startPostgres() {
-        postgres = TestingPostgres.start();
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (postgres != null) {
-            postgres.close();
-        }
-    }
 
     @Test
     void fiveHundredMalformedBodiesOnSqlite() throws Exception {

@@ -1,24 +1,11 @@
 package dev.kiln.server;
 
-import dev.kiln.testkit.TestingPostgres;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** GitHub's demands on a real PostgreSQL server. */
 class PostgresGitHubDemandsTest extends GitHubDemandsContract {
-    static TestingPostgres postgres;
-
-    @BeforeAll
-    static void startPostgres() {
-        postgres = TestingPostgres.start();
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (postgres != null) {
-            postgres.close();
-        }
-    }
+    @RegisterExtension
+    static final PostgresServer postgres = new PostgresServer();
 
     @Override
     String newDatabase() {

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
-import dev.kiln.testkit.TestingPostgres;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -13,26 +12,14 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The store's contract on a real PostgreSQL server, and what only several replicas can get wrong. */
 class PostgresStoreTest extends StoreContract {
-    static TestingPostgres postgres;
-
-    @BeforeAll
-    static void startPostgres() {
-        postgres = TestingPostgres.start();
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (postgres != null) {
-            postgres.close();
-        }
-    }
+    @RegisterExtension
+    static final PostgresServer postgres = new PostgresServer();
 
     @Override
     String newDatabase() {
