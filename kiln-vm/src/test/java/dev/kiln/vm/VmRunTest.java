@@ -65,6 +65,19 @@ class VmRunTest {
     }
 
     @Test
+    void busyboxWgetResolvesAndFailsCleanly() {
+        // busybox-static looks names up through glibc's NSS, which a static binary loads at run time: a
+        // mismatch with the image's libraries crashes it (139) instead of reporting the refused connection.
+        var output = new TestHost.Output();
+        VmResult result = host.engine.run(host.spec("sh", "-c",
+                "busybox wget -q -O /dev/null http://localhost:1/; echo \"rc=$?\""), output);
+
+        assertThat(result.exitCode()).as(result.detail()).hasValue(0);
+        assertThat(output.stdout()).isEqualTo("rc=1\n");
+        assertThat(output.stderr()).contains("can't connect to remote host (127.0.0.1): Connection refused");
+    }
+
+    @Test
     void aCommandPastItsDeadlineIsKilled() {
         var output = new TestHost.Output();
         VmResult result = host.engine.run(host.spec(1, 512, Duration.ofSeconds(3), "sh", "-c", "echo started; sleep 600"),
