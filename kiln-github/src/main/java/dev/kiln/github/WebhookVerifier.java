@@ -116,20 +116,6 @@ public final class WebhookVerifier {
         }
     }
 
-    /**
-     * @param signatureHeader the {@code X-Hub-Signature-256} header, or null when absent
-     * @throws WebhookException 401 when the signature is missing, malformed or wrong; 413 when the body is too large
-     */
-    public void verify(byte[] body, String signatureHeader) {
-        requireNonNull(body, "body is null");
-        if (body.length > maxBodyBytes) {
-            throw WebhookException.tooLarge("the delivery has " + body.length + " bytes; Kiln accepts at most " + maxBodyBytes);
-        }
-        if (!MessageDigest.isEqual(expected(signatureHeader), hmac(body))) {
-            throw mismatch();
-        }
-    }
-
     private static byte[] expected(String signatureHeader) {
         if (signatureHeader == null || signatureHeader.isBlank()) {
             throw WebhookException.unauthenticated("the delivery has no X-Hub-Signature-256 header: set a webhook secret"

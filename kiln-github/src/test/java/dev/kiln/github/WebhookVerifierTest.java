@@ -20,19 +20,19 @@ class WebhookVerifierTest {
     @Test
     void acceptsGitHubsTestVector() {
         assertThat(verifier.sign(BODY)).isEqualTo(SIGNATURE);
-        assertThatCode(() -> verifier.verify(BODY, SIGNATURE)).doesNotThrowAnyException();
-        assertThatCode(() -> verifier.verify(BODY, SIGNATURE.toUpperCase().replace("SHA256=", "sha256="))).doesNotThrowAnyException();
+        assertThatCode(() -> verify(verifier, BODY, SIGNATURE)).doesNotThrowAnyException();
+        assertThatCode(() -> verify(verifier, BODY, SIGNATURE.toUpperCase().replace("SHA256=", "sha256="))).doesNotThrowAnyException();
     }
 
     @Test
     void refusesAWrongMissingOrMalformedSignatureWith401() {
         String otherBody = SIGNATURE.substring(0, SIGNATURE.length() - 1) + "0";
-        assertRefused(() -> verifier.verify(BODY, otherBody), 401, "does not match its body");
-        assertRefused(() -> verifier.verify("Hello, World?".getBytes(UTF_8), SIGNATURE), 401, "does not match its body");
-        assertRefused(() -> new WebhookVerifier(Secret.of("another secret")).verify(BODY, SIGNATURE), 401, "does not match");
-        assertRefused(() -> verifier.verify(BODY, null), 401, "no X-Hub-Signature-256");
-        assertRefused(() -> verifier.verify(BODY, "sha1=0123"), 401, "not 'sha256='");
-        assertRefused(() -> verifier.verify(BODY, "sha256=" + "zz".repeat(32)), 401, "not 'sha256='");
+        assertRefused(() -> verify(verifier, BODY, otherBody), 401, "does not match its body");
+        assertRefused(() -> verify(verifier, "Hello, World?".getBytes(UTF_8), SIGNATURE), 401, "does not match its body");
+        assertRefused(() -> verify(new WebhookVerifier(Secret.of("another secret")), BODY, SIGNATURE), 401, "does not match");
+        assertRefused(() -> verify(verifier, BODY, null), 401, "no X-Hub-Signature-256");
+        assertRefused(() -> verify(verifier, BODY, "sha1=0123"), 401, "not 'sha256='");
+        assertRefused(() -> verify(verifier, BODY, "sha256=" + "zz".repeat(32)), 401, "not 'sha256='");
     }
 
     @Test
@@ -42,7 +42,7 @@ class WebhookVerifierTest {
         assertRefused(() -> read(verifier, new ByteArrayInputStream(new byte[2048]), -1, signed), 413, "more than 1024 bytes");
         assertThatCode(() -> assertThat(read(verifier, new ByteArrayInputStream(new byte[1024]), -1, signed)).hasSize(1024))
                 .doesNotThrowAnyException();
-        assertRefused(() -> verifier.verify(new byte[1025], SIGNATURE), 413, "at most 1024");
+        assertRefused(() -> verify(verifier, new byte[1025], SIGNATURE), 413, "at most 1024");
     }
 
     @Test
@@ -107,6 +107,11 @@ class WebhookVerifierTest {
         assertThat(steps).isEmpty();
     }
 
+    /** A whole body as the server reads one, its Content-Length given. */
+    private static byte[] verify(WebhookVerifier verifier, byte[] body, String signature) throws Exception {
+        return read(verifier, new ByteArrayInputStream(body), body.length, signature);
+    }
+
     private static byte[] read(WebhookVerifier verifier, java.io.InputStream in, long length, String signature)
             throws Exception {
         return verifier.readVerified(in, length, signature, BodyMemory.UNBOUNDED);
@@ -114,7 +119,7 @@ class WebhookVerifierTest {
 
     @Test
     void theMessagesNeverCarryTheSecret() {
-        assertThatThrownBy(() -> verifier.verify(BODY, "sha256=" + "00".repeat(32))).satisfies(e -> assertThat(e.getMessage()).doesNotContain(SECRET));
+        assertThatThrownBy(() -> verify(verifier, BODY, "sha256=" + "00".repeat(32))).satisfies(e -> assertThat(e.getMessage()).doesNotContain(SECRET));
         assertThat(Secret.of(SECRET).toString()).doesNotContain(SECRET);
     }
 
