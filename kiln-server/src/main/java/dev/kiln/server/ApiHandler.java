@@ -71,7 +71,7 @@ final class ApiHandler implements HttpHandler {
         } catch (RuntimeException e) {
             exchange.sendUnexpected(log, e);
         } finally {
-            exchange.drainAndClose();
+            exchange.close();
         }
     }
 

@@ -162,12 +162,12 @@ final class Exchange {
         return text.length() > 64 ? text.substring(0, 64) + "…" : text;
     }
 
-    void drainAndClose() {
-        try (InputStream in = http.getRequestBody()) {
-            in.skip(1 << 20);
-        } catch (IOException ignored) {
-            // The client went away.
-        }
+    /**
+     * Ends the exchange. The JDK first reads what is left of the body, up to
+     * {@code sun.net.httpserver.drainAmount} (see {@link HttpServers#LINGER_BYTES}), so that the answer is
+     * not lost to a reset.
+     */
+    void close() {
         http.close();
     }
 

@@ -42,6 +42,13 @@ import java.net.InetSocketAddress;
  *   <li>{@code sun.net.httpserver.clockTick} (1 s, default 10 s): how often idle and new connections
  *       are checked, so a silent connection lasts {@link #REQUEST_SECONDS} plus 1 s, not plus 10.</li>
  * </ul>
+ * And so that a refusal reaches a client that writes its whole body before it reads (as most do):
+ * <ul>
+ *   <li>{@code sun.net.httpserver.drainAmount} ({@link #LINGER_BYTES}, default 64 KiB): what the JDK reads
+ *       and discards of an unread body when an exchange ends, before it closes the connection. A socket
+ *       closed with bytes unread is reset, and the reset discards the answer (a 413, a 401) before the
+ *       client reads it. The read uses one 2 KiB buffer and is bounded in time by {@code maxReqTime}.</li>
+ * </ul>
  * Bodies are bounded per route as they are read (413), and unverified webhook bodies share a budget
  * ({@link DeliveryMemory}).
  * The JDK reads these properties once, when the first HttpServer of the process is made: a value
@@ -58,6 +65,8 @@ final class HttpServers {
     static final int REQUEST_SECONDS = 30;
     static final int MAX_CONNECTIONS = 4096;
     static final int MAX_HEADER_BYTES = 32 << 10;
+    /** Bytes of an unread body read and discarded before a connection closes: above every route's limit. */
+    static final long LINGER_BYTES = 64L << 20;
 
     static {
         setUnlessGiven("sun.net.httpserver.maxIdleConnections", String.valueOf(Integer.MAX_VALUE));
@@ -67,6 +76,7 @@ final class HttpServers {
         setUnlessGiven("jdk.httpserver.maxConnections", String.valueOf(MAX_CONNECTIONS));
         setUnlessGiven("sun.net.httpserver.maxReqHeaderSize", String.valueOf(MAX_HEADER_BYTES));
         setUnlessGiven("sun.net.httpserver.clockTick", "1000");
+        setUnlessGiven("sun.net.httpserver.drainAmount", String.valueOf(LINGER_BYTES));
     }
 
     /** The request time limit in force (a value given on the command line wins over {@link #REQUEST_SECONDS}). */

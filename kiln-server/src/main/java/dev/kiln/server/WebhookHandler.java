@@ -80,7 +80,7 @@ final class WebhookHandler implements HttpHandler {
         } catch (RuntimeException e) {
             exchange.sendUnexpected(log, e);
         } finally {
-            exchange.drainAndClose();
+            exchange.close();
         }
     }
 

@@ -146,6 +146,36 @@ class EdgeTest {
         assertThat(get.headers().firstValue("Allow")).hasValue("POST");
     }
 
+    /**
+     * A client that writes its whole body before it reads (as most do) must get the 413: were the connection
+     * closed with megabytes unread, the kernel would reset it and the answer would be lost (the write fails,
+     * or the read finds no bytes).
+     */
+    @Test
+    void aTooLargeBodySentInFullGetsIts413ForWebhooksAndTheApi() throws Exception {
+        int size = WebhookVerifier.DEFAULT_MAX_BODY_BYTES + (3 << 20);
+        byte[] body = new byte[size];
+        java.util.Arrays.fill(body, (byte) 'x');
+        for (int round = 0; round < 3; round++) {
+            assertThat(sendWhole(webhookHead(size, signer.sign(body)), body)).startsWith("HTTP/1.1 413");
+            assertThat(sendWhole("POST /api/v1/jobs HTTP/1.1\r\nHost: kiln\r\nAuthorization: Bearer " + ADMIN
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + size + "\r\n\r\n", body))
+                    .startsWith("HTTP/1.1 413");
+        }
+        assertThat(status("GET", "/api/v1/health")).isEqualTo(200);
+    }
+
+    private String sendWhole(String head, byte[] body) throws IOException {
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.port())) {
+            socket.setSoTimeout(20_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(head.getBytes(US_ASCII));
+            out.write(body);
+            out.flush();
+            return new String(socket.getInputStream().readNBytes(12), US_ASCII);
+        }
+    }
+
     @Test
     void unverifiedWebhookBodiesHoldMemoryForTheBytesThatCameWhileASignedDeliveryIsTaken() throws Exception {
         int bodies = 10;

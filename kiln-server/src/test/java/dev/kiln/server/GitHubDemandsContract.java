@@ -52,7 +52,6 @@ abstract class GitHubDemandsContract {
     @BeforeEach
     void open() {
         store = new StoreFixture(newDatabase());
-        HttpServerSettings.first();
         fake = FakeGitHub.start(APP_ID, KEYS.getPublic(), store.clock);
         acme = fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
         fake.addRepository("acme", "widgets");

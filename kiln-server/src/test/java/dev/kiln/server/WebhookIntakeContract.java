@@ -61,7 +61,6 @@ abstract class WebhookIntakeContract {
     @BeforeEach
     void start() {
         url = newDatabase();
-        HttpServerSettings.first();
         fake = FakeGitHub.start(APP_ID, KEYS.getPublic(), clock);
         fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
         fake.addRepository("acme", "widgets");
