@@ -366,11 +366,17 @@ public final class VmEngine {
             return end(spec, vm, process, VmResult.Outcome.EXITED, console.exitCode(), "exited", created, create,
                     started, readyAt);
         }
-        String why = readyAt == null
-                ? "the VMM exited before the guest booted (exit status %d; %s)".formatted(process.exitValue(), vmmLog(vm))
-                : "the guest stopped without reporting an exit code (a kernel panic ends the VMM like a power-off)";
-        return end(spec, vm, process, readyAt == null ? VmResult.Outcome.BOOT_FAILED : VmResult.Outcome.GUEST_CRASHED,
-                OptionalInt.empty(), why + "; console: " + tail(vm.consoleLog()), created, create, started, readyAt);
+        if (readyAt == null) {
+            return end(spec, vm, process, VmResult.Outcome.BOOT_FAILED, OptionalInt.empty(),
+                    "the VMM exited before the guest booted (exit status %d; %s); console: %s"
+                            .formatted(process.exitValue(), vmmLog(vm), tail(vm.consoleLog())),
+                    created, create, started, null);
+        }
+        Path kept = new CrashConsoles(config.crashesDir()).keep(spec.vmId(), vm.consoleLog());
+        return end(spec, vm, process, VmResult.Outcome.GUEST_CRASHED, OptionalInt.empty(),
+                "the guest stopped without reporting an exit code (a kernel panic ends the VMM like a power-off);"
+                        + " its whole console is kept in " + kept + "; last lines: " + tail(vm.consoleLog()),
+                created, create, started, readyAt);
     }
 
     private VmResult end(VmSpec spec, VmResources.Provisioned vm, Process process, VmResult.Outcome outcome,
