@@ -44,6 +44,8 @@ public final class VmEngine {
     private final HostLedger ledger;
     private final Admission admission;
     private final Map<String, AtomicBoolean> cancellations = new ConcurrentHashMap<>();
+    /** VMs that only probe KVM: their failure is a verdict, not a user's VM failing. */
+    private final java.util.Set<String> probes = ConcurrentHashMap.newKeySet();
 
     public VmEngine(EngineConfig config, VmmDriver driver, ImageStore images, HostInfo host, Clock clock) {
         this.config = requireNonNull(config, "config is null");
@@ -395,7 +397,10 @@ public final class VmEngine {
         Duration destroy = Duration.between(stopped, clock.instant());
         Duration boot = readyAt == null ? Duration.between(started, stopped) : Duration.between(started, readyAt);
         Duration run = readyAt == null ? Duration.ZERO : Duration.between(readyAt, stopped);
-        if (outcome != VmResult.Outcome.EXITED) {
+        if (outcome != VmResult.Outcome.EXITED && probes.contains(spec.vmId())) {
+            EngineWarmup.logger(VmEngine.class).info("KVM probe VM {} ended {} (KVM is then not used): {}", spec.vmId(),
+                    outcome, detail);
+        } else if (outcome != VmResult.Outcome.EXITED) {
             EngineWarmup.logger(VmEngine.class).warn("VM {} ended {}: {}", spec.vmId(), outcome, detail);
         }
         return new VmResult(spec.vmId(), outcome, exitCode, detail, new VmResult.Timings(create, boot, run, destroy));
@@ -433,7 +438,13 @@ public final class VmEngine {
      */
     private boolean probe(ImageManifest image) {
         VmSpec spec = new VmSpec(newVmId(), image, 1, 256, 1, Duration.ofSeconds(10), List.of("true"), Map.of(), false);
-        VmResult result = run(spec, GuestOutput.DISCARD, EngineConfig.Accelerator.KVM, Duration.ofSeconds(15), true);
+        VmResult result;
+        probes.add(spec.vmId());
+        try {
+            result = run(spec, GuestOutput.DISCARD, EngineConfig.Accelerator.KVM, Duration.ofSeconds(15), true);
+        } finally {
+            probes.remove(spec.vmId());
+        }
         if (result.outcome() == VmResult.Outcome.EXITED) {
             return true;
         }
