@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.kiln.api.JobEvent;
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.LogPage;
 import dev.kiln.core.ErrorCode;
+import dev.kiln.core.JobState;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;

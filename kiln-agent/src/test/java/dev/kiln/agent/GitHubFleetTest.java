@@ -4,14 +4,14 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
+import dev.kiln.core.JobState;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
 import dev.kiln.github.RunnerScope;
 import dev.kiln.github.Secret;
 import dev.kiln.github.WebhookVerifier;
-import dev.kiln.server.GitHubSettings;
+import dev.kiln.server.github.GitHubSettings;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
