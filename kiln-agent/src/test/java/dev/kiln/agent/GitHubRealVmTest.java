@@ -3,13 +3,13 @@ package dev.kiln.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.LogPage;
+import dev.kiln.core.JobState;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
 import dev.kiln.github.Secret;
-import dev.kiln.server.GitHubSettings;
+import dev.kiln.server.github.GitHubSettings;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.github.FakeGitHub;
 import dev.kiln.vm.ImageStore;

@@ -5,9 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import dev.kiln.api.JobEvent;
 import dev.kiln.api.JobRequest;
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.LogPage;
+import dev.kiln.core.JobState;
 import dev.kiln.vm.ImageManifest;
 import dev.kiln.vm.ImageStore;
 import java.net.http.HttpClient;

@@ -1,10 +1,10 @@
 package dev.kiln.agent;
 
 import dev.kiln.api.JobRequest;
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.KilnClient;
 import dev.kiln.core.Arch;
+import dev.kiln.core.JobState;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
 import dev.kiln.testkit.TestingClock;
@@ -40,12 +40,12 @@ final class TestFleet implements AutoCloseable {
 
     /** A fleet whose server serves a GitHub App on {@code /webhooks/github}, on the given clock. */
     TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.vm.ImageStore images,
-            dev.kiln.server.GitHubSettings github, TestingClock clock) {
+            dev.kiln.server.github.GitHubSettings github, TestingClock clock) {
         this.clock = clock;
         this.dir = dir;
         ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
                 .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50));
-        server = KilnServer.start(tweak.apply(config), clock, images, github);
+        server = KilnServer.start(tweak.apply(config), clock, images, dev.kiln.server.github.GitHubProvider.factories(github));
         client = new KilnClient(server.uri(), ADMIN);
     }
 

@@ -1,17 +1,19 @@
-package dev.kiln.server;
+package dev.kiln.server.github;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.VmState;
+import dev.kiln.core.JobState;
 import dev.kiln.core.SizeLabels;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
 import dev.kiln.github.Secret;
-import dev.kiln.github.WebhookVerifier;
 import dev.kiln.github.WorkflowJob;
 import dev.kiln.github.WorkflowJobEvent;
+import dev.kiln.server.DeliveryMemory;
+import dev.kiln.server.ProviderContext;
+import dev.kiln.server.StoreFixture;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
 import java.io.ByteArrayOutputStream;
@@ -43,8 +45,7 @@ abstract class GitHubDemandsContract {
     long acme;
     GitHubApp app;
     GitHubStore github;
-    GitHubLoop loop;
-    SyncStore sync;
+    GitHubProvider provider;
 
     /** A JDBC URL of a new, empty database. */
     abstract String newDatabase();
@@ -58,16 +59,15 @@ abstract class GitHubDemandsContract {
         GitHubConfig config = GitHubConfig.of(APP_ID, (RSAPrivateKey) KEYS.getPrivate(), Secret.of("demands-secret"),
                 fake.url(), fake.url());
         app = new GitHubApp(config, HttpClient.newHttpClient(), store.clock, store.clock::advance);
-        github = new GitHubStore(store.db, store.clock, SizeLabels.defaults(), config, () -> "runner", Duration.ofHours(1));
-        loop = new GitHubLoop(store.db, GitHubSettings.defaults(app), github,
-                new WebhookHandler(new WebhookVerifier(config.webhookSecret()),
-                        new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT), github, APP_ID), SizeLabels.defaults(), store.clock);
-        sync = new SyncStore(store.db, store.clock, new RunnerLaunches(store.db, app, store.clock), StoreFixture.ENVS);
+        provider = new GitHubProvider(GitHubSettings.defaults(app), new ProviderContext(store.db, store.clock,
+                SizeLabels.defaults(), name -> name, Duration.ofHours(1),
+                new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT)));
+        github = provider.store();
+        store.serve(provider);
     }
 
     @AfterEach
     void close() {
-        loop.close();
         fake.close();
         store.close();
     }
@@ -81,7 +81,7 @@ abstract class GitHubDemandsContract {
     }
 
     List<JobView> demandsFor(long githubJob) {
-        return store.jobs.list(null, 1000).stream().filter(j -> j.github() != null && j.github().jobId() == githubJob).toList();
+        return store.jobs(null, 1000).stream().filter(j -> j.github() != null && j.github().jobId() == githubJob).toList();
     }
 
     @Test
@@ -90,8 +90,8 @@ abstract class GitHubDemandsContract {
         long job = fake.queueJob("acme", "widgets", "big", List.of("kiln-16cpu-32gb"), "true");
 
         for (int period = 0; period < 20; period++) {
-            loop.reconcile();
-            store.pass();
+            provider.reconcileQueued();
+            store.place();
             store.clock.advance(Duration.ofMinutes(3));
         }
 
@@ -99,13 +99,13 @@ abstract class GitHubDemandsContract {
             assertThat(d.state()).isEqualTo(JobState.QUEUED);
             assertThat(d.detail()).contains("waits for a host that can hold it").contains("small");
         });
-        JobView shown = store.jobs.get(demandsFor(job).getFirst().id());
+        JobView shown = store.job(demandsFor(job).getFirst().id());
         assertThat(shown.timeline()).extracting(e -> e.state()).containsOnly(JobState.QUEUED).hasSize(2);
 
         store.host("large", 32, 64);
-        store.pass();
+        store.place();
 
-        JobView placed = store.jobs.get(demandsFor(job).getFirst().id());
+        JobView placed = store.job(demandsFor(job).getFirst().id());
         assertThat(placed.state()).isEqualTo(JobState.SCHEDULED);
         assertThat(placed.host()).isEqualTo("large");
         assertThat(placed.detail()).isNull();
@@ -115,13 +115,13 @@ abstract class GitHubDemandsContract {
     void aDemandThatFailedIsNotMadeAgainWhileGitHubSaysTheJobIsQueued() {
         store.host("h1", 4, 8);
         long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
-        loop.reconcile();
+        provider.reconcileQueued();
         String first = demandsFor(job).getFirst().id();
-        store.jobs.cancel(first);
+        store.cancel(first);
 
         for (int period = 0; period < 5; period++) {
             store.clock.advance(Duration.ofMinutes(3));
-            loop.reconcile();
+            provider.reconcileQueued();
         }
 
         assertThat(demandsFor(job)).extracting(JobView::id).containsExactly(first);
@@ -146,7 +146,7 @@ abstract class GitHubDemandsContract {
         }
         for (int period = 0; period < 3; period++) {
             store.clock.advance(Duration.ofMinutes(3));
-            loop.reconcile();
+            provider.reconcileQueued();
         }
 
         for (int i = 0; i < jobs.size(); i++) {
@@ -168,18 +168,18 @@ abstract class GitHubDemandsContract {
         store.host("h1", 4, 8);
         long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
         deliver(job, WorkflowJobEvent.Action.QUEUED, null, null);
-        store.pass();
+        store.place();
         JobView scheduled = demandsFor(job).getFirst();
         assertThat(scheduled.state()).isEqualTo(JobState.SCHEDULED);
 
         String outcome = deliver(job, WorkflowJobEvent.Action.IN_PROGRESS, "acme-own-runner-7", null);
 
         assertThat(outcome).contains("runs on runner acme-own-runner-7, not one of Kiln's").contains("1 demand(s) released");
-        JobView released = store.jobs.get(scheduled.id());
+        JobView released = store.job(scheduled.id());
         assertThat(released.state()).isEqualTo(JobState.CANCELLED);
         assertThat(released.detail()).contains("acme-own-runner-7");
         assertThat(store.desired("h1").vms()).isEmpty();
-        assertThat(sync.desired("h1").vms()).isEmpty();
+        assertThat(store.desired("h1").vms()).isEmpty();
         assertThat(fake.requests()).doesNotContainKey("POST /orgs/{org}/actions/runners/generate-jitconfig");
         assertThat(vmState(scheduled.vm())).isEqualTo(VmState.STOPPING);
     }
@@ -189,57 +189,57 @@ abstract class GitHubDemandsContract {
         store.host("h1", 4, 8);
         long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
         deliver(job, WorkflowJobEvent.Action.QUEUED, null, null);
-        store.pass();
+        store.place();
         JobView demand = demandsFor(job).getFirst();
-        assertThat(sync.desired("h1").vms()).singleElement().satisfies(vm -> assertThat(vm.runnerJitConfig()).isNotNull());
+        assertThat(store.desired("h1").vms()).singleElement().satisfies(vm -> assertThat(vm.runnerJitConfig()).isNotNull());
         assertThat(fake.runners()).hasSize(1);
 
         String outcome = deliver(job, WorkflowJobEvent.Action.COMPLETED, "acme-own-runner-7", "success");
-        loop.reap();
+        provider.reap();
 
         assertThat(outcome).contains("completed (success) on runner acme-own-runner-7, not one of Kiln's")
                 .contains("1 runner(s) to remove");
         assertThat(fake.runners()).isEmpty();
-        assertThat(store.jobs.get(demand.id()).state()).isEqualTo(JobState.CANCELLED);
-        assertThat(store.jobs.get(demand.id()).detail()).contains("its demand went away");
+        assertThat(store.job(demand.id()).state()).isEqualTo(JobState.CANCELLED);
+        assertThat(store.job(demand.id()).detail()).contains("its demand went away");
         assertThat(vmState(demand.vm())).isEqualTo(VmState.STOPPING);
     }
 
     @Test
     void whileGitHubIsUnreachableRunnerVmsGiveTheirRoomBackAndAPlainJobIsNotStarved() {
         store.host("h1", 4, 8);
-        loop.reconcile(); // the installation's token and repositories, before GitHub fails
+        provider.reconcileQueued(); // the installation's token and repositories, before GitHub fails
         fake.faults().failNext(1_000_000, 503);
         long first = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
         long second = fake.queueJob("acme", "widgets", "test", List.of("kiln-2cpu-4gb"), "true");
         deliver(first, WorkflowJobEvent.Action.QUEUED, null, null);
         deliver(second, WorkflowJobEvent.Action.QUEUED, null, null);
-        assertThat(store.pass().placed()).isEqualTo(2);
-        assertThat(sync.desired("h1").vms()).as("no runner can be minted: no launch").isEmpty();
+        assertThat(store.place()).isEqualTo(2);
+        assertThat(store.desired("h1").vms()).as("no runner can be minted: no launch").isEmpty();
         JobView plain = store.submit(2, 4, "true");
-        store.pass();
-        assertThat(store.jobs.get(plain.id()).state()).as("the host is full of runner VMs").isEqualTo(JobState.QUEUED);
+        store.place();
+        assertThat(store.job(plain.id()).state()).as("the host is full of runner VMs").isEqualTo(JobState.QUEUED);
 
         store.clock.advance(Duration.ofMinutes(2));
-        sync.desired("h1");
-        assertThat(new StalledLaunches(store.db, app, store.clock, Duration.ofMinutes(2)).withdraw()).isEqualTo(2);
-        store.pass();
+        store.desired("h1");
+        assertThat(store.withdrawStalled(provider)).isEqualTo(2);
+        store.place();
 
-        assertThat(store.jobs.get(plain.id()).state()).isEqualTo(JobState.SCHEDULED);
+        assertThat(store.job(plain.id()).state()).isEqualTo(JobState.SCHEDULED);
         for (long job : List.of(first, second)) {
             JobView demand = demandsFor(job).getFirst();
             assertThat(demand.state()).isEqualTo(JobState.QUEUED);
             assertThat(demand.detail()).contains("had no runner").contains("GitHub is unavailable").contains("not before 30 s");
         }
         store.clock.advance(Duration.ofSeconds(10));
-        assertThat(store.pass().placed()).as("the demands wait out their backoff").isZero();
+        assertThat(store.place()).as("the demands wait out their backoff").isZero();
 
         fake.faults().failNext(0, 503);
         store.clock.advance(Duration.ofMinutes(15)); // past the demands' backoff and the App's own
-        String plainVm = store.jobs.get(plain.id()).vm();
+        String plainVm = store.job(plain.id()).vm();
         store.report("h1", 4, 8, StoreFixture.exited(plainVm, 0));
-        assertThat(store.pass().placed()).isEqualTo(2);
-        assertThat(sync.desired("h1").vms()).hasSize(2).allSatisfy(vm -> assertThat(vm.runnerJitConfig()).isNotNull());
+        assertThat(store.place()).isEqualTo(2);
+        assertThat(store.desired("h1").vms()).hasSize(2).allSatisfy(vm -> assertThat(vm.runnerJitConfig()).isNotNull());
     }
 
     @Test
@@ -248,11 +248,11 @@ abstract class GitHubDemandsContract {
         assertThat(github.store("old-2", "ping", null, null, new byte[] {0, (byte) 0xff})).isTrue();
         store.clock.advance(GitHubSettings.DEFAULT_DELIVERY_RETENTION.minusHours(1));
         assertThat(github.store("new-1", "workflow_job", "queued", null, "{}".getBytes(StandardCharsets.UTF_8))).isTrue();
-        loop.prune();
+        provider.prune();
         assertThat(deliveries()).containsExactlyInAnyOrder("old-1", "old-2", "new-1");
 
         store.clock.advance(Duration.ofHours(2));
-        loop.prune();
+        provider.prune();
 
         assertThat(deliveries()).containsExactly("new-1");
     }

@@ -1,13 +1,14 @@
-package dev.kiln.server;
+package dev.kiln.server.github;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.VmState;
+import dev.kiln.core.JobState;
 import dev.kiln.github.GitHubApiException;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.WorkflowJob;
 import dev.kiln.github.WorkflowJobEvent;
+import dev.kiln.server.Database;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.List;
@@ -45,12 +46,12 @@ final class LostCompletions {
 
     void run() {
         long before = clock.millis() - SILENT_AFTER.toMillis();
-        List<Silent> silent = db.tx(tx -> tx.query("SELECT j.id, r.name, g.id AS gh_job, j.gh_ran_job_id, g.installation_id,"
+        List<Silent> silent = db.tx(tx -> tx.query("SELECT j.id, r.name, g.id AS gh_job, d.ran_job_id, g.installation_id,"
                         + " g.owner, g.repo FROM jobs j JOIN vms v ON v.id = j.vm JOIN github_runners r ON r.vm_id = v.id"
-                        + " JOIN github_jobs g ON g.id = COALESCE(j.gh_ran_job_id, j.gh_job_id)"
+                        + " JOIN github_demands d ON d.job_id = j.id JOIN github_jobs g ON g.id = COALESCE(d.ran_job_id, d.gh_job_id)"
                         + " WHERE j.kind = ? AND j.state = ? AND v.state = ? AND v.updated_at <= ? AND g.installation_id IS NOT NULL",
                 row -> {
-                    row.getLong("gh_ran_job_id");
+                    row.getLong("ran_job_id");
                     boolean ran = !row.wasNull();
                     return new Silent(row.getString("id"), row.getString("name"), row.getLong("gh_job"), ran,
                             row.getLong("installation_id"), row.getString("owner"), row.getString("repo"));

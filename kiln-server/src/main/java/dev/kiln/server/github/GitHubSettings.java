@@ -1,4 +1,4 @@
-package dev.kiln.server;
+package dev.kiln.server.github;
 
 import static java.util.Objects.requireNonNull;
 

@@ -3,7 +3,6 @@ package dev.kiln.server;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
-import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Base64;
@@ -12,22 +11,19 @@ import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * Seals JIT configs for the store with AES-256-GCM, so that a repeated launch (from any replica) carries
- * the same config while the database never holds one in the clear. The key is derived from the App's
- * private key, which every replica has and the database does not.
+ * Seals secrets for the store with AES-256-GCM (a job's environment, a provider's runner credential), so that a
+ * repeated launch (from any replica) carries the same secret while the database never holds one in the clear.
+ * The key is derived from a secret every replica has and the database does not (the admin token, a provider's
+ * private key), and a purpose, so that one secret gives unrelated keys.
  */
-final class JitSeal {
+public final class Seal {
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int IV_BYTES = 12;
 
     private final SecretKeySpec key;
 
-    JitSeal(PrivateKey appKey) {
-        this("kiln jit-config seal v1\n", appKey.getEncoded());
-    }
-
     /** A seal whose key is derived from {@code secret} for one {@code purpose} (so one secret gives unrelated keys). */
-    JitSeal(String purpose, byte[] secret) {
+    public Seal(String purpose, byte[] secret) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             sha.update(purpose.getBytes(StandardCharsets.US_ASCII));
@@ -39,7 +35,7 @@ final class JitSeal {
         }
     }
 
-    String seal(String plain) {
+    public String seal(String plain) {
         try {
             byte[] iv = new byte[IV_BYTES];
             RANDOM.nextBytes(iv);
@@ -55,8 +51,8 @@ final class JitSeal {
         }
     }
 
-    /** The config, or null when it was sealed under another key (the App's key changed) or is damaged. */
-    String open(String sealed) {
+    /** The secret, or null when it was sealed under another key (the App's key changed) or is damaged. */
+    public String open(String sealed) {
         try {
             byte[] in = Base64.getDecoder().decode(sealed);
             Cipher cipher = Cipher.getInstance("AES/GCM/NoPadding");

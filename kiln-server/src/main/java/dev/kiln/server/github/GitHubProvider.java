@@ -1,9 +1,12 @@
-package dev.kiln.server;
+package dev.kiln.server.github;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.kiln.api.JobState;
+import com.sun.net.httpserver.HttpHandler;
+import dev.kiln.api.JobView;
 import dev.kiln.api.VmState;
+import dev.kiln.core.JobChange;
+import dev.kiln.core.JobState;
 import dev.kiln.core.KilnException;
 import dev.kiln.core.SizeLabels;
 import dev.kiln.github.DeleteOutcome;
@@ -16,37 +19,44 @@ import dev.kiln.github.RunnerScope;
 import dev.kiln.github.WebhookEvent;
 import dev.kiln.github.WebhookEvents;
 import dev.kiln.github.WebhookException;
+import dev.kiln.github.WebhookVerifier;
 import dev.kiln.github.WorkflowJob;
 import dev.kiln.github.WorkflowJobEvent;
+import dev.kiln.server.Database;
+import dev.kiln.server.Jobs;
+import dev.kiln.server.Provider;
+import dev.kiln.server.ProviderContext;
+import dev.kiln.server.Tx;
+import dev.kiln.server.Vms;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * GitHub housekeeping on one thread, timed by the injected clock (the thread only wakes every tick to
- * look at it):
+ * GitHub as a {@link Provider}: a GitHub App whose {@code workflow_job} webhooks ({@code /webhooks/github},
+ * {@link WebhookHandler}) make runner demands ({@link GitHubStore}), each VM launching with a JIT runner
+ * ({@link RunnerLaunches}). The server drives it by its clock:
  * <ul>
- *   <li>the reaper, every tick: a runner that took no job within the idle timeout, or whose demand went
- *       away, is deleted from GitHub (left alone when GitHub says it is busy) and its VM stopped;</li>
- *   <li>the reconciler, at start and every reconcile interval: GitHub's queued jobs with Kiln's labels in
- *       every installed repository that have no demand get one (a dropped webhook is caught), and Kiln
- *       runners on GitHub whose VM is gone are deleted;</li>
- *   <li>with the reconciler: demands whose runner VM exited without a {@code completed} webhook get GitHub's
- *       conclusion ({@link LostCompletions});</li>
- *   <li>deliveries stored but not processed (the server stopped, or processing failed) are processed again;</li>
- *   <li>every tick: runner VMs that got no runner within the launch deadline give their room back
- *       ({@link StalledLaunches});</li>
- *   <li>with the reconciler: stored deliveries older than the retention (14 days by default) are removed.</li>
+ *   <li>clean-up, every tick: deliveries stored but not processed (the server stopped, or processing failed) are
+ *       processed again; a runner that took no job within the idle timeout, or whose demand went away or ended, is
+ *       deleted from GitHub (left alone when GitHub says it is busy) and its VM stopped;</li>
+ *   <li>reconciliation, at start and every reconcile interval: GitHub's queued jobs with Kiln's labels in every
+ *       installed repository that have no demand get one (a dropped webhook is caught); demands whose runner VM
+ *       exited without a {@code completed} webhook get GitHub's conclusion ({@link LostCompletions}); Kiln runners
+ *       on GitHub whose VM is gone are deleted; stored deliveries older than the retention (14 days by default)
+ *       are removed.</li>
  * </ul>
  */
-final class GitHubLoop implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(GitHubLoop.class);
+public final class GitHubProvider implements Provider {
+    private static final Logger log = LoggerFactory.getLogger(GitHubProvider.class);
     private static final Pattern KILN_RUNNER = Pattern.compile("kiln-(vm-[0-9a-f]{1,36})");
     private static final Duration REPROCESS_AFTER = Duration.ofSeconds(30);
 
@@ -54,53 +64,100 @@ final class GitHubLoop implements AutoCloseable {
     private final GitHubApp github;
     private final GitHubStore store;
     private final WebhookHandler webhooks;
+    private final RunnerLaunches runners;
     private final SizeLabels labels;
     private final InstantSource clock;
     private final GitHubSettings settings;
     private final LostCompletions lostCompletions;
-    private final StalledLaunches stalledLaunches;
-    private final BackgroundLoop loop;
-    private Instant nextReconcile;
-    /** Busy runners are asked about again only after this (by VM id); touched by the loop's thread only. */
+    /** Busy runners are asked about again only after this (by VM id); touched by the provider's loop only. */
     private final java.util.Map<String, Instant> busyUntil = new java.util.HashMap<>();
 
-    GitHubLoop(Database db, GitHubSettings settings, GitHubStore store, WebhookHandler webhooks, SizeLabels labels,
-            InstantSource clock) {
-        this.db = requireNonNull(db, "db is null");
+    /** Serves the App of {@code settings} with the server's store, clock and images. */
+    public GitHubProvider(GitHubSettings settings, ProviderContext context) {
         this.settings = requireNonNull(settings, "settings is null");
+        requireNonNull(context, "context is null");
+        this.db = context.db();
         this.github = settings.app();
-        this.store = requireNonNull(store, "store is null");
-        this.webhooks = requireNonNull(webhooks, "webhooks is null");
-        this.labels = requireNonNull(labels, "labels is null");
-        this.clock = requireNonNull(clock, "clock is null");
-        this.nextReconcile = clock.instant();
+        this.labels = context.labels();
+        this.clock = context.clock();
+        Duration runnerTimeout = settings.runnerTimeout().compareTo(context.maxTimeout()) > 0 ? context.maxTimeout()
+                : settings.runnerTimeout();
+        this.store = new GitHubStore(db, clock, labels, github.config(),
+                () -> context.imageDigests().apply(settings.runnerImage()), runnerTimeout);
+        this.webhooks = new WebhookHandler(new WebhookVerifier(github.config().webhookSecret()), context.webhookMemory(),
+                store, github.config().appId());
+        this.runners = new RunnerLaunches(db, github, clock);
         this.lostCompletions = new LostCompletions(db, github, store, clock);
-        this.stalledLaunches = new StalledLaunches(db, github, clock, settings.launchDeadline());
-        this.loop = new BackgroundLoop("kiln-github", this::run);
     }
 
-    void start() {
-        loop.start();
+    /** The provider for the App of {@code settings}, made when the server has its store. */
+    public static Provider.Factory factory(GitHubSettings settings) {
+        requireNonNull(settings, "settings is null");
+        return context -> new GitHubProvider(settings, context);
     }
 
-    private void run() {
-        while (loop.running()) {
-            step("processing stored deliveries", this::reprocess);
-            step("reaping idle runners", this::reap);
-            step("withdrawing runner VMs that got no runner in time", stalledLaunches::withdraw);
-            if (!clock.instant().isBefore(nextReconcile)) {
-                nextReconcile = clock.instant().plus(settings.reconcileInterval());
-                step("reconciling with GitHub's queued jobs", this::reconcile);
-                step("asking GitHub for conclusions whose webhook never came", lostCompletions::run);
-                step("removing runners without a VM", this::sweepOrphans);
-                step("pruning old deliveries", this::prune);
-            }
-            try {
-                Thread.sleep(settings.tick());
-            } catch (InterruptedException e) {
-                return;
-            }
-        }
+    /** The providers of a server that serves GitHub with {@code settings}, or none when they are null. */
+    public static List<Provider.Factory> factories(GitHubSettings settings) {
+        return settings == null ? List.of() : List.of(factory(settings));
+    }
+
+    /** Its store of deliveries, GitHub jobs and demands (for tests on the store's clock). */
+    GitHubStore store() {
+        return store;
+    }
+
+    @Override
+    public String kind() {
+        return GitHubStore.KIND;
+    }
+
+    @Override
+    public Map<String, HttpHandler> intake() {
+        return Map.of("/webhooks/github", webhooks);
+    }
+
+    @Override
+    public Set<String> issueCredentials(List<String> vmIds) {
+        return runners.ensureAll(vmIds);
+    }
+
+    @Override
+    public String openCredential(String sealed) {
+        return runners.open(sealed);
+    }
+
+    @Override
+    public Optional<String> unavailable() {
+        return github.unavailable().map(u -> "GitHub is unavailable (" + u.lastProblem() + ")");
+    }
+
+    @Override
+    public Timing timing() {
+        return new Timing(settings.tick(), settings.reconcileInterval(), settings.launchDeadline());
+    }
+
+    @Override
+    public List<JobView> describe(Tx tx, List<JobView> jobs) throws SQLException {
+        return GitHubStore.describe(tx, jobs);
+    }
+
+    @Override
+    public Map<String, Integer> orgCaps() {
+        return github.config().orgCaps();
+    }
+
+    @Override
+    public void cleanUp() {
+        step("processing stored deliveries", this::reprocess);
+        step("reaping idle runners", this::reap);
+    }
+
+    @Override
+    public void reconcile() {
+        step("reconciling with GitHub's queued jobs", this::reconcileQueued);
+        step("asking GitHub for conclusions whose webhook never came", lostCompletions::run);
+        step("removing runners without a VM", this::sweepOrphans);
+        step("pruning old deliveries", this::prune);
     }
 
     private void step(String what, Runnable work) {
@@ -142,13 +199,16 @@ final class GitHubLoop implements AutoCloseable {
     private record Idle(String vm, String job, long installationId, String scope, long runnerId, String name,
             boolean release) {}
 
+    /** Runners that took no job in time, or whose demand went away (released, cancelled, failed), go. */
     void reap() {
         long idleBefore = clock.millis() - settings.idleTimeout().toMillis();
-        List<Idle> idle = db.tx(tx -> tx.query("SELECT vm_id, job_id, installation_id, scope, runner_id, name, release"
-                        + " FROM github_runners WHERE deleted = 0 AND took_job IS NULL AND (release = 1 OR minted_at <= ?)",
+        List<Idle> idle = db.tx(tx -> tx.query("SELECT r.vm_id, r.job_id, r.installation_id, r.scope, r.runner_id, r.name,"
+                        + " r.release, j.state FROM github_runners r JOIN jobs j ON j.id = r.job_id WHERE r.deleted = 0"
+                        + " AND r.took_job IS NULL AND (r.release = 1 OR r.minted_at <= ? OR j.state IN (?, ?, ?, ?))",
                 row -> new Idle(row.getString("vm_id"), row.getString("job_id"), row.getLong("installation_id"),
-                        row.getString("scope"), row.getLong("runner_id"), row.getString("name"), row.getInt("release") == 1),
-                idleBefore));
+                        row.getString("scope"), row.getLong("runner_id"), row.getString("name"), row.getInt("release") == 1
+                        || JobState.valueOf(row.getString("state")).terminal()),
+                idleBefore, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.LOST));
         busyUntil.values().removeIf(until -> !clock.instant().isBefore(until));
         for (Idle r : idle) {
             if (busyUntil.containsKey(r.vm())) {
@@ -176,22 +236,12 @@ final class GitHubLoop implements AutoCloseable {
     }
 
     private static void stop(Tx tx, Idle r, String why, long now) throws SQLException {
-        Optional<String> host = tx.queryOne("SELECT host FROM vms WHERE id = ? AND state IN (?, ?, ?)", row -> row.getString(1),
-                r.vm(), VmState.PENDING, VmState.BOOTING, VmState.RUNNING);
-        if (host.isPresent()) {
-            tx.update("UPDATE vms SET state = ?, updated_at = ? WHERE id = ?", VmState.STOPPING, now, r.vm());
-            tx.desiredChanged(host.get());
-        }
-        JobState state = tx.queryOne("SELECT state FROM jobs WHERE id = ?", row -> JobState.valueOf(row.getString(1)), r.job())
-                .orElse(JobState.CANCELLED);
-        if (!state.terminal()) {
-            tx.update("UPDATE jobs SET detail = ? WHERE id = ?", why, r.job());
-            JobStore.transition(tx, r.job(), JobState.CANCELLED, why, now);
-        }
+        Vms.stop(tx, r.vm(), now);
+        Jobs.move(tx, r.job(), new JobChange.Cancelled("the reaper", why), now);
     }
 
     /** Queued jobs with Kiln's labels on GitHub that Kiln has no demand for get one. */
-    void reconcile() {
+    void reconcileQueued() {
         int created = 0;
         for (Installation installation : github.installations()) {
             if (installation.suspended()) {
@@ -241,8 +291,7 @@ final class GitHubLoop implements AutoCloseable {
                     continue;
                 }
                 String vm = m.group(1);
-                boolean live = db.tx(tx -> tx.queryOne("SELECT state FROM vms WHERE id = ?", row -> row.getString(1), vm))
-                        .map(state -> VmState.valueOf(state).holdsRoom() && !state.equals(VmState.STOPPING.name())).orElse(false);
+                boolean live = db.tx(tx -> Vms.live(tx, vm));
                 if (!live && github.deleteRunner(s.installationId(), scope(s.scope()), runner.id()) != DeleteOutcome.BUSY) {
                     db.tx(tx -> tx.update("UPDATE github_runners SET deleted = 1 WHERE name = ?", runner.name()));
                     log.info("runner {} in {} had no VM; removed from GitHub", runner.name(), s.scope());
@@ -254,10 +303,5 @@ final class GitHubLoop implements AutoCloseable {
     private static RunnerScope scope(String text) {
         int slash = text.indexOf('/');
         return slash < 0 ? RunnerScope.org(text) : RunnerScope.repo(text.substring(0, slash), text.substring(slash + 1));
-    }
-
-    @Override
-    public void close() {
-        loop.close();
     }
 }

@@ -1,14 +1,24 @@
-package dev.kiln.server;
+package dev.kiln.server.github;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.kiln.api.JobState;
+import com.fasterxml.jackson.core.type.TypeReference;
+import dev.kiln.api.JobView;
 import dev.kiln.api.VmState;
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.JobChange;
+import dev.kiln.core.JobState;
 import dev.kiln.core.KilnException;
 import dev.kiln.core.Size;
 import dev.kiln.core.SizeLabels;
 import dev.kiln.github.GitHubConfig;
 import dev.kiln.github.WorkflowJobEvent;
+import dev.kiln.server.Database;
+import dev.kiln.server.Jobs;
+import dev.kiln.server.NewJob;
+import dev.kiln.server.StoredJson;
+import dev.kiln.server.Tx;
+import dev.kiln.server.Vms;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -80,16 +90,6 @@ final class GitHubStore {
         }
     }
 
-    /** The id of a verified delivery that came without a usable {@code X-GitHub-Delivery}: its body's digest. */
-    static String derivedId(byte[] body) {
-        try {
-            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(body);
-            return "body-sha256-" + java.util.HexFormat.of().formatHex(digest, 0, 20);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     private static String shorten(String text, int max) {
         return text.length() <= max ? text : text.substring(0, max);
     }
@@ -149,7 +149,7 @@ final class GitHubStore {
             tx.update("INSERT INTO github_jobs (id, run_id, installation_id, owner, repo, workflow, name, labels, status,"
                             + " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                     e.jobId(), e.runId(), e.installationId(), e.owner(), e.repo(), e.workflowName(), e.jobName(),
-                    JobStore.json(e.labels()), e.action().wireName(), e.createdAt() == null ? now : e.createdAt().toEpochMilli(), now);
+                    StoredJson.write(e.labels()), e.action().wireName(), e.createdAt() == null ? now : e.createdAt().toEpochMilli(), now);
             String stored = tx.queryOne("SELECT status FROM github_jobs WHERE id = ?" + tx.dialect().forUpdate(),
                     row -> row.getString(1), e.jobId()).orElseThrow();
             String status = rank(e.action().wireName()) > rank(stored) ? e.action().wireName() : stored;
@@ -195,34 +195,59 @@ final class GitHubStore {
      * run ({@code invalid}) gets one failed demand that says why.
      */
     private String demand(Tx tx, WorkflowJobEvent e, Size size, String invalid, long now) throws SQLException {
-        Optional<String> existing = tx.queryOne("SELECT id, state FROM jobs WHERE gh_job_id = ? ORDER BY seq DESC",
+        Optional<String> existing = tx.queryOne("SELECT j.id, j.state FROM github_demands d JOIN jobs j ON j.id = d.job_id WHERE d.gh_job_id = ?"
+                        + " ORDER BY j.seq DESC",
                 row -> row.getString("id") + " (" + row.getString("state") + ")", e.jobId());
         if (existing.isPresent()) {
             return "job " + e.jobId() + " has demand " + existing.get() + " already";
         }
-        String id = Tokens.newId("j-");
-        long seq = tx.queryLong("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs");
-        // A job with invalid labels has no size: it holds no room, and its listing says 0.
-        tx.update("INSERT INTO jobs (id, seq, state, command, env, image, cpus, memory_mib, disk_gib, arch, timeout_s,"
-                        + " org, repo, priority, queued_at, created_at, updated_at, kind, gh_job_id)"
-                        + " VALUES (?, ?, ?, '[]', '{}', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
-                id, seq, JobState.QUEUED, runnerImage.get(), size == null ? 0 : size.vcpus(), size == null ? 0 : size.memoryMib(),
-                size == null ? 0 : size.diskGib(), size == null ? dev.kiln.core.Arch.X86_64.id() : size.arch().id(), runnerTimeout.toSeconds(), e.owner(), e.repositoryFullName(), now, now, now, KIND,
-                e.jobId());
         String what = "GitHub job " + e.jobId() + " (" + e.repositoryFullName() + ", "
                 + (e.workflowName() == null ? "" : e.workflowName() + " / ") + e.jobName() + ", " + e.labels() + ")";
-        JobStore.event(tx, id, JobState.QUEUED, "runner demand for " + what, now);
+        String id = Jobs.create(tx, NewJob.demand(KIND, runnerImage.get(), size, runnerTimeout, e.owner(),
+                e.repositoryFullName()), "{}", "runner demand for " + what, now);
+        tx.update("INSERT INTO github_demands (job_id, gh_job_id) VALUES (?, ?)", id, e.jobId());
         if (invalid != null) {
             String why = "no runner for " + what + ": " + invalid + "; GitHub keeps the job queued until it is cancelled"
                     + " or its labels are fixed";
-            tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ?", dev.kiln.core.ErrorCode.INVALID_LABEL, why, id);
-            JobStore.transition(tx, id, JobState.FAILED, why, now);
+            Jobs.move(tx, id, JobState.QUEUED, new JobChange.Rejected(ErrorCode.INVALID_LABEL, why), now);
             log.info("job {}: {}", id, why);
             return "ignored: job " + e.jobId() + " has invalid Kiln labels: " + invalid + " (recorded as failed demand " + id + ")";
         }
-        tx.signal(Signals.SCHEDULE);
         log.info("job {}: runner demand for GitHub job {} of {} ({})", id, e.jobId(), e.repositoryFullName(), size);
         return "job " + e.jobId() + " queued: demand " + id;
+    }
+
+    /**
+     * The demands with their GitHub side: the workflow job that ran on the demand's runner (else the one it was made
+     * for), the runner, GitHub's conclusion; read in one query.
+     */
+    static List<JobView> describe(Tx tx, List<JobView> demands) throws SQLException {
+        if (demands.isEmpty()) {
+            return demands;
+        }
+        java.util.Map<String, JobView.GitHubJob> sides = new java.util.HashMap<>();
+        String marks = String.join(", ", java.util.Collections.nCopies(demands.size(), "?"));
+        tx.query("SELECT d.job_id, d.gh_job_id, d.ran_job_id, d.conclusion, g.run_id, g.installation_id, g.owner, g.repo,"
+                        + " g.workflow, g.name, g.labels, g.started_at, g.completed_at, r.name AS r_name FROM github_demands d"
+                        + " JOIN jobs j ON j.id = d.job_id LEFT JOIN github_jobs g ON g.id = COALESCE(d.ran_job_id, d.gh_job_id)"
+                        + " LEFT JOIN github_runners r ON r.vm_id = j.vm WHERE d.job_id IN (" + marks + ")",
+                row -> {
+                    long ranJob = row.getLong("ran_job_id");
+                    Long ran = row.wasNull() ? null : ranJob;
+                    long installation = row.getLong("installation_id");
+                    Long installationId = row.wasNull() ? null : installation;
+                    String owner = row.getString("owner");
+                    sides.put(row.getString("job_id"), new JobView.GitHubJob(row.getLong("gh_job_id"), row.getLong("run_id"),
+                            installationId, owner == null ? null : owner + "/" + row.getString("repo"),
+                            row.getString("workflow"), row.getString("name"), row.getString("labels") == null ? List.of()
+                                    : StoredJson.read(row.getString("labels"), new TypeReference<List<String>>() {}),
+                            row.getString("r_name"), ran, row.getString("conclusion"), Tx.instantOrNull(row, "started_at"),
+                            Tx.instantOrNull(row, "completed_at")));
+                    return null;
+                }, demands.stream().map(JobView::id).toArray());
+        return demands.stream().map(v -> new JobView(v.id(), v.state(), v.command(), v.image(), v.cpus(), v.memoryMib(),
+                v.diskGib(), v.arch(), v.org(), v.repo(), v.priority(), v.host(), v.vm(), v.exitCode(), v.errorCode(),
+                v.detail(), v.createdAt(), v.updatedAt(), v.timeline(), v.kind(), sides.get(v.id()))).toList();
     }
 
     /** The runner that took the job, if it is one of Kiln's: its VM and demand. */
@@ -252,10 +277,12 @@ final class GitHubStore {
         }
         OurRunner r = found.get();
         took(tx, r, e.jobId());
-        String where = "runner " + e.runnerName() + " (VM " + r.vm() + " on " + SyncStore.hostOfVm(tx, r.vm()).orElse("?") + ")";
-        if (!r.state().terminal()) {
-            JobStore.transition(tx, r.job(), JobState.RUNNING, where + " took GitHub job " + e.jobId() + " ("
-                    + e.repositoryFullName() + ", " + e.jobName() + ")", now);
+        String where = "runner " + e.runnerName() + " (VM " + r.vm() + " on " + Vms.hostOf(tx, r.vm()).orElse("?") + ")";
+        String took = where + " took GitHub job " + e.jobId() + " (" + e.repositoryFullName() + ", " + e.jobName() + ")";
+        if (r.state() == JobState.RUNNING) {
+            Jobs.note(tx, r.job(), took, now); // the VM was reported up before the webhook came
+        } else if (!r.state().terminal()) {
+            Jobs.move(tx, r.job(), r.state(), new JobChange.Started(took), now);
         }
         return "job " + e.jobId() + " runs on " + where + " for demand " + r.job();
     }
@@ -265,7 +292,7 @@ final class GitHubStore {
         if (found.isPresent()) {
             OurRunner r = found.get();
             took(tx, r, e.jobId());
-            tx.update("UPDATE jobs SET gh_conclusion = COALESCE(gh_conclusion, ?) WHERE id = ?", e.conclusion(), r.job());
+            tx.update("UPDATE github_demands SET conclusion = COALESCE(conclusion, ?) WHERE job_id = ?", e.conclusion(), r.job());
             if (!r.state().terminal()) {
                 conclude(tx, r.job(), e.jobId(), e.conclusion(), now);
             }
@@ -281,7 +308,7 @@ final class GitHubStore {
 
     private static void took(Tx tx, OurRunner r, long ghJob) throws SQLException {
         tx.update("UPDATE github_runners SET took_job = ? WHERE vm_id = ? AND took_job IS NULL", ghJob, r.vm());
-        tx.update("UPDATE jobs SET gh_ran_job_id = ? WHERE id = ? AND gh_ran_job_id IS NULL", ghJob, r.job());
+        tx.update("UPDATE github_demands SET ran_job_id = ? WHERE job_id = ? AND ran_job_id IS NULL", ghJob, r.job());
     }
 
     /** The demand ends as GitHub concluded the job its runner took. */
@@ -293,8 +320,8 @@ final class GitHubStore {
             default -> JobState.FAILED;
         };
         String detail = "GitHub job " + ghJob + " concluded " + c;
-        tx.update("UPDATE jobs SET detail = ?, gh_conclusion = COALESCE(gh_conclusion, ?) WHERE id = ?", detail, c, job);
-        JobStore.transition(tx, job, state, detail, now);
+        tx.update("UPDATE github_demands SET conclusion = COALESCE(conclusion, ?) WHERE job_id = ?", c, job);
+        Jobs.move(tx, job, new JobChange.Concluded(state, detail), now);
     }
 
     /**
@@ -306,7 +333,8 @@ final class GitHubStore {
      */
     private String release(Tx tx, long ghJob, String happened, long now) throws SQLException {
         record Demand(String id, JobState state, String vm, String host) {}
-        List<Demand> demands = tx.query("SELECT id, state, vm, host FROM jobs WHERE gh_job_id = ? AND state IN (?, ?, ?, ?)"
+        List<Demand> demands = tx.query("SELECT j.id, j.state, j.vm, j.host FROM github_demands d JOIN jobs j ON j.id = d.job_id"
+                        + " WHERE d.gh_job_id = ? AND j.state IN (?, ?, ?, ?)"
                         + tx.dialect().forUpdate(), row -> new Demand(row.getString("id"), JobState.valueOf(row.getString("state")),
                         row.getString("vm"), row.getString("host")),
                 ghJob, JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING);
@@ -317,17 +345,17 @@ final class GitHubStore {
             Optional<Long> runner = d.vm() == null ? Optional.empty()
                     : tx.queryOne("SELECT COALESCE(took_job, -1) FROM github_runners WHERE vm_id = ?", row -> row.getLong(1), d.vm());
             if (runner.isEmpty()) {
-                if (d.vm() != null && tx.update("UPDATE vms SET state = ?, updated_at = ? WHERE id = ? AND state IN (?, ?, ?)",
-                        VmState.STOPPING, now, d.vm(), VmState.PENDING, VmState.BOOTING, VmState.RUNNING) > 0) {
-                    tx.desiredChanged(d.host());
+                if (!Jobs.move(tx, d.id(), d.state(), new JobChange.Cancelled(KIND, why + "; released"), now).moved()) {
+                    continue;
                 }
-                tx.update("UPDATE jobs SET detail = ? WHERE id = ?", why + "; released", d.id());
-                JobStore.transition(tx, d.id(), JobState.CANCELLED, why + "; released", now);
+                if (d.vm() != null) {
+                    Vms.stop(tx, d.vm(), now);
+                }
                 log.info("job {}: {}; released", d.id(), why);
                 released++;
             } else if (runner.get() < 0) {
                 tx.update("UPDATE github_runners SET release = 1 WHERE vm_id = ?", d.vm());
-                JobStore.event(tx, d.id(), d.state(), why + "; its idle runner is to be removed", now);
+                Jobs.note(tx, d.id(), why + "; its idle runner is to be removed", now);
                 log.info("job {}: {}; its idle runner is to be removed", d.id(), why);
                 marked++;
             }

@@ -1,4 +1,4 @@
-package dev.kiln.server;
+package dev.kiln.server.github;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -12,6 +12,9 @@ import dev.kiln.github.GitHubConfig;
 import dev.kiln.github.Secret;
 import dev.kiln.github.WorkflowJob;
 import dev.kiln.github.WorkflowJobEvent;
+import dev.kiln.server.DeliveryMemory;
+import dev.kiln.server.ProviderContext;
+import dev.kiln.server.StoreFixture;
 import dev.kiln.testkit.TestingPostgres;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
@@ -59,9 +62,13 @@ class RunnerReplicasTest {
         postgres.close();
     }
 
-    RunnerLaunches replica(StoreFixture fixture) {
-        return new RunnerLaunches(fixture.db, new GitHubApp(config, HttpClient.newHttpClient(), one.clock, one.clock::advance),
-                one.clock);
+    /** A replica's GitHub provider on the fixture's store; the fixture's syncs serve its launches. */
+    GitHubProvider replica(StoreFixture fixture) {
+        GitHubProvider provider = new GitHubProvider(GitHubSettings.defaults(new GitHubApp(config, HttpClient.newHttpClient(),
+                one.clock, one.clock::advance)), new ProviderContext(fixture.db, one.clock, SizeLabels.defaults(), name -> name,
+                Duration.ofHours(1), new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT)));
+        fixture.serve(provider);
+        return provider;
     }
 
     @Test
@@ -76,20 +83,20 @@ class RunnerReplicasTest {
                     job.labels(), null, null, one.clock.instant()).asEvent("test", WorkflowJobEvent.Action.QUEUED, 1, "acme", acme)))
                     .contains("queued: demand");
         }
-        assertThat(one.pass().placed()).isEqualTo(VMS);
+        assertThat(one.place()).isEqualTo(VMS);
         List<String> vms = one.db.tx(tx -> tx.query("SELECT id FROM vms ORDER BY id", row -> row.getString(1)));
-        List<RunnerLaunches> replicas = List.of(replica(one), replica(two));
+        List<GitHubProvider> replicas = List.of(replica(one), replica(two));
 
         int callers = replicas.size() * CALLERS_PER_REPLICA;
         try (ExecutorService pool = Executors.newFixedThreadPool(callers)) {
             for (String vm : vms) {
                 CyclicBarrier start = new CyclicBarrier(callers);
                 List<Future<Boolean>> results = new ArrayList<>();
-                for (RunnerLaunches replica : replicas) {
+                for (GitHubProvider replica : replicas) {
                     for (int c = 0; c < CALLERS_PER_REPLICA; c++) {
                         results.add(pool.submit(() -> {
                             start.await();
-                            return replica.ensureAll(List.of(vm)).contains(vm);
+                            return replica.issueCredentials(List.of(vm)).contains(vm);
                         }));
                     }
                 }
@@ -104,10 +111,10 @@ class RunnerReplicasTest {
         assertThat(fake.requests()).containsEntry("POST /orgs/{org}/actions/runners/generate-jitconfig", (long) VMS);
         assertThat(fake.runners()).extracting(FakeGitHub.RunnerView::name)
                 .containsExactlyInAnyOrderElementsOf(vms.stream().map(GitHubApp::runnerName).toList());
-        long claimsLeft = one.db.tx(tx -> tx.queryLong("SELECT COUNT(*) FROM github_runner_claims"));
+        long claimsLeft = one.db.tx(tx -> tx.queryLong("SELECT COUNT(*) FROM launch_claims"));
         assertThat(claimsLeft).isZero();
-        SyncAnswer first = new SyncStore(one.db, one.clock, replicas.get(0), StoreFixture.ENVS).desired("h1");
-        SyncAnswer second = new SyncStore(two.db, two.clock, replicas.get(1), StoreFixture.ENVS).desired("h1");
+        SyncAnswer first = one.desired("h1");
+        SyncAnswer second = two.desired("h1");
         assertThat(first.vms()).hasSize(VMS);
         assertThat(first.vms()).extracting(VmLaunch::runnerJitConfig)
                 .containsExactlyElementsOf(second.vms().stream().map(VmLaunch::runnerJitConfig).toList());

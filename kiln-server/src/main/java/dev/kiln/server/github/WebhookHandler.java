@@ -1,4 +1,4 @@
-package dev.kiln.server;
+package dev.kiln.server.github;
 
 import static java.util.Objects.requireNonNull;
 
@@ -17,6 +17,8 @@ import dev.kiln.github.WebhookEvents;
 import dev.kiln.github.WebhookException;
 import dev.kiln.github.WebhookVerifier;
 import dev.kiln.github.WorkflowJobEvent;
+import dev.kiln.server.DeliveryMemory;
+import dev.kiln.server.Exchange;
 import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -76,7 +78,7 @@ final class WebhookHandler implements HttpHandler {
             exchange.send(e.httpStatus(), new ApiError(e.code().name(), e.getMessage()));
         } catch (KilnException e) {
             log.warn("a GitHub delivery could not be stored: {}", e.getMessage());
-            exchange.send(ApiHandler.status(e.code()), new ApiError(e.code().name(), e.getMessage()));
+            exchange.send(Exchange.status(e.code()), new ApiError(e.code().name(), e.getMessage()));
         } catch (RuntimeException e) {
             exchange.sendUnexpected(log, e);
         } finally {
@@ -89,7 +91,7 @@ final class WebhookHandler implements HttpHandler {
      * by its body's digest, so that it is still stored once.
      */
     Reply take(String event, String deliveryHeader, String contentType, byte[] body) {
-        String id = WebhookEvents.isDeliveryId(deliveryHeader) ? deliveryHeader : GitHubStore.derivedId(body);
+        String id = WebhookEvents.isDeliveryId(deliveryHeader) ? deliveryHeader : WebhookEvents.derivedId(body);
         WebhookEvent parsed = null;
         WebhookException refused = null;
         try {

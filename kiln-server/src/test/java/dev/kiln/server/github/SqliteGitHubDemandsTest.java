@@ -1,4 +1,4 @@
-package dev.kiln.server;
+package dev.kiln.server.github;
 
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,10 +1,11 @@
-package dev.kiln.server;
+package dev.kiln.server.github;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.VmState;
 import dev.kiln.core.ErrorCode;
+import dev.kiln.core.JobChange;
+import dev.kiln.core.JobState;
 import dev.kiln.core.KilnException;
 import dev.kiln.github.DeleteOutcome;
 import dev.kiln.github.GitHubApiException;
@@ -12,6 +13,12 @@ import dev.kiln.github.GitHubApp;
 import dev.kiln.github.JitRunner;
 import dev.kiln.github.Runner;
 import dev.kiln.github.RunnerScope;
+import dev.kiln.server.Database;
+import dev.kiln.server.Jobs;
+import dev.kiln.server.LaunchCredentials;
+import dev.kiln.server.Seal;
+import dev.kiln.server.StoredJson;
+import dev.kiln.server.Vms;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -30,8 +37,8 @@ import org.slf4j.LoggerFactory;
  * The JIT configs of runner VMs. A config is minted when the launch is first built for the agent (not
  * when the job is queued, so that a demand released before it reaches a host registers nothing), named
  * {@code kiln-<vm id>}, with the job's labels plus {@code self-hosted} in the configured runner group; it
- * is kept sealed ({@link JitSeal}) so that every later launch of the VM carries the same config, and
- * dropped when the VM ends. Only the holder of the VM's claim ({@link MintClaims}) mints, so replicas on
+ * is kept sealed ({@link Seal}, in the VM's launch credential) so that every later launch of the VM carries the
+ * same config, and dropped when the VM ends. Only the holder of the VM's claim ({@link LaunchCredentials}) mints, so replicas on
  * one PostgreSQL never register two runners for one VM. A host's VMs are read and claimed in one
  * transaction, minted at once and stored in one more, so that a burst costs the store two transactions per
  * sync rather than three per VM. Configs never reach a log, a message or an API answer.
@@ -43,10 +50,10 @@ final class RunnerLaunches {
 
     private final Database db;
     private final GitHubApp github;
-    private final JitSeal seal;
+    private final Seal seal;
     private final InstantSource clock;
     private final Installations installations;
-    private final MintClaims claims = new MintClaims();
+    private final LaunchCredentials claims = new LaunchCredentials();
     private final Semaphore mintSlots = new Semaphore(MAX_CONCURRENT_MINTS);
 
     /** A runner VM's demand as minting needs it. */
@@ -64,7 +71,8 @@ final class RunnerLaunches {
         this.db = requireNonNull(db, "db is null");
         this.github = requireNonNull(github, "github is null");
         this.clock = requireNonNull(clock, "clock is null");
-        this.seal = new JitSeal(github.config().privateKey());
+        // Derived from the App's key, which every replica has and the database does not.
+        this.seal = new Seal("kiln jit-config seal v1\n", github.config().privateKey().getEncoded());
         this.installations = new Installations(github, clock);
     }
 
@@ -92,19 +100,19 @@ final class RunnerLaunches {
             // Claimed in one order by every caller, so that two replicas' claims never deadlock.
             for (String vm : vmIds.stream().sorted().distinct().toList()) {
                 Optional<Demand> found = tx.queryOne("SELECT j.id, j.state, v.state AS vm_state, v.host, g.installation_id,"
-                                + " g.owner, g.repo, g.labels, r.jit_config FROM vms v JOIN jobs j ON j.id = v.job_id"
-                                + " JOIN github_jobs g ON g.id = j.gh_job_id LEFT JOIN github_runners r ON r.vm_id = v.id WHERE v.id = ?",
+                                + " g.owner, g.repo, g.labels, v.credential FROM vms v JOIN jobs j ON j.id = v.job_id"
+                                + " JOIN github_demands d ON d.job_id = j.id JOIN github_jobs g ON g.id = d.gh_job_id WHERE v.id = ?",
                         row -> new Demand(vm, row.getString("id"), JobState.valueOf(row.getString("state")),
                                 VmState.valueOf(row.getString("vm_state")), row.getString("host"), row.getLong("installation_id"),
-                                row.getString("owner"), row.getString("repo"), JobStore.read(row.getString("labels"),
+                                row.getString("owner"), row.getString("repo"), StoredJson.read(row.getString("labels"),
                                 new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}),
-                                row.getString("jit_config") != null), vm);
+                                row.getString("credential") != null), vm);
                 if (found.isPresent() && found.get().minted()) {
                     registered.add(vm);
                 } else if (found.isPresent() && found.get().mintable()) {
                     switch (claims.claim(tx, vm, now)) {
                         case OURS -> claimed.add(found.get());
-                        case MINTED -> registered.add(vm);
+                        case ISSUED -> registered.add(vm);
                         case TAKEN -> { }
                     }
                 }
@@ -116,13 +124,12 @@ final class RunnerLaunches {
             long stored = clock.millis();
             db.tx(tx -> {
                 for (Minted m : minted) {
-                    tx.update("INSERT INTO github_runners (vm_id, job_id, installation_id, scope, name, runner_id, jit_config,"
-                                    + " minted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", m.demand().vm(), m.demand().job(),
+                    tx.update("INSERT INTO github_runners (vm_id, job_id, installation_id, scope, name, runner_id, minted_at)"
+                                    + " VALUES (?, ?, ?, ?, ?, ?, ?)", m.demand().vm(), m.demand().job(),
                             m.demand().installationId(), m.scope().toString(), GitHubApp.runnerName(m.demand().vm()),
-                            m.runner().runner().id(), seal.seal(m.runner().encodedJitConfig()), stored);
-                    MintClaims.done(tx, m.demand().vm());
-                    // Syncs of the host that found the VM claimed (here or on another replica) wait for this.
-                    tx.desiredChanged(m.demand().host());
+                            m.runner().runner().id(), stored);
+                    // Syncs of the host that found the VM claimed (here or on another replica) wake for this.
+                    LaunchCredentials.store(tx, m.demand().vm(), seal.seal(m.runner().encodedJitConfig()));
                 }
                 return null;
             });
@@ -211,11 +218,8 @@ final class RunnerLaunches {
     private void fail(Demand demand, String why, ErrorCode code) {
         long now = clock.millis();
         db.tx(tx -> {
-            SyncStore.setVm(tx, demand.vm(), VmState.FAILED, now);
-            tx.desiredChanged(demand.host());
-            tx.signal(Signals.SCHEDULE);
-            tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ?", code, why, demand.job());
-            JobStore.transition(tx, demand.job(), JobState.FAILED, why, now);
+            Vms.fail(tx, demand.vm(), now);
+            Jobs.move(tx, demand.job(), new JobChange.Rejected(code, why), now);
             return null;
         });
     }
