@@ -38,7 +38,7 @@ nice -n 10 mvn -q -o -B -pl kiln-cli -am compile dependency:build-classpath -Dmd
 deps="$(cat "$classpath_file")"
 rm -f "$classpath_file"
 cp="kiln-cli/target/classes"
-for module in kiln-core kiln-api kiln-vm kiln-github kiln-server kiln-agent; do
+for module in kiln-core kiln-api kiln-images kiln-vm kiln-github kiln-server kiln-agent; do
   cp="$cp:$module/target/classes"
 done
 

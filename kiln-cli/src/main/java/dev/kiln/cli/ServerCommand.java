@@ -59,7 +59,7 @@ final class ServerCommand implements Callable<Integer> {
         Path data = dataDir(dataDir);
         ServerConfig config = config(data);
         KilnServer server = KilnServer.start(config, InstantSource.system(),
-                new dev.kiln.vm.ImageStore(imagesDir != null ? imagesDir : HostOptions.defaultStateDir().resolve("images")),
+                new dev.kiln.images.ImageStore(imagesDir != null ? imagesDir : HostOptions.defaultStateDir().resolve("images")),
                 gitHub);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

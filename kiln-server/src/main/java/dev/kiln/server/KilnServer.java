@@ -34,7 +34,7 @@ public final class KilnServer implements AutoCloseable {
     private final GitHubLoop github;
     private final DeliveryMemory deliveryMemory = new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT);
 
-    private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images, GitHubSettings gitHub) {
+    private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images, GitHubSettings gitHub) {
         this.config = config;
         Signals signals = new Signals();
         this.db = new Database(config.databaseUrl(), config.databaseUser(), config.databasePassword(), signals);
@@ -47,7 +47,7 @@ public final class KilnServer implements AutoCloseable {
                 pg = new PgNotifier(db, config.databaseUser(), config.databasePassword(), signals);
             }
             java.util.function.UnaryOperator<String> digests = name -> images == null ? name
-                    : images.findByName(name).map(dev.kiln.vm.ImageManifest::digest).orElse(name);
+                    : images.findByName(name).map(dev.kiln.images.ImageManifest::digest).orElse(name);
             RunnerLaunches runners = gitHub == null ? null : new RunnerLaunches(db, gitHub.app(), clock);
             EnvSeal envs = new EnvSeal(config.adminToken());
             EnvResealing.run(db, envs);
@@ -102,7 +102,7 @@ public final class KilnServer implements AutoCloseable {
      * Starts a server that also serves the images of {@code images} to agents by digest and hands out
      * launches naming an image by its digest there (null: images are the hosts' own business).
      */
-    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images) {
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images) {
         return start(config, clock, images, null);
     }
 
@@ -110,7 +110,7 @@ public final class KilnServer implements AutoCloseable {
      * Starts a server that also takes GitHub's {@code workflow_job} webhooks on {@code /webhooks/github} and
      * runs one JIT runner VM per queued job ({@code gitHub} null: no GitHub).
      */
-    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images,
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
             GitHubSettings gitHub) {
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");
