@@ -34,12 +34,12 @@ final class TestFleet implements AutoCloseable {
     }
 
     /** A fleet whose server serves the images of {@code images} by digest. */
-    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.vm.ImageStore images) {
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images) {
         this(dir, tweak, images, null, new TestingClock());
     }
 
     /** A fleet whose server serves a GitHub App on {@code /webhooks/github}, on the given clock. */
-    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.vm.ImageStore images,
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images,
             dev.kiln.server.github.GitHubSettings github, TestingClock clock) {
         this.clock = clock;
         this.dir = dir;

@@ -60,7 +60,7 @@ final class ServerCommand implements Callable<Integer> {
         Path data = dataDir(dataDir);
         ServerConfig config = config(data);
         KilnServer server = KilnServer.start(config, InstantSource.system(),
-                new dev.kiln.vm.ImageStore(imagesDir != null ? imagesDir : HostOptions.defaultStateDir().resolve("images")),
+                new dev.kiln.images.ImageStore(imagesDir != null ? imagesDir : HostOptions.defaultStateDir().resolve("images")),
                 GitHubProvider.factories(gitHub));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

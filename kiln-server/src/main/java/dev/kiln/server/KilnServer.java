@@ -38,7 +38,7 @@ public final class KilnServer implements AutoCloseable {
     private final List<ProviderLoop> providers;
     private final DeliveryMemory deliveryMemory = new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT);
 
-    private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images,
+    private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
             List<Provider.Factory> factories) {
         this.config = config;
         Signals signals = new Signals();
@@ -52,7 +52,7 @@ public final class KilnServer implements AutoCloseable {
                 pg = new PgNotifier(db, config.databaseUser(), config.databasePassword(), signals);
             }
             java.util.function.UnaryOperator<String> digests = name -> images == null ? name
-                    : images.findByName(name).map(dev.kiln.vm.ImageManifest::digest).orElse(name);
+                    : images.findByName(name).map(dev.kiln.images.ImageManifest::digest).orElse(name);
             ProviderContext context = new ProviderContext(db, clock, config.labels(), digests, config.maxTimeout(), deliveryMemory);
             Map<String, Provider> byKind = new TreeMap<>();
             for (Provider.Factory factory : factories) {
@@ -113,7 +113,7 @@ public final class KilnServer implements AutoCloseable {
      * Starts a server that also serves the images of {@code images} to agents by digest and hands out
      * launches naming an image by its digest there (null: images are the hosts' own business).
      */
-    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images) {
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images) {
         return start(config, clock, images, List.of());
     }
 
@@ -121,7 +121,7 @@ public final class KilnServer implements AutoCloseable {
      * Starts a server that also serves the providers {@code factories} make (GitHub, GitLab): each provider's intake
      * on the server's listener, its loop on the server's clock, its jobs' launches with its runner credentials.
      */
-    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images,
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
             List<Provider.Factory> factories) {
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");

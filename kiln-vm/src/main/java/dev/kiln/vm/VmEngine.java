@@ -4,6 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ImageStore;
 
 import java.io.IOException;
 import java.io.InputStream;

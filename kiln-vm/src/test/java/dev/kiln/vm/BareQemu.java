@@ -1,5 +1,7 @@
 package dev.kiln.vm;
 
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ManifestJson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

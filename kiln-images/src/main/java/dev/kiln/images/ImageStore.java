@@ -1,4 +1,4 @@
-package dev.kiln.vm;
+package dev.kiln.images;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
@@ -12,10 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -132,7 +129,7 @@ public final class ImageStore {
                 continue; // Kiln's own kernel boots without one
             }
             try {
-                files.put(file, new ImageManifest.FileEntry(sha256(path), Files.size(path)));
+                files.put(file, new ImageManifest.FileEntry(Sha256.of(path), Files.size(path)));
             } catch (IOException e) {
                 throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "the build left no " + path, e);
             }
@@ -146,7 +143,7 @@ public final class ImageStore {
             Files.setPosixFilePermissions(builtDir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
             Path target = manifest.directory(imagesDir);
             if (Files.exists(target)) {
-                deleteTree(builtDir);
+                FileTrees.delete(builtDir);
             } else {
                 Files.move(builtDir, target, StandardCopyOption.ATOMIC_MOVE);
             }
@@ -161,7 +158,7 @@ public final class ImageStore {
     static String digestOf(String name, String arch, Map<String, ImageManifest.FileEntry> files) {
         StringBuilder canonical = new StringBuilder(name).append('\n').append(arch).append('\n');
         new TreeMap<>(files).forEach((file, entry) -> canonical.append(file).append(' ').append(entry.sha256()).append('\n'));
-        return "sha256:" + sha256(canonical.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return "sha256:" + Sha256.of(canonical.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /**
@@ -189,7 +186,7 @@ public final class ImageStore {
                 try (InputStream in = source.open(digest, file.getKey())) {
                     Files.copy(in, target);
                 }
-                String actual = sha256(target);
+                String actual = Sha256.of(target);
                 long size = Files.size(target);
                 if (!actual.equals(file.getValue().sha256()) || size != file.getValue().size()) {
                     throw new KilnException(ErrorCode.IMAGE_INVALID, ("image %s (%s): %s arrived with %d bytes and"
@@ -213,10 +210,10 @@ public final class ImageStore {
         } finally {
             if (temp != null) {
                 try {
-                    deleteTree(temp);
+                    FileTrees.delete(temp);
                 } catch (IOException e) {
                     // the next fetch makes a fresh temporary directory; this one is only untidy
-                    EngineWarmup.logger(ImageStore.class).warn("cannot remove {}: {}", temp, e.getMessage());
+                    org.slf4j.LoggerFactory.getLogger(ImageStore.class).warn("cannot remove {}: {}", temp, e.getMessage());
                 }
             }
         }
@@ -263,7 +260,7 @@ public final class ImageStore {
     /** Verifies every file against its digest. */
     public void verify(ImageManifest image) {
         image.files().forEach((file, entry) -> {
-            String actual = sha256(file(image, file));
+            String actual = Sha256.of(file(image, file));
             if (!actual.equals(entry.sha256())) {
                 throw new KilnException(ErrorCode.IMAGE_INVALID, "image %s (%s): %s has digest %s, the manifest says %s"
                         .formatted(image.name(), image.shortDigest(), file, actual, entry.sha256()));
@@ -285,13 +282,14 @@ public final class ImageStore {
         try {
             // Renamed first, so that a crash mid-delete leaves no directory that looks like an image.
             Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
-            deleteTree(doomed);
+            FileTrees.delete(doomed);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove " + dir, e);
         }
     }
 
-    Path newBuildDirectory(String name) throws IOException {
+    /** A fresh directory in the store's file system for a build, so that {@link #add} moves it in by one rename. */
+    public Path newBuildDirectory(String name) throws IOException {
         Files.createDirectories(imagesDir);
         return Files.createTempDirectory(imagesDir, ".build-" + name + "-");
     }
@@ -311,45 +309,11 @@ public final class ImageStore {
         return imagesDir.resolve("names");
     }
 
-    static String sha256(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            byte[] buffer = new byte[1 << 20];
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
-            return HexFormat.of().formatHex(digest.digest());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     private static String readString(Path file) {
         try {
             return Files.readString(file);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        }
-    }
-
-    static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (var paths = Files.walk(root)) {
-            for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(path);
-            }
         }
     }
 }

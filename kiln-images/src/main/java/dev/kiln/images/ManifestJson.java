@@ -1,4 +1,4 @@
-package dev.kiln.vm;
+package dev.kiln.images;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -14,12 +14,12 @@ import java.util.TreeMap;
  * one before its VM can start, and Jackson's object mapper takes ~0.1 s to get going in a fresh JVM;
  * the parser, a few milliseconds. The format is the record's, as the agent's mapper reads it.
  */
-final class ManifestJson {
+public final class ManifestJson {
     private static final JsonFactory JSON = new JsonFactory();
 
     private ManifestJson() {}
 
-    static byte[] write(ImageManifest manifest) throws IOException {
+    public static byte[] write(ImageManifest manifest) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (JsonGenerator out = JSON.createGenerator(bytes).useDefaultPrettyPrinter()) {
             out.writeStartObject();
@@ -49,7 +49,7 @@ final class ManifestJson {
     }
 
     /** The manifest in these bytes; an {@link IOException} says what in them is wrong. */
-    static ImageManifest read(byte[] json) throws IOException {
+    public static ImageManifest read(byte[] json) throws IOException {
         try (JsonParser in = JSON.createParser(json)) {
             expect(in, in.nextToken(), JsonToken.START_OBJECT, "the manifest");
             Map<String, String> text = new TreeMap<>();

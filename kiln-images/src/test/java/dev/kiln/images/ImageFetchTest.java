@@ -1,4 +1,4 @@
-package dev.kiln.vm;
+package dev.kiln.images;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
