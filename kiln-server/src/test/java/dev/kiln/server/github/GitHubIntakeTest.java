@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * GitHub's intake on a real server (SQLite, port 0) against the faithful fake GitHub, no host needed: signatures,
  * bounds and malformed bodies, the documented examples, duplicated deliveries, and a dropped webhook caught by the
- * reconciler when the server's clock passes its interval. (Runs that need agents are kiln-agent's GitHubFleetTest.)
+ * reconciler when the server's clock passes its interval. (Runner VMs on hosts: GitHubRunnersTest.)
  */
 @Timeout(120)
 class GitHubIntakeTest {

@@ -1,24 +1,30 @@
-package dev.kiln.agent;
+package dev.kiln.server.github;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.kiln.api.JobView;
+import dev.kiln.api.KilnClient;
 import dev.kiln.core.JobState;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
 import dev.kiln.github.RunnerScope;
 import dev.kiln.github.Secret;
-import dev.kiln.server.github.GitHubSettings;
+import dev.kiln.server.KilnServer;
+import dev.kiln.server.ServerConfig;
+import dev.kiln.server.SimulatedHost;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
+import dev.kiln.testkit.github.RunnerGuest;
+import dev.kiln.testkit.github.SimulatedRunner;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.interfaces.RSAPrivateKey;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -27,15 +33,16 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * GitHub end to end without a VM: a real server (SQLite, port 0) with the App on a faithful fake GitHub
- * (real JWTs, tokens, signatures), real agents on simulated VMMs whose runner VMs claim jobs from the fake
- * with their JIT configs, as the stand-in runner does. Intake alone (signatures, bounds, the documented examples,
- * duplicates, a dropped webhook) is kiln-server's GitHubIntakeTest.
+ * GitHub end to end without a VM, the server's side: a real server (SQLite, port 0) with the App on a faithful fake
+ * GitHub (real JWTs, tokens, signatures), and hosts played over the real sync protocol ({@link SimulatedHost}) whose
+ * runner VMs claim jobs from the fake with their JIT configs, as the stand-in runner does. The server's loops run
+ * on the test's clock. (With real agents: kiln-agent's GitHubRealVmTest and GitHubBenchmark.)
  */
 @Timeout(120)
-class GitHubFleetTest {
+class GitHubRunnersTest {
     static final long APP_ID = 4242;
     static final String SECRET = "webhook-secret-for-fleet-tests";
+    static final String ADMIN = "github-runners-admin-token-0123456789";
     static final KeyPair KEYS = AppKeys.generate();
 
     @TempDir
@@ -44,45 +51,59 @@ class GitHubFleetTest {
     final FakeGitHub fake = FakeGitHub.start(APP_ID, KEYS.getPublic(), clock);
     final long acme = fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
     final HttpClient http = HttpClient.newHttpClient();
-    TestFleet fleet;
+    final List<SimulatedHost> hosts = new ArrayList<>();
+    KilnServer server;
+    KilnClient client;
     GitHubApp app;
 
-    TestFleet fleet() {
-        return fleet(Map.of());
+    void fleet() {
+        fleet(Map.of());
     }
 
-    /** A fleet whose App caps these owners' jobs at once ({@code org-cap.<owner>}). */
-    TestFleet fleet(Map<String, Integer> orgCaps) {
+    /** A server whose App caps these owners' jobs at once ({@code org-cap.<owner>}). */
+    void fleet(Map<String, Integer> orgCaps) {
         fake.addRepository("acme", "widgets");
         GitHubConfig config = new GitHubConfig(APP_ID, Path.of("(in memory)"), (RSAPrivateKey) KEYS.getPrivate(),
                 Secret.of(SECRET), fake.url(), fake.url(), GitHubConfig.DEFAULT_RUNNER_GROUP_ID, List.of(), List.of(), orgCaps);
         app = new GitHubApp(config, http, clock, clock::advance);
-        // Hosts are never silent here: the tests move the clock by minutes, which no agent's sync keeps up with.
-        fleet = new TestFleet(dir, c -> c.withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)), null, GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)), clock);
-        fake.webhooks().sendTo(webhooks(), SECRET);
-        return fleet;
+        // Hosts are never silent here: the tests move the clock by minutes, which no host's sync keeps up with.
+        server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
+                .withListen("127.0.0.1", 0).withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)), clock, null,
+                GitHubProvider.factories(GitHubSettings.defaults(app).withTick(Duration.ofMillis(50))));
+        client = new KilnClient(server.uri(), ADMIN);
+        fake.webhooks().sendTo(URI.create(server.uri() + "/webhooks/github"), SECRET);
+    }
+
+    /** A host that syncs on its own, its runner VMs running {@code guest}. */
+    SimulatedHost host(String name, int vcpus, long memoryGib, RunnerGuest guest) {
+        SimulatedHost host = SimulatedHost.enrol(server.uri(), client, name, vcpus, memoryGib).withRunnerGuest(guest).start();
+        hosts.add(host);
+        return host;
+    }
+
+    JobView awaitEnd(String job) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> client.job(job).state().terminal());
+        return client.job(job);
     }
 
     @AfterEach
     void close() {
-        if (fleet != null) {
-            fleet.close();
+        hosts.forEach(SimulatedHost::close);
+        if (server != null) {
+            server.close();
         }
         fake.close();
     }
 
-    URI webhooks() {
-        return URI.create(fleet.server.uri() + "/webhooks/github");
-    }
-
     List<JobView> demandsFor(long githubJob) {
-        return fleet.client.jobs(null, 1000).stream().filter(j -> j.github() != null && j.github().jobId() == githubJob).toList();
+        return client.jobs(null, 1000).stream().filter(j -> j.github() != null && j.github().jobId() == githubJob).toList();
     }
 
     @Test
     void aLostCompletedWebhookIsReplacedByGitHubsConclusionOnceTheRunnerVmHasExited() {
         java.util.concurrent.CountDownLatch finish = new java.util.concurrent.CountDownLatch(1);
-        fleet().host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.claimingUntil(finish));
+        fleet();
+        host("h1", 4, 8, SimulatedRunner.claimingUntil(finish));
         long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
         await().atMost(Duration.ofSeconds(30)).until(() -> demandsFor(job).size() == 1
                 && demandsFor(job).getFirst().github().ranJobId() != null);
@@ -91,14 +112,14 @@ class GitHubFleetTest {
         fake.webhooks().dropNext(1);
         finish.countDown();
         await().atMost(Duration.ofSeconds(30)).until(() -> fake.job(job).status().equals("completed")
-                && fake.webhooks().idle() && fleet.client.vms().isEmpty());
+                && fake.webhooks().idle() && client.vms().isEmpty());
         assertThat(fake.webhooks().deliveries().getLast()).extracting(d -> d.action(), d -> d.status())
                 .containsExactly("completed", -1);
-        assertThat(fleet.client.job(demand).state()).as("the runner's exit says nothing of the job").isEqualTo(JobState.RUNNING);
+        assertThat(client.job(demand).state()).as("the runner's exit says nothing of the job").isEqualTo(JobState.RUNNING);
 
         clock.advance(Duration.ofMinutes(3));
 
-        JobView done = fleet.awaitEnd(demand);
+        JobView done = awaitEnd(demand);
         assertThat(done.state()).isEqualTo(JobState.SUCCEEDED);
         assertThat(done.github().conclusion()).isEqualTo("success");
         assertThat(done.github().ranJobId()).isEqualTo(job);
@@ -108,21 +129,23 @@ class GitHubFleetTest {
 
     @Test
     void aJobCancelledBeforePickupLeavesNoVmAndNoRunnerAfterTheReaper() {
-        fleet().host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.idle());
+        fleet();
+        host("h1", 4, 8, SimulatedRunner.idle());
         long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
         await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().stream().anyMatch(r -> r.online()));
-        assertThat(fleet.client.vms()).hasSize(1);
+        assertThat(client.vms()).hasSize(1);
 
         fake.cancel(job);
 
-        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().isEmpty() && fleet.client.vms().isEmpty());
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().isEmpty() && client.vms().isEmpty());
         JobView demand = demandsFor(job).getFirst();
-        assertThat(fleet.awaitEnd(demand.id()).state()).isEqualTo(JobState.CANCELLED);
+        assertThat(awaitEnd(demand.id()).state()).isEqualTo(JobState.CANCELLED);
     }
 
     @Test
     void aRunnerThatGetsNoJobWithinTheIdleTimeoutIsRemovedWithItsVm() {
-        fleet().host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.idle());
+        fleet();
+        host("h1", 4, 8, SimulatedRunner.idle());
         long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
         await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().stream().anyMatch(r -> r.online()));
         // The job goes away and Kiln never hears of it: only the idle timeout frees the runner.
@@ -133,19 +156,19 @@ class GitHubFleetTest {
         assertThat(fake.runners()).hasSize(1);
         clock.advance(Duration.ofMinutes(2));
 
-        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().isEmpty() && fleet.client.vms().isEmpty());
-        assertThat(fleet.awaitEnd(demandsFor(job).getFirst().id()).detail()).contains("took no job within 5 min");
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().isEmpty() && client.vms().isEmpty());
+        assertThat(awaitEnd(demandsFor(job).getFirst().id()).detail()).contains("took no job within 5 min");
     }
 
     @Test
     void underARateLimitKilnWaitsThenSucceeds() {
         fleet();
         fake.faults().exhaustPrimaryRateLimit(Duration.ofMinutes(1), 403);
-        fleet.host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.claiming());
+        host("h1", 4, 8, SimulatedRunner.claiming());
         long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
         await().atMost(Duration.ofSeconds(30)).until(() -> demandsFor(job).size() == 1);
 
-        JobView done = fleet.awaitEnd(demandsFor(job).getFirst().id());
+        JobView done = awaitEnd(demandsFor(job).getFirst().id());
 
         assertThat(done.state()).isEqualTo(JobState.SUCCEEDED);
         assertThat(done.github().conclusion()).isEqualTo("success");
@@ -154,7 +177,8 @@ class GitHubFleetTest {
 
     @Test
     void whileGitHubFailsKilnSendsNothingUntilItsBackoffHasPassedThenEveryJobRuns() {
-        fleet().host("h1", 8, 16, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.claiming());
+        fleet();
+        host("h1", 8, 16, SimulatedRunner.claiming());
         // The reconciler's pass at start (it lists queued and in-progress runs) is over before GitHub fails.
         await().atMost(Duration.ofSeconds(30)).until(() -> fake.requests().getOrDefault("GET /repos/{owner}/{repo}/actions/runs", 0L) >= 2);
         long before = sent();
@@ -186,8 +210,8 @@ class GitHubFleetTest {
     @Test
     void threeJobsAtOnceAcrossTwoHostsEachRunOnItsOwnRunnerAndShowWhatRanWhere() {
         fleet();
-        fleet.host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.claiming());
-        fleet.host("h2", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.claiming());
+        host("h1", 4, 8, SimulatedRunner.claiming());
+        host("h2", 4, 8, SimulatedRunner.claiming());
         List<Long> jobs = List.of(
                 fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true"),
                 fake.queueJob("acme", "widgets", "test", List.of("kiln-2cpu-4gb"), "true"),
@@ -196,7 +220,7 @@ class GitHubFleetTest {
         await().atMost(Duration.ofSeconds(60)).until(() -> jobs.stream().allMatch(j -> demandsFor(j).size() == 1
                 && demandsFor(j).getFirst().state().terminal()));
 
-        List<JobView> done = jobs.stream().map(j -> fleet.client.job(demandsFor(j).getFirst().id())).toList();
+        List<JobView> done = jobs.stream().map(j -> client.job(demandsFor(j).getFirst().id())).toList();
         assertThat(done).allSatisfy(d -> {
             assertThat(d.state()).isEqualTo(JobState.SUCCEEDED);
             assertThat(d.github().repository()).isEqualTo("acme/widgets");
@@ -209,12 +233,13 @@ class GitHubFleetTest {
         assertThat(done).extracting(JobView::host).containsOnly("h1", "h2").contains("h1", "h2");
         assertThat(done).extracting(d -> d.github().ranJobId()).containsExactlyInAnyOrderElementsOf(jobs);
         assertThat(jobs).allSatisfy(j -> assertThat(fake.job(j).conclusion()).isEqualTo("success"));
-        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().isEmpty() && fleet.client.vms().isEmpty());
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().isEmpty() && client.vms().isEmpty());
     }
 
     @Test
     void aKilnRunnerWithoutAVmIsRemovedFromGitHubAndOthersAreLeftAlone() {
-        fleet().host("h1", 4, 8, Duration.ZERO).vmm().withRunnerGuest(SimulatedRunner.idle());
+        fleet();
+        host("h1", 4, 8, SimulatedRunner.idle());
         fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
         await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().stream().anyMatch(r -> r.online()));
         FakeGitHub.RunnerView live = fake.runners().getFirst();
@@ -242,8 +267,8 @@ class GitHubFleetTest {
         fake.addRepository("globex", "gadgets");
         GatedRunners runners = new GatedRunners();
         // Room for all five (each host holds three 32 GiB disks): only the cap holds acme's back.
-        fleet.host("h1", 16, 32, Duration.ZERO).vmm().withRunnerGuest(runners);
-        fleet.host("h2", 16, 32, Duration.ZERO).vmm().withRunnerGuest(runners);
+        host("h1", 16, 32, runners);
+        host("h2", 16, 32, runners);
         List<Long> acmeJobs = List.of(
                 fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true"),
                 fake.queueJob("acme", "widgets", "test", List.of("kiln-2cpu-4gb"), "true"),
@@ -268,21 +293,21 @@ class GitHubFleetTest {
     }
 
     /** Claiming runners that wait for the test's go once up, counting the runner VMs of each owner up at once. */
-    static final class GatedRunners implements SimulatedVmm.RunnerGuest {
+    static final class GatedRunners implements RunnerGuest {
         final java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
         final Map<String, Integer> mostAtOnce = new java.util.concurrent.ConcurrentHashMap<>();
         private final Map<String, Integer> up = new java.util.HashMap<>();
 
         @Override
-        public int run(dev.kiln.api.VmLaunch launch) throws Exception {
-            String owner = SimulatedRunner.scope(launch).split("/")[0];
+        public int run(String jitConfig) throws Exception {
+            String owner = SimulatedRunner.scope(jitConfig).split("/")[0];
             synchronized (up) {
                 int now = up.merge(owner, 1, Integer::sum);
                 mostAtOnce.merge(owner, now, Math::max);
             }
             try {
                 go.await();
-                return SimulatedRunner.claiming().run(launch);
+                return SimulatedRunner.claiming().run(jitConfig);
             } finally {
                 synchronized (up) {
                     up.merge(owner, -1, Integer::sum);
