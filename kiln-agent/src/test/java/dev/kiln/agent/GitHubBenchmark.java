@@ -12,6 +12,7 @@ import dev.kiln.server.ServerConfig;
 import dev.kiln.server.github.GitHubSettings;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
+import dev.kiln.testkit.github.SimulatedRunner;
 import java.io.IOException;
 import java.net.Authenticator;
 import java.net.CookieHandler;
@@ -200,7 +201,7 @@ public final class GitHubBenchmark {
                 var credentials = Enrolment.credentials(server.uri(), client.addHost(name).enrolmentToken(),
                         Files.createDirectories(dir.resolve(name)));
                 SimulatedVmm vmm = new SimulatedVmm(new Capacity(Arch.X86_64, HOST_VCPUS, HOST_MEMORY_GIB * 1024, HOST_DISK_GIB),
-                        Duration.ZERO, null).withRunnerGuest(SimulatedRunner.claimingUntil(finish));
+                        Duration.ZERO, null).withRunnerGuest(launch -> SimulatedRunner.claimingUntil(finish).run(launch.runnerJitConfig()));
                 Agent agent = new Agent(AgentConfig.of(server.uri(), credentials.hostToken()), new FleetBenchmark.TimedVmm(vmm, launchedAt));
                 agent.start();
                 agents.add(agent);

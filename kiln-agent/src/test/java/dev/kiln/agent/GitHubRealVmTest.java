@@ -12,9 +12,11 @@ import dev.kiln.github.Secret;
 import dev.kiln.images.ImageStore;
 import dev.kiln.server.github.GitHubSettings;
 import dev.kiln.testkit.TestingClock;
+import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
 import java.net.http.HttpClient;
 import java.nio.file.Path;
+import java.security.KeyPair;
 import java.security.interfaces.RSAPrivateKey;
 import java.time.Duration;
 import java.util.List;
@@ -38,11 +40,14 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(600)
 class GitHubRealVmTest {
     static final String IMAGE = "runner-test";
+    static final long APP_ID = 4242;
+    static final String SECRET = "webhook-secret-for-real-vm-tests";
+    static final KeyPair KEYS = AppKeys.generate();
 
     @TempDir
     Path dir;
     final TestingClock clock = new TestingClock();
-    final FakeGitHub fake = FakeGitHub.start(GitHubFleetTest.APP_ID, GitHubFleetTest.KEYS.getPublic(), clock);
+    final FakeGitHub fake = FakeGitHub.start(APP_ID, KEYS.getPublic(), clock);
     TestFleet fleet;
     RealHosts hosts;
 
@@ -68,14 +73,14 @@ class GitHubRealVmTest {
         RealHosts.requireImage(IMAGE);
         fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
         fake.addRepository("acme", "widgets");
-        GitHubConfig config = GitHubConfig.of(GitHubFleetTest.APP_ID, (RSAPrivateKey) GitHubFleetTest.KEYS.getPrivate(),
-                Secret.of(GitHubFleetTest.SECRET), fake.url(), fake.url());
+        GitHubConfig config = GitHubConfig.of(APP_ID, (RSAPrivateKey) KEYS.getPrivate(),
+                Secret.of(SECRET), fake.url(), fake.url());
         GitHubApp app = new GitHubApp(config, HttpClient.newHttpClient(), clock, clock::advance);
         // Hosts are never silent here: the tests move the clock by minutes, which no agent's sync keeps up with.
         fleet = new TestFleet(dir, c -> c.withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)),
                 new ImageStore(RealHosts.IMAGES), GitHubSettings.defaults(app).withRunnerImage(IMAGE)
                         .withTick(Duration.ofMillis(100)), clock);
-        fake.webhooks().sendTo(fleet.server.uri().resolve("/webhooks/github"), GitHubFleetTest.SECRET);
+        fake.webhooks().sendTo(fleet.server.uri().resolve("/webhooks/github"), SECRET);
         hosts = new RealHosts(fleet);
         for (int i = 1; i <= count; i++) {
             hosts.add("h" + i, i, false);

@@ -22,8 +22,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The control plane, assembled: store (migrated at start), API on {@code /api/v1}, scheduling loop,
- * liveness loop and, on PostgreSQL, the listener that carries other replicas' changes. Requests run
- * on virtual threads, so a held sync costs no platform thread.
+ * liveness loop, each configured {@link Provider} (its intake on this listener, its loop on this clock) and, on
+ * PostgreSQL, the listener that carries other replicas' changes. Requests run on virtual threads, so a held sync
+ * costs no platform thread.
  */
 public final class KilnServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(KilnServer.class);

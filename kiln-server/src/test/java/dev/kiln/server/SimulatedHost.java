@@ -9,9 +9,12 @@ import dev.kiln.api.SyncAnswer;
 import dev.kiln.api.VmLaunch;
 import dev.kiln.api.VmReport;
 import dev.kiln.api.VmState;
+import dev.kiln.testkit.github.RunnerGuest;
+import dev.kiln.testkit.github.SimulatedRunner;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -19,21 +22,30 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * A host's agent as the server sees one, played step by step by a test over the real protocol (enrolment, then
- * syncs on {@code /api/v1}): each {@link #sync} reports what it runs and takes the answer; a VM it is asked for
- * starts running at once, one the answer no longer holds is stopped. A VM ends when the test says
- * ({@link #exit}), so that the server's behaviour is tested without timing. The agent's own behaviour (its loop,
- * long polls, restarts, real VMs) is kiln-agent's to test.
+ * A host's agent as the server sees one, over the real protocol (enrolment, then syncs on {@code /api/v1}): each
+ * {@link #sync} reports what it runs and takes the answer; a VM it is asked for starts running at once, one the
+ * answer no longer holds is stopped. A command's VM ends when the test says ({@link #exit}), so that the server's
+ * behaviour is tested step by step without timing; a runner VM runs its {@link RunnerGuest} (it claims a
+ * job from the fake GitHub with its JIT config) and ends when the guest returns, or at once without one. Started
+ * ({@link #start}), it syncs on its own as an agent does, each sync held by the server until the host's VMs change
+ * or a moment passes. The agent's own behaviour (its loop, restarts, real VMs) is kiln-agent's to test.
  */
-public final class SimulatedHost {
+public final class SimulatedHost implements AutoCloseable {
+    private static final Duration HOLD = Duration.ofMillis(200);
+
     private final String name;
     private final int vcpus;
     private final long memoryGib;
     private final AgentClient agent;
+    // guarded by this
     private long sequence;
     private final Map<String, VmReport> vms = new TreeMap<>();
     private final Map<String, VmLaunch> launches = new TreeMap<>();
     private final List<String> launched = new ArrayList<>();
+    private final Map<String, Thread> guests = new HashMap<>();
+    private RunnerGuest runnerGuest;
+    private volatile Thread syncing;
+    private volatile boolean closed;
 
     private SimulatedHost(String name, int vcpus, long memoryGib, AgentClient agent) {
         this.name = requireNonNull(name, "name is null");
@@ -54,11 +66,29 @@ public final class SimulatedHost {
         return name;
     }
 
+    /** Runner VMs launched from now on run {@code guest} and end when it returns. */
+    public synchronized SimulatedHost withRunnerGuest(RunnerGuest guest) {
+        this.runnerGuest = requireNonNull(guest, "guest is null");
+        return this;
+    }
+
     /** One exchange: reports its VMs (an ended one once more), then runs what the answer asks for and nothing else. */
     public SyncAnswer sync() {
-        AgentReport report = new AgentReport("sim-boot", ++sequence, "test", "x86_64", vcpus, memoryGib * 1024, 100, null,
-                List.copyOf(vms.values()));
-        SyncAnswer answer = agent.sync(report, Duration.ZERO);
+        return sync(Duration.ZERO);
+    }
+
+    private SyncAnswer sync(Duration hold) {
+        AgentReport report;
+        synchronized (this) {
+            report = new AgentReport("sim-boot", ++sequence, "test", "x86_64", vcpus, memoryGib * 1024, 100, null,
+                    List.copyOf(vms.values()));
+        }
+        SyncAnswer answer = agent.sync(report, hold);
+        converge(answer);
+        return answer;
+    }
+
+    private synchronized void converge(SyncAnswer answer) {
         Set<String> wanted = new HashSet<>();
         for (VmLaunch launch : answer.vms()) {
             wanted.add(launch.id());
@@ -66,14 +96,63 @@ public final class SimulatedHost {
                 launches.put(launch.id(), launch);
                 launched.add(launch.id());
                 vms.put(launch.id(), new VmReport(launch.id(), VmState.RUNNING, null, null, null));
+                if (launch.runnerJitConfig() != null) {
+                    runRunner(launch);
+                }
             }
         }
-        vms.keySet().removeIf(id -> !wanted.contains(id));
-        return answer;
+        for (String id : List.copyOf(vms.keySet())) {
+            if (!wanted.contains(id)) {
+                vms.remove(id);
+                Thread guest = guests.remove(id);
+                if (guest != null) {
+                    guest.interrupt(); // stopped: its runner goes with it
+                }
+            }
+        }
+    }
+
+    private void runRunner(VmLaunch launch) {
+        RunnerGuest guest = runnerGuest;
+        if (guest == null) {
+            vms.put(launch.id(), new VmReport(launch.id(), VmState.EXITED, 0, null, null));
+            return;
+        }
+        guests.put(launch.id(), Thread.ofVirtual().name("simulated-runner-" + launch.id()).start(() -> {
+            VmReport end;
+            try {
+                end = new VmReport(launch.id(), VmState.EXITED, guest.run(launch.runnerJitConfig()) & 255, null, null);
+            } catch (InterruptedException e) {
+                return;
+            } catch (Exception e) {
+                end = new VmReport(launch.id(), VmState.FAILED, null, "GUEST_CRASHED", "the simulated runner failed: " + e);
+            }
+            synchronized (this) {
+                if (guests.remove(launch.id()) != null) {
+                    vms.put(launch.id(), end);
+                }
+            }
+        }));
+    }
+
+    /** Syncs on its own from now on, as an agent does, until closed. */
+    public SimulatedHost start() {
+        syncing = Thread.ofVirtual().name("simulated-host-" + name).start(() -> {
+            while (!closed) {
+                try {
+                    sync(HOLD);
+                } catch (RuntimeException e) {
+                    if (closed) {
+                        return;
+                    }
+                }
+            }
+        });
+        return this;
     }
 
     /** The VM's command exits with {@code code}; the next sync says so. */
-    public void exit(String vm, int code) {
+    public synchronized void exit(String vm, int code) {
         if (!vms.containsKey(vm)) {
             throw new IllegalStateException("host " + name + " runs no VM " + vm + "; it runs " + vms.keySet());
         }
@@ -81,19 +160,38 @@ public final class SimulatedHost {
     }
 
     /** The VMs it runs now (not ended), by id. */
-    public Set<String> running() {
+    public synchronized Set<String> running() {
         Set<String> running = new HashSet<>();
         vms.values().stream().filter(vm -> vm.state() == VmState.RUNNING).forEach(vm -> running.add(vm.id()));
         return running;
     }
 
     /** What the server asked it to launch, VM by VM. */
-    public Map<String, VmLaunch> launches() {
+    public synchronized Map<String, VmLaunch> launches() {
         return Map.copyOf(launches);
     }
 
     /** Every VM it ever started, in order. */
-    public List<String> launched() {
+    public synchronized List<String> launched() {
         return List.copyOf(launched);
+    }
+
+    /** Stops syncing and every runner it runs. */
+    @Override
+    public void close() {
+        closed = true;
+        Thread thread = syncing;
+        if (thread != null) {
+            thread.interrupt();
+            try {
+                thread.join(Duration.ofSeconds(5));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        synchronized (this) {
+            guests.values().forEach(Thread::interrupt);
+            guests.clear();
+        }
     }
 }

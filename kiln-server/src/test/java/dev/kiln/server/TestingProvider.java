@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -30,6 +31,11 @@ final class TestingProvider implements Provider {
     private final BooleanSupplier reachable;
     private final LaunchCredentials claims = new LaunchCredentials();
     private final Seal seal = new Seal("testing provider v1\n", "testing-secret".getBytes(StandardCharsets.UTF_8));
+    private final AtomicInteger cleanUps = new AtomicInteger();
+    private final AtomicInteger reconciliations = new AtomicInteger();
+
+    /** How often the server drove it. */
+    record Turns(int cleanUps, int reconciliations) {}
 
     TestingProvider(Database db, InstantSource clock, BooleanSupplier reachable) {
         this.db = requireNonNull(db, "db is null");
@@ -118,11 +124,19 @@ final class TestingProvider implements Provider {
         return reachable.getAsBoolean() ? Optional.empty() : Optional.of(KIND + " is unavailable (HTTP 503)");
     }
 
-    @Override
-    public void reconcile() {}
+    Turns turns() {
+        return new Turns(cleanUps.get(), reconciliations.get());
+    }
 
     @Override
-    public void cleanUp() {}
+    public void reconcile() {
+        reconciliations.incrementAndGet();
+    }
+
+    @Override
+    public void cleanUp() {
+        cleanUps.incrementAndGet();
+    }
 
     @Override
     public Timing timing() {

@@ -1,8 +1,7 @@
-package dev.kiln.agent;
+package dev.kiln.testkit.github;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.api.VmLaunch;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,7 +15,7 @@ import java.util.concurrent.CountDownLatch;
  * and completed (exit 0), and exits 0; it also exits 0 once its registration is deleted (as the real
  * runner does on "The runner no longer exists on the server"). An idle runner connects but never claims.
  */
-final class SimulatedRunner implements SimulatedVmm.RunnerGuest {
+public final class SimulatedRunner implements RunnerGuest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpClient http = HttpClient.newHttpClient();
@@ -28,36 +27,36 @@ final class SimulatedRunner implements SimulatedVmm.RunnerGuest {
         this.finish = finish;
     }
 
-    static SimulatedRunner claiming() {
+    public static SimulatedRunner claiming() {
         return new SimulatedRunner(true, new CountDownLatch(0));
     }
 
     /** A claiming runner that reports its job completed only once {@code finish} is counted down. */
-    static SimulatedRunner claimingUntil(CountDownLatch finish) {
+    public static SimulatedRunner claimingUntil(CountDownLatch finish) {
         return new SimulatedRunner(true, finish);
     }
 
-    static SimulatedRunner idle() {
+    public static SimulatedRunner idle() {
         return new SimulatedRunner(false, new CountDownLatch(0));
     }
 
-    /** Where the launch's runner is registered, from its JIT config: {@code owner} or {@code owner/repo}. */
-    static String scope(VmLaunch launch) throws java.io.IOException {
-        return URI.create(runnerSettings(launch).get("gitHubUrl").asText()).getPath().substring(1);
+    /** Where the runner is registered, from its JIT config: {@code owner} or {@code owner/repo}. */
+    public static String scope(String jitConfig) throws java.io.IOException {
+        return URI.create(runnerSettings(jitConfig).get("gitHubUrl").asText()).getPath().substring(1);
     }
 
     /** The {@code .runner} file the JIT config carries. */
-    private static JsonNode runnerSettings(VmLaunch launch) throws java.io.IOException {
+    private static JsonNode runnerSettings(String jitConfig) throws java.io.IOException {
         Base64.Decoder b64 = Base64.getDecoder();
-        JsonNode files = JSON.readTree(b64.decode(launch.runnerJitConfig()));
+        JsonNode files = JSON.readTree(b64.decode(jitConfig));
         return JSON.readTree(b64.decode(files.get(".runner").asText()));
     }
 
     @Override
-    public int run(VmLaunch launch) throws Exception {
+    public int run(String jitConfig) throws Exception {
         Base64.Decoder b64 = Base64.getDecoder();
-        JsonNode files = JSON.readTree(b64.decode(launch.runnerJitConfig()));
-        JsonNode runner = runnerSettings(launch);
+        JsonNode files = JSON.readTree(b64.decode(jitConfig));
+        JsonNode runner = runnerSettings(jitConfig);
         String token = JSON.readTree(b64.decode(files.get(".credentials").asText())).path("data").path("token").asText();
         String server = runner.get("serverUrl").asText().replaceFirst("/$", "");
         if (call(server, token, "GET", "/_apis/connectionData").statusCode() != 200) {
