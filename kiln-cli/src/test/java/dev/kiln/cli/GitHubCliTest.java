@@ -116,8 +116,8 @@ class GitHubCliTest {
         assertThat(state).as("nothing made: no database, no admin token, no agent state").doesNotExist();
     }
 
-    @Test
-    void kilnJobsShowsRepositoryWorkflowJobLabelsRunnerVmAndHost() throws Exception {
+    /** A server with the App on the fake GitHub (acme/widgets installed) and one simulated host h1 of 4 vCPUs, 8 GiB. */
+    private KilnClient serverAndAgent() throws Exception {
         fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
         fake.addRepository("acme", "widgets");
         GitHubApp app = new GitHubApp(GitHubConfig.load(Optional.of(configFile()), Map.of()), HttpClient.newHttpClient(),
@@ -127,10 +127,16 @@ class GitHubCliTest {
         fake.webhooks().sendTo(URI.create(server.uri() + "/webhooks/github"), SECRET);
         KilnClient client = new KilnClient(server.uri(), ADMIN);
         var credentials = Enrolment.credentials(server.uri(), client.addHost("h1").enrolmentToken(), dir.resolve("agent"));
-        // The simulated runner VM exits at once, as a command that succeeds: its demand waits for GitHub's word.
         agent = new Agent(new AgentConfig(server.uri(), credentials.hostToken(), Duration.ofSeconds(25), Duration.ofMillis(200)),
                 new SimulatedVmm(new Capacity(Arch.X86_64, 4, 8 * 1024, 100), Duration.ZERO, null));
         agent.start();
+        return client;
+    }
+
+    @Test
+    void kilnJobsShowsRepositoryWorkflowJobLabelsRunnerVmAndHost() throws Exception {
+        // The simulated runner VM exits at once, as a command that succeeds: its demand waits for GitHub's word.
+        KilnClient client = serverAndAgent();
 
         fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
         await().atMost(Duration.ofSeconds(30)).until(() -> client.jobs(null, 10).stream()
@@ -149,18 +155,7 @@ class GitHubCliTest {
 
     @Test
     void kilnJobsAndKilnJobSayWhyAGitHubJobWaitsOrHasNoRunner() throws Exception {
-        fake.installOnOrganization("acme", FakeGitHub.KILN_PERMISSIONS);
-        fake.addRepository("acme", "widgets");
-        GitHubApp app = new GitHubApp(GitHubConfig.load(Optional.of(configFile()), Map.of()), HttpClient.newHttpClient(),
-                clock, clock::advance);
-        server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN).withListen("127.0.0.1", 0),
-                clock, null, GitHubProvider.factories(GitHubSettings.defaults(app).withTick(Duration.ofMillis(50))));
-        fake.webhooks().sendTo(URI.create(server.uri() + "/webhooks/github"), SECRET);
-        KilnClient client = new KilnClient(server.uri(), ADMIN);
-        var credentials = Enrolment.credentials(server.uri(), client.addHost("h1").enrolmentToken(), dir.resolve("agent"));
-        agent = new Agent(new AgentConfig(server.uri(), credentials.hostToken(), Duration.ofSeconds(25), Duration.ofMillis(200)),
-                new SimulatedVmm(new Capacity(Arch.X86_64, 4, 8 * 1024, 100), Duration.ZERO, null));
-        agent.start();
+        KilnClient client = serverAndAgent();
         await().atMost(Duration.ofSeconds(30)).until(() -> client.hosts().stream().anyMatch(h -> h.vcpus() > 0));
 
         fake.queueJob("acme", "widgets", "big", List.of("kiln-16cpu-32gb"), "true");
