@@ -59,7 +59,8 @@ final class CrashConsoles {
     private static FileTime modified(Path file) {
         try {
             return Files.getLastModifiedTime(file);
-        } catch (IOException e) {
+        } catch (IOException goneMeanwhile) {
+            // Another Kiln process pruned it between the listing and this look: it sorts as the oldest.
             return FileTime.fromMillis(0);
         }
     }
