@@ -52,6 +52,8 @@ class GitLabClientTest {
         CreatedRunner runner = client.createProjectRunner(project, List.of("kiln", "kiln-4cpu-8gb"), "kiln-vm-1");
         assertThat(runner.token()).startsWith("glrt-");
         assertThat(runner.toString()).doesNotContain(runner.token());
+        assertThat(runner.credential(java.net.URI.create("http://10.0.0.1:8929"))).isEqualTo(
+                "{\"kind\":\"gitlab-runner\",\"url\":\"http://10.0.0.1:8929\",\"token\":\"" + runner.token() + "\"}");
         assertThat(fake.runners()).singleElement().satisfies(r -> {
             assertThat(r.id()).isEqualTo(runner.id());
             assertThat(r.type()).isEqualTo("project_type");
