@@ -60,58 +60,58 @@ final class GitLabRest {
      * {@code route} names the call for counting and messages ({@code POST /user/runners}).
      */
     Response send(String method, String pathAndQuery, String route, JsonNode jsonBody) {
-        URI uri = URI.create(apiUrl + pathAndQuery);
-        Duration backoff = FIRST_BACKOFF;
-        String lastProblem = "";
-        boolean limited = false;
-        for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-            boolean last = attempt == MAX_ATTEMPTS;
-            HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(timeout)
-                    .header("PRIVATE-TOKEN", token).header("User-Agent", "kiln").header("Accept", "application/json");
-            if (jsonBody != null) {
-                request.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(jsonBody.toString()));
-            } else {
-                request.method(method, HttpRequest.BodyPublishers.noBody());
-            }
-            calls.computeIfAbsent(route, r -> new LongAdder()).increment();
-            HttpResponse<String> answer;
-            try {
-                answer = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-            } catch (IOException e) {
-                lastProblem = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
-                limited = false;
-                if (!last) {
-                    pause(backoff, route, "GitLab could not be reached (" + lastProblem + ")");
-                    backoff = min(backoff.multipliedBy(2), MAX_BACKOFF);
-                }
-                continue;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new KilnException(ErrorCode.CANCELLED, route + " was interrupted", e);
-            }
-            Response response = parse(answer);
-            if (answer.statusCode() == 429) {
-                limited = true;
-                String retryAfter = answer.headers().firstValue("Retry-After").orElse(null);
-                lastProblem = "HTTP 429 " + response.message() + (retryAfter == null ? "" : " (Retry-After " + retryAfter + ")");
-                if (!last) {
-                    pause(seconds(retryAfter), route, "GitLab's rate limit (Retry-After " + (retryAfter == null ? "absent" : retryAfter) + ")");
-                }
-                continue;
-            }
-            if (answer.statusCode() >= 500) {
-                limited = false;
-                lastProblem = "HTTP " + answer.statusCode() + " " + response.message();
-                if (!last) {
-                    pause(backoff, route, "GitLab failed with HTTP " + answer.statusCode());
-                    backoff = min(backoff.multipliedBy(2), MAX_BACKOFF);
-                }
-                continue;
-            }
-            return response;
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(apiUrl + pathAndQuery)).timeout(timeout)
+                .header("PRIVATE-TOKEN", token).header("User-Agent", "kiln").header("Accept", "application/json");
+        if (jsonBody != null) {
+            request.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(jsonBody.toString()));
+        } else {
+            request.method(method, HttpRequest.BodyPublishers.noBody());
         }
-        throw new GitLabApiException(limited ? ErrorCode.RATE_LIMITED : ErrorCode.UPSTREAM_FAILED, 0,
-                route + " failed " + MAX_ATTEMPTS + " times; the last answer: " + lastProblem);
+        Duration backoff = FIRST_BACKOFF;
+        Retry retry = null;
+        for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+            if (retry != null) {
+                pause(retry.delay(), route, retry.problem());
+            }
+            Object outcome = attempt(request.build(), route, backoff);
+            if (outcome instanceof Response response) {
+                return response;
+            }
+            retry = (Retry) outcome;
+            if (!retry.limited()) {
+                backoff = min(backoff.multipliedBy(2), MAX_BACKOFF);
+            }
+        }
+        throw new GitLabApiException(retry.limited() ? ErrorCode.RATE_LIMITED : ErrorCode.UPSTREAM_FAILED, 0,
+                route + " failed " + MAX_ATTEMPTS + " times; the last answer: " + retry.problem());
+    }
+
+    /** Why an attempt is tried again, and after how long. */
+    private record Retry(String problem, Duration delay, boolean limited) {}
+
+    /** One attempt: GitLab's answer, or a {@link Retry} for no answer, a 5xx (after {@code backoff}) or a 429. */
+    private Object attempt(HttpRequest request, String route, Duration backoff) {
+        calls.computeIfAbsent(route, r -> new LongAdder()).increment();
+        HttpResponse<String> answer;
+        try {
+            answer = http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            return new Retry("GitLab could not be reached (" + e.getClass().getSimpleName()
+                    + (e.getMessage() == null ? "" : ": " + e.getMessage()) + ")", backoff, false);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KilnException(ErrorCode.CANCELLED, route + " was interrupted", e);
+        }
+        Response response = parse(answer);
+        if (answer.statusCode() == 429) {
+            String retryAfter = answer.headers().firstValue("Retry-After").orElse(null);
+            return new Retry("HTTP 429 " + response.message() + " (Retry-After " + (retryAfter == null ? "absent" : retryAfter) + ")",
+                    seconds(retryAfter), true);
+        }
+        if (answer.statusCode() >= 500) {
+            return new Retry("HTTP " + answer.statusCode() + " " + response.message(), backoff, false);
+        }
+        return response;
     }
 
     /** Requests sent, by route. */
@@ -123,7 +123,7 @@ final class GitLabRest {
 
     private void pause(Duration wait, String route, String why) {
         if (wait.compareTo(maxWait) > 0) {
-            throw new GitLabApiException(ErrorCode.RATE_LIMITED, 429, route + " must wait " + wait.toSeconds() + " s for " + why
+            throw new GitLabApiException(ErrorCode.RATE_LIMITED, 429, route + " must wait " + wait.toSeconds() + " s after " + why
                     + ", more than the " + maxWait.toSeconds() + " s Kiln may wait; it is tried again later");
         }
         try {
