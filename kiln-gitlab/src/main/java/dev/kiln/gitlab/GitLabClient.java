@@ -143,7 +143,9 @@ public final class GitLabClient {
                 tags.add(t.asText());
             }
         });
-        return new GitLabJob(node.get("id").asLong(), projectId, node.path("name").asText(""), node.get("status").asText(), tags);
+        JsonNode runner = node.path("runner").path("id");
+        return new GitLabJob(node.get("id").asLong(), projectId, node.path("name").asText(""), node.get("status").asText(), tags,
+                runner.canConvertToLong() ? runner.asLong() : null);
     }
 
     private static GitLabApiException refused(String what, GitLabRest.Response answer) {

@@ -62,6 +62,7 @@ class GitLabStandInTest {
                 "$ echo hello from $CI_JOB_NAME\nhello from test\n$ uname -s\nLinux\n", "Job succeeded\n");
         assertThat(fake.job(next).status()).as("a runner with --max-builds 1 takes one job").isEqualTo("pending");
         assertThat(fake.runners()).singleElement().satisfies(r -> assertThat(r.jobs()).containsExactly(job));
+        assertThat(client.job(project, job).runnerId()).as("the Jobs API names the runner").isEqualTo(runner.id());
         assertThat(run.output()).doesNotContain(runner.token());
     }
 
