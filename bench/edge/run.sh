@@ -12,11 +12,11 @@ root="$(cd "$here/../.." && pwd)"
 cd "$root"
 . bin/java-env.sh
 kiln_pick_jdk
-# Two campaigns: the server as bin/kiln starts it (the JVM's default heap, a quarter of the machine's memory)
-# and with its heap bounded, which shows how much of the growth is heap the collector chose to use.
+# Two campaigns: the server as bin/kiln starts it, and with the collector bin/kiln used for every command
+# before (serial, whose heap only grows), which shows what the server's own flags are worth.
 if [ -z "${KILN_EDGE_PART:-}" ]; then
   parts=()
-  for opts in "" "-Xmx128m"; do
+  for opts in "" "-XX:+UseSerialGC"; do
     part="$(mktemp)"
     parts+=("$part")
     KILN_EDGE_PART=$part SERVER_JAVA_OPTS=$opts bash "$0"
@@ -30,18 +30,8 @@ fi
 ATTACK_SECONDS=${ATTACK_SECONDS:-60}
 BASELINE_SECONDS=${BASELINE_SECONDS:-15}
 changes="$(git diff --quiet HEAD -- . && echo "" || echo " (working tree with changes)")"
-# In one reactor: the sibling modules resolve to their target/classes (nothing is installed in ~/.m2). Each
-# module writes the file in turn; kiln-cli, built last, leaves its own classpath in it.
-classpath_file="$(mktemp)"
-nice -n 10 mvn -q -o -B -pl kiln-cli -am compile dependency:build-classpath -Dmdep.outputFile="$classpath_file" \
-  -Dmdep.includeScope=runtime >&2
-deps="$(cat "$classpath_file")"
-rm -f "$classpath_file"
-cp="kiln-cli/target/classes"
-for module in kiln-core kiln-api kiln-vm kiln-github kiln-server kiln-agent; do
-  cp="$cp:$module/target/classes"
-done
-
+# bin/kiln builds the distribution if the sources changed, then execs the JVM: its pid is the server's.
+bin/kiln --version >/dev/null
 work="$(mktemp -d /tmp/kiln-edge-bench.XXXXXX)"
 server_pid=
 cleanup() {
@@ -63,10 +53,8 @@ api-url=http://127.0.0.1:9
 PROPS
 token="edge-bench-admin-token-$RANDOM$RANDOM"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-# SERVER_JAVA_OPTS: more JVM flags for the server (e.g. -Xmx256m), none by default.
-# shellcheck disable=SC2086
-KILN_ADMIN_TOKEN=$token "$JAVA_HOME/bin/java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData ${SERVER_JAVA_OPTS:-} \
-  -Dslf4j.provider=org.slf4j.simple.SimpleServiceProvider -cp "$cp:$deps" dev.kiln.cli.Kiln server \
+# SERVER_JAVA_OPTS: more JVM flags for the server (KILN_JAVA_OPTS of bin/kiln), none by default.
+KILN_ADMIN_TOKEN=$token KILN_JAVA_OPTS=${SERVER_JAVA_OPTS:-} bin/kiln server \
   --data-dir "$work/server" --images-dir "$work/images" --listen "127.0.0.1:$port" \
   --github-config "$work/github.properties" >"$work/server.log" 2>&1 &
 server_pid=$!
@@ -75,6 +63,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 curl -fs "http://127.0.0.1:$port/api/v1/health" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
+jvm_flags="$(tr '\0' '\n' < "/proc/$server_pid/cmdline" | grep -E '^-XX:(\+Use.*GC|SoftMax|Max)|^-Xm' | paste -sd' ')"
 rss() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$server_pid/status"; }
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 started=$(date +%s)
@@ -119,14 +108,13 @@ print(v[min(len(v)-1, int(round(0.99*(len(v)-1))))])"; }
 ratio=$(python3 -c "print(f'{$(p99 "$work/during.txt") / $(p99 "$work/before.txt"):.2f}')")
 growth=$(python3 -c "print(f'{$rss_max - $rss_before:.1f}')")
 {
-  echo "## Server with ${SERVER_JAVA_OPTS:-the default heap}"
+  if [ -n "${SERVER_JAVA_OPTS:-}" ]; then echo "## Server with KILN_JAVA_OPTS=$SERVER_JAVA_OPTS"; else echo "## Server as bin/kiln starts it"; fi
   echo
   echo "Run by \`bench/edge/run.sh\` on $(date -u +%Y-%m-%d) on top of commit $(git rev-parse --short HEAD)$changes with"
   echo "$("$JAVA_HOME/bin/java" -version 2>&1 | head -n 1), in $(( $(date +%s) - started )) s. Machine: $(nproc) cores shared with"
   echo "other work; load average (1, 5, 15 min) $load_start at the start and $(cut -d' ' -f1-3 /proc/loadavg) at the end."
-  echo "The server runs alone in its JVM (the flags of \`bin/kiln\`${SERVER_JAVA_OPTS:+ and $SERVER_JAVA_OPTS}, maximum heap"
-  echo "$("$JAVA_HOME/bin/java" -XX:+UseSerialGC ${SERVER_JAVA_OPTS:-} -XX:+PrintFlagsFinal -version 2>/dev/null | awk '/ MaxHeapSize / { printf "%d MB", $4 / 1048576 }')); attacker and probe are Python"
-  echo "processes on the same cores."
+  echo "The server runs alone in its JVM, started by \`bin/kiln server\` (its memory flags: $jvm_flags);"
+  echo "attacker and probe are Python processes on the same cores."
   echo
   echo "Attack ($ATTACK_SECONDS s): 1,000 slow-header connections (a byte a second) and 100 slow 5 MB webhook bodies"
   echo "(8 KiB every 100 ms, wrong signature), each opened again when the server cuts it:"

@@ -3,8 +3,8 @@ package dev.kiln.agent;
 import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.vm.ImageManifest;
-import dev.kiln.vm.ImageSource;
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ImageSource;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;

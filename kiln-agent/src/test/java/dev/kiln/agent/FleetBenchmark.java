@@ -1,10 +1,10 @@
 package dev.kiln.agent;
 
 import dev.kiln.api.JobRequest;
-import dev.kiln.api.JobState;
 import dev.kiln.api.KilnClient;
 import dev.kiln.api.VmLaunch;
 import dev.kiln.core.Arch;
+import dev.kiln.core.JobState;
 import dev.kiln.core.PlacementStrategy;
 import dev.kiln.core.SchedulerConfig;
 import dev.kiln.server.KilnServer;

@@ -1,15 +1,15 @@
 package dev.kiln.agent;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.KilnClient;
 import dev.kiln.core.Arch;
+import dev.kiln.core.JobState;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
 import dev.kiln.github.Secret;
 import dev.kiln.github.Sleeper;
-import dev.kiln.server.GitHubSettings;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
+import dev.kiln.server.github.GitHubSettings;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
 import java.io.IOException;
@@ -192,7 +192,7 @@ public final class GitHubBenchmark {
             GitHubConfig config = GitHubConfig.of(APP_ID, (RSAPrivateKey) keys.getPrivate(), Secret.of(SECRET), fake.url(), fake.url());
             GitHubApp app = new GitHubApp(config, http, InstantSource.system(), Sleeper.SYSTEM);
             server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN).withListen("127.0.0.1", 0),
-                    InstantSource.system(), null, GitHubSettings.defaults(app));
+                    InstantSource.system(), null, dev.kiln.server.github.GitHubProvider.factories(GitHubSettings.defaults(app)));
             fake.webhooks().sendTo(java.net.URI.create(server.uri() + "/webhooks/github"), SECRET);
             KilnClient client = new KilnClient(server.uri(), ADMIN);
             for (int h = 0; h < HOSTS; h++) {
@@ -277,7 +277,8 @@ public final class GitHubBenchmark {
         try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("kiln.db"));
                 ResultSet rows = db.createStatement().executeQuery("SELECT j.id, j.vm, d.received_at, j.queued_at,"
                         + " (SELECT MIN(e.at) FROM job_events e WHERE e.job_id = j.id AND e.state = 'SCHEDULED')"
-                        + " FROM github_deliveries d JOIN jobs j ON j.gh_job_id = json_extract(d.body, '$.workflow_job.id')"
+                        + " FROM github_deliveries d JOIN github_demands gd ON gd.gh_job_id = json_extract(d.body, '$.workflow_job.id')"
+                        + " JOIN jobs j ON j.id = gd.job_id"
                         + " WHERE d.action = 'queued'")) {
             while (rows.next()) {
                 demands.add(new Demand(rows.getString(1), rows.getString(2), rows.getLong(3), rows.getLong(4), rows.getLong(5)));

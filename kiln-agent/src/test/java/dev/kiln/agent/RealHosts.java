@@ -3,12 +3,12 @@ package dev.kiln.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.core.Arch;
+import dev.kiln.images.ImageStore;
 import dev.kiln.testkit.Leftovers;
 import dev.kiln.testkit.NetworkLab;
 import dev.kiln.vm.Cidr;
 import dev.kiln.vm.EngineConfig;
 import dev.kiln.vm.HostInfo;
-import dev.kiln.vm.ImageStore;
 import dev.kiln.vm.QemuDriver;
 import dev.kiln.vm.VmEngine;
 import java.io.IOException;

@@ -5,11 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import dev.kiln.api.JobEvent;
 import dev.kiln.api.JobRequest;
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.LogPage;
-import dev.kiln.vm.ImageManifest;
-import dev.kiln.vm.ImageStore;
+import dev.kiln.core.JobState;
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ImageStore;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;

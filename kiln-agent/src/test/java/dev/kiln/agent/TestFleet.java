@@ -1,10 +1,10 @@
 package dev.kiln.agent;
 
 import dev.kiln.api.JobRequest;
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.KilnClient;
 import dev.kiln.core.Arch;
+import dev.kiln.core.JobState;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
 import dev.kiln.testkit.TestingClock;
@@ -34,18 +34,24 @@ final class TestFleet implements AutoCloseable {
     }
 
     /** A fleet whose server serves the images of {@code images} by digest. */
-    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.vm.ImageStore images) {
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images) {
         this(dir, tweak, images, null, new TestingClock());
     }
 
     /** A fleet whose server serves a GitHub App on {@code /webhooks/github}, on the given clock. */
-    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.vm.ImageStore images,
-            dev.kiln.server.GitHubSettings github, TestingClock clock) {
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images,
+            dev.kiln.server.github.GitHubSettings github, TestingClock clock) {
+        this(dir, tweak, images, clock, dev.kiln.server.github.GitHubProvider.factories(github));
+    }
+
+    /** A fleet whose server serves these providers (GitLab, say), on the given clock. */
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
+            List<dev.kiln.server.Provider.Factory> providers) {
         this.clock = clock;
         this.dir = dir;
         ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
                 .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50));
-        server = KilnServer.start(tweak.apply(config), clock, images, github);
+        server = KilnServer.start(tweak.apply(config), clock, images, providers);
         client = new KilnClient(server.uri(), ADMIN);
     }
 

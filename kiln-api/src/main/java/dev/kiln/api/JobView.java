@@ -1,5 +1,6 @@
 package dev.kiln.api;
 
+import dev.kiln.core.JobState;
 import java.util.List;
 
 /**

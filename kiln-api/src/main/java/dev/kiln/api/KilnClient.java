@@ -1,6 +1,7 @@
 package dev.kiln.api;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import dev.kiln.core.JobState;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;

@@ -36,7 +36,7 @@ final class AgentOptions {
     Duration simulatedBoot = Duration.ZERO;
 
     /** @param fetchFrom where images this host lacks come from (the server), or null */
-    Vmm vmm(HostOptions host, dev.kiln.vm.ImageSource fetchFrom) {
+    Vmm vmm(HostOptions host, dev.kiln.images.ImageSource fetchFrom) {
         Path state = host.stateDir();
         if (simulate) {
             Capacity capacity = new Capacity(Arch.X86_64, vcpus == null ? 8 : vcpus,

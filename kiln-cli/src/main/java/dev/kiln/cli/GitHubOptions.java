@@ -2,7 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
-import dev.kiln.server.GitHubSettings;
+import dev.kiln.server.github.GitHubSettings;
 import java.net.http.HttpClient;
 import java.nio.file.Path;
 import java.time.Duration;

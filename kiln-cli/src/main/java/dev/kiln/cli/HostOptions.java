@@ -1,9 +1,9 @@
 package dev.kiln.cli;
 
+import dev.kiln.images.ImageStore;
 import dev.kiln.vm.Cidr;
 import dev.kiln.vm.EngineConfig;
 import dev.kiln.vm.HostInfo;
-import dev.kiln.vm.ImageStore;
 import dev.kiln.vm.QemuDriver;
 import dev.kiln.vm.VmEngine;
 import java.nio.file.Path;

@@ -1,8 +1,8 @@
 package dev.kiln.cli;
 
 import dev.kiln.api.JobEvent;
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
+import dev.kiln.core.JobState;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

@@ -1,7 +1,7 @@
 package dev.kiln.cli;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
+import dev.kiln.core.JobState;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

@@ -2,9 +2,9 @@ package dev.kiln.cli;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.images.ImageManifest;
 import dev.kiln.vm.GuestOutput;
 import dev.kiln.vm.HostInfo;
-import dev.kiln.vm.ImageManifest;
 import dev.kiln.vm.VmEngine;
 import dev.kiln.vm.VmResult;
 import dev.kiln.vm.VmSpec;

@@ -2,9 +2,10 @@ package dev.kiln.cli;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
-import dev.kiln.server.GitHubSettings;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
+import dev.kiln.server.github.GitHubProvider;
+import dev.kiln.server.github.GitHubSettings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,8 +60,8 @@ final class ServerCommand implements Callable<Integer> {
         Path data = dataDir(dataDir);
         ServerConfig config = config(data);
         KilnServer server = KilnServer.start(config, InstantSource.system(),
-                new dev.kiln.vm.ImageStore(imagesDir != null ? imagesDir : HostOptions.defaultStateDir().resolve("images")),
-                gitHub);
+                new dev.kiln.images.ImageStore(imagesDir != null ? imagesDir : HostOptions.defaultStateDir().resolve("images")),
+                GitHubProvider.factories(gitHub));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();

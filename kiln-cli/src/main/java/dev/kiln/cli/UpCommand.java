@@ -4,9 +4,10 @@ import dev.kiln.agent.Agent;
 import dev.kiln.agent.AgentConfig;
 import dev.kiln.agent.Enrolment;
 import dev.kiln.api.KilnClient;
-import dev.kiln.server.GitHubSettings;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
+import dev.kiln.server.github.GitHubProvider;
+import dev.kiln.server.github.GitHubSettings;
 import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.concurrent.Callable;
@@ -40,7 +41,7 @@ final class UpCommand implements Callable<Integer> {
         serverOptions.listen = listen;
         ServerConfig config = serverOptions.config(data);
         // Server and agent share this host's image store: launches name digests the agent has.
-        KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(), gitHub);
+        KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(), GitHubProvider.factories(gitHub));
         Agent agent;
         try {
             // The agent's credentials follow the server to a new --listen address: it enrolled with this

@@ -5,9 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import dev.kiln.api.JobEvent;
 import dev.kiln.api.JobRequest;
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.KilnClient;
+import dev.kiln.core.JobState;
 import dev.kiln.core.KilnException;
 import dev.kiln.testkit.TestingPostgres;
 import java.net.URI;

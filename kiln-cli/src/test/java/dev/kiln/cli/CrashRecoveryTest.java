@@ -64,6 +64,26 @@ class CrashRecoveryTest {
         assertThat(Leftovers.find(host.state(), host.namespace(), vmIds)).as("leftovers after Ctrl-C").isEmpty();
     }
 
+    @Test
+    void aGuestKernelPanicEndsKilnRunWith119AndLeavesNothing() throws Exception {
+        Process kiln = kiln("run", "--", "sh", "-c", "echo before; sudo -n sh -c 'echo c > /proc/sysrq-trigger'");
+        String output = new String(kiln.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(kiln.waitFor(150, TimeUnit.SECONDS)).isTrue();
+
+        // QEMU ends with status 0 after a panic, as after the guest's power-off: only the missing exit
+        // marker tells, and `kiln run` says so with its own code, never the command's.
+        assertThat(kiln.exitValue()).as(stderr(kiln)).isEqualTo(ExitCodes.GUEST_CRASHED);
+        assertThat(output).isEqualTo("before\n");
+        assertThat(stderr(kiln)).contains("without reporting an exit code")
+                .contains(host.state().resolve("crashes").toString());
+        List<String> vmIds;
+        try (var dirs = Files.list(host.state().resolve("crashes"))) {
+            vmIds = dirs.map(p -> p.getFileName().toString().replace(".console.log", "")).toList();
+        }
+        assertThat(vmIds).hasSize(1);
+        assertThat(Leftovers.find(host.state(), host.namespace(), vmIds)).as("leftovers after a panic").isEmpty();
+    }
+
     private static String readLine(BufferedReader reader) {
         try {
             return reader.readLine();

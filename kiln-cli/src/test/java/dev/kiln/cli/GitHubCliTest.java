@@ -13,9 +13,10 @@ import dev.kiln.api.KilnClient;
 import dev.kiln.core.Arch;
 import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
-import dev.kiln.server.GitHubSettings;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
+import dev.kiln.server.github.GitHubProvider;
+import dev.kiln.server.github.GitHubSettings;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
@@ -122,7 +123,7 @@ class GitHubCliTest {
         GitHubApp app = new GitHubApp(GitHubConfig.load(Optional.of(configFile()), Map.of()), HttpClient.newHttpClient(),
                 clock, clock::advance);
         server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN).withListen("127.0.0.1", 0),
-                clock, null, GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)));
+                clock, null, GitHubProvider.factories(GitHubSettings.defaults(app).withTick(Duration.ofMillis(50))));
         fake.webhooks().sendTo(URI.create(server.uri() + "/webhooks/github"), SECRET);
         KilnClient client = new KilnClient(server.uri(), ADMIN);
         var credentials = Enrolment.credentials(server.uri(), client.addHost("h1").enrolmentToken(), dir.resolve("agent"));
@@ -153,7 +154,7 @@ class GitHubCliTest {
         GitHubApp app = new GitHubApp(GitHubConfig.load(Optional.of(configFile()), Map.of()), HttpClient.newHttpClient(),
                 clock, clock::advance);
         server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN).withListen("127.0.0.1", 0),
-                clock, null, GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)));
+                clock, null, GitHubProvider.factories(GitHubSettings.defaults(app).withTick(Duration.ofMillis(50))));
         fake.webhooks().sendTo(URI.create(server.uri() + "/webhooks/github"), SECRET);
         KilnClient client = new KilnClient(server.uri(), ADMIN);
         var credentials = Enrolment.credentials(server.uri(), client.addHost("h1").enrolmentToken(), dir.resolve("agent"));
@@ -166,7 +167,7 @@ class GitHubCliTest {
         fake.queueJob("acme", "widgets", "odd", List.of("kiln-999cpu-9999gb"), "true");
         await().atMost(Duration.ofSeconds(30)).until(() -> client.jobs(null, 10).size() == 2
                 && client.jobs(null, 10).stream().allMatch(j -> j.detail() != null));
-        JobView waiting = client.jobs(null, 10).stream().filter(j -> j.state() == dev.kiln.api.JobState.QUEUED).findFirst().orElseThrow();
+        JobView waiting = client.jobs(null, 10).stream().filter(j -> j.state() == dev.kiln.core.JobState.QUEUED).findFirst().orElseThrow();
 
         String[] listed = run("jobs", "--server", server.uri().toString(), "--token", ADMIN);
         assertThat(listed[1]).contains("[kiln-16cpu-32gb]").contains("waits for a host that can hold it")

@@ -2,8 +2,8 @@ package dev.kiln.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kiln.vm.ImageManifest;
-import dev.kiln.vm.ImageStore;
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ImageStore;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;

@@ -2,6 +2,7 @@ package dev.kiln.github;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.kiln.core.BackoffCurve;
 import dev.kiln.core.ErrorCode;
 import java.time.Duration;
 import java.time.Instant;
@@ -17,8 +18,8 @@ import java.util.Optional;
  * a call gets one attempt (the probe); the first answer that is not a failure ends the backoff. Thread-safe.
  */
 final class Backoff {
-    static final Duration FIRST = Duration.ofSeconds(30);
-    static final Duration MAX = Duration.ofMinutes(10);
+    static final Duration FIRST = BackoffCurve.PROVIDER.first();
+    static final Duration MAX = BackoffCurve.PROVIDER.max();
 
     private final InstantSource clock;
     // guarded by this
@@ -50,8 +51,7 @@ final class Backoff {
     /** A call gave up on {@code problem}; nothing is sent for the next delay, and not before {@code notBefore}. */
     synchronized void gaveUp(String problem, Instant notBefore) {
         failures++;
-        Duration delay = FIRST.multipliedBy(1L << Math.min(failures - 1, 20));
-        Instant next = clock.instant().plus(delay.compareTo(MAX) > 0 ? MAX : delay);
+        Instant next = clock.instant().plus(BackoffCurve.PROVIDER.after(failures));
         until = next.isAfter(notBefore) ? next : notBefore;
         lastProblem = problem;
     }

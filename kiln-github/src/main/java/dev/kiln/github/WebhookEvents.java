@@ -50,6 +50,19 @@ public final class WebhookEvents {
     }
 
     /**
+     * The key of a verified delivery that came without a usable {@code X-GitHub-Delivery}: its body's digest, so that
+     * it is still stored once.
+     */
+    public static String derivedId(byte[] body) {
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(body);
+            return "body-sha256-" + java.util.HexFormat.of().formatHex(digest, 0, 20);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
      * The JSON of a delivery: the body itself, or for a form-encoded delivery (a repository or organisation hook
      * whose content type is {@code form}) the value of its {@code payload} field. The signature covers the body
      * as sent, so this runs after {@link WebhookVerifier#verify}.

@@ -9,13 +9,13 @@ import dev.kiln.api.AgentReport;
 import dev.kiln.api.ApiError;
 import dev.kiln.api.EnrolRequest;
 import dev.kiln.api.JobRequest;
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.KilnClient;
 import dev.kiln.api.LogChunk;
 import dev.kiln.api.LogPage;
 import dev.kiln.api.SyncAnswer;
 import dev.kiln.core.ErrorCode;
+import dev.kiln.core.JobState;
 import dev.kiln.core.KilnException;
 import java.io.IOException;
 import java.time.Duration;
@@ -281,15 +281,6 @@ final class ApiHandler implements HttpHandler {
     }
 
     static int status(ErrorCode code) {
-        if (code == ErrorCode.UNAUTHENTICATED) {
-            return 401;
-        }
-        return switch (code.kind()) {
-            case USER_ERROR -> 400;
-            case CONFLICT -> 409;
-            case NOT_FOUND -> 404;
-            case UNAVAILABLE -> 503;
-            case INTERNAL -> 500;
-        };
+        return Exchange.status(code);
     }
 }

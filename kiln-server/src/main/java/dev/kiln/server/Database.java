@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * held syncs and the API's listings never queue behind a scheduling pass or a submission.
  * PostgreSQL gets one pool for both. The schema is migrated by Flyway at start.
  */
-final class Database implements AutoCloseable {
+public final class Database implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Database.class);
     private static final int MAX_ATTEMPTS = 5;
     /** SQLite readers: enough for the agents' syncs on two to four cores, few enough to stay cheap. */
@@ -35,7 +35,7 @@ final class Database implements AutoCloseable {
     static final Duration SQLITE_CHECKPOINT_INTERVAL = Duration.ofMillis(250);
 
     /** A unit of work inside one transaction. */
-    interface Work<T> {
+    public interface Work<T> {
         T run(Tx tx) throws SQLException;
     }
 
@@ -143,11 +143,11 @@ final class Database implements AutoCloseable {
         return writer == null ? 0 : writer.queued();
     }
 
-    Dialect dialect() {
+    public Dialect dialect() {
         return dialect;
     }
 
-    String url() {
+    public String url() {
         return url;
     }
 
@@ -169,7 +169,7 @@ final class Database implements AutoCloseable {
      * it signalled. A serialisation failure or deadlock between replicas is retried. On SQLite the
      * {@link SqliteWriter} runs it, maybe in one commit with other writes.
      */
-    <T> T tx(Work<T> work) {
+    public <T> T tx(Work<T> work) {
         return tx(work, Access.WRITE);
     }
 
@@ -182,7 +182,7 @@ final class Database implements AutoCloseable {
     }
 
     /** A read-only transaction (one statement's view at a time on PostgreSQL), which never waits for a writer. */
-    <T> T read(Work<T> work) {
+    public <T> T read(Work<T> work) {
         return tx(work, Access.READ);
     }
 
@@ -190,7 +190,7 @@ final class Database implements AutoCloseable {
      * A read-only transaction that sees one snapshot throughout (REPEATABLE READ on PostgreSQL; SQLite
      * transactions always do), for answers whose parts must agree with each other.
      */
-    <T> T snapshot(Work<T> work) {
+    public <T> T snapshot(Work<T> work) {
         return tx(work, Access.SNAPSHOT);
     }
 

@@ -13,15 +13,15 @@ import java.util.concurrent.TimeUnit;
  * stops being read (TCP holds its sender back) until another releases, or is answered 503 after
  * {@code wait}; the server's request time limit (see {@link HttpServers}) ends the slow ones.
  */
-final class DeliveryMemory implements BodyMemory {
-    static final long DEFAULT_BYTES = 16L << 20;
-    static final Duration DEFAULT_WAIT = Duration.ofSeconds(10);
+public final class DeliveryMemory implements BodyMemory {
+    public static final long DEFAULT_BYTES = 16L << 20;
+    public static final Duration DEFAULT_WAIT = Duration.ofSeconds(10);
 
     private final long bytes;
     private final Semaphore free;
     private final Duration wait;
 
-    DeliveryMemory(long bytes, Duration wait) {
+    public DeliveryMemory(long bytes, Duration wait) {
         if (bytes < 1 || bytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("the webhook body budget must be from 1 byte to 2 GiB, got " + bytes);
         }

@@ -4,7 +4,7 @@ import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 
 /** The two databases Kiln stores in, and what differs between them. */
-enum Dialect {
+public enum Dialect {
     /** Embedded, one server process: every write runs on its one writer thread, so none need locks. */
     SQLITE(""),
     /** Several replicas: rows are claimed with locks so that no two replicas decide the same job. */
@@ -17,12 +17,12 @@ enum Dialect {
     }
 
     /** Locks the selected rows until the transaction ends (nothing on SQLite). */
-    String forUpdate() {
+    public String forUpdate() {
         return forUpdate;
     }
 
     /** Locks the selected rows, skipping rows another replica holds (nothing on SQLite). */
-    String forUpdateSkipLocked() {
+    public String forUpdateSkipLocked() {
         return this == POSTGRESQL ? " FOR UPDATE SKIP LOCKED" : "";
     }
 

@@ -10,7 +10,7 @@ import java.util.Map;
 
 /**
  * Keeps a job's environment sealed in the store: values such as {@code DEPLOY_TOKEN} were readable in the
- * database and its write-ahead log. AES-256-GCM as for JIT configs ({@link JitSeal}), under a key derived
+ * database and its write-ahead log. AES-256-GCM as for runner credentials ({@link Seal}), under a key derived
  * from the admin token: every replica has it, the database does not (only the server's config or its
  * 0600 file holds it). Changing the admin token leaves the environments of jobs not yet launched
  * unreadable; such a launch fails with a message saying so.
@@ -23,11 +23,11 @@ final class EnvSeal {
     static final String PREFIX = "sealed:v1:";
     private static final String PURPOSE = "kiln job-env seal v1\n";
 
-    private final JitSeal seal;
+    private final Seal seal;
 
     EnvSeal(String adminToken) {
         requireNonNull(adminToken, "adminToken is null");
-        this.seal = new JitSeal(PURPOSE, adminToken.getBytes(StandardCharsets.UTF_8));
+        this.seal = new Seal(PURPOSE, adminToken.getBytes(StandardCharsets.UTF_8));
     }
 
     String seal(Map<String, String> env) {

@@ -19,7 +19,7 @@ import java.util.Map;
 import org.slf4j.Logger;
 
 /** One HTTP request: its bounded body, query, bearer token, and a JSON answer. */
-final class Exchange {
+public final class Exchange {
     static final ObjectMapper READ = Json.strict();
     static final ObjectMapper WRITE = Json.strict();
 
@@ -31,10 +31,10 @@ final class Exchange {
     }
 
     /** A known path asked with a method it does not answer (HTTP 405 with {@code Allow}). */
-    static final class WrongMethod extends KilnException {
+    public static final class WrongMethod extends KilnException {
         private final List<String> allowed;
 
-        WrongMethod(String method, String path, List<String> allowed) {
+        public WrongMethod(String method, String path, List<String> allowed) {
             super(ErrorCode.INVALID_ARGUMENT, path + " answers " + String.join(", ", allowed) + ", not " + shorten(method));
             this.allowed = List.copyOf(allowed);
         }
@@ -47,7 +47,7 @@ final class Exchange {
     private final HttpExchange http;
     private final Map<String, String> query;
 
-    Exchange(HttpExchange http) {
+    public Exchange(HttpExchange http) {
         this.http = http;
         this.query = parseQuery(http.getRequestURI().getRawQuery());
     }
@@ -118,7 +118,7 @@ final class Exchange {
         }
     }
 
-    void send(int status, Object body) throws IOException {
+    public void send(int status, Object body) throws IOException {
         byte[] bytes = body == null ? new byte[0] : WRITE.writeValueAsBytes(body);
         http.getResponseHeaders().set("Content-Type", "application/json");
         http.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
@@ -129,7 +129,7 @@ final class Exchange {
         }
     }
 
-    void sendWrongMethod(WrongMethod e) throws IOException {
+    public void sendWrongMethod(WrongMethod e) throws IOException {
         http.getResponseHeaders().set("Allow", String.join(", ", e.allowed()));
         send(405, new ApiError(e.code().name(), e.getMessage()));
     }
@@ -138,7 +138,7 @@ final class Exchange {
      * A failure nobody foresaw: the log keeps the exception (with a reference), the answer only says that
      * it happened, as its text may name internals (SQL, paths, values).
      */
-    void sendUnexpected(Logger log, RuntimeException e) throws IOException {
+    public void sendUnexpected(Logger log, RuntimeException e) throws IOException {
         String reference = Tokens.newId("e-");
         log.error("{} {} failed unexpectedly (reference {})", method(), shorten(path()), reference, e);
         send(500, new ApiError(ErrorCode.INTERNAL.name(), "the server failed unexpectedly; its log has the details"
@@ -146,7 +146,7 @@ final class Exchange {
     }
 
     /** The declared {@code Content-Length}, or -1 when none or not a number (the JDK refuses such requests). */
-    long contentLength() {
+    public long contentLength() {
         String header = http.getRequestHeaders().getFirst("Content-Length");
         if (header == null) {
             return -1;
@@ -167,7 +167,7 @@ final class Exchange {
      * {@code sun.net.httpserver.drainAmount} (see {@link HttpServers#LINGER_BYTES}), so that the answer is
      * not lost to a reset.
      */
-    void close() {
+    public void close() {
         http.close();
     }
 
@@ -183,5 +183,19 @@ final class Exchange {
             result.put(name, value);
         }
         return result;
+    }
+
+    /** The HTTP status of an error code. */
+    public static int status(ErrorCode code) {
+        if (code == ErrorCode.UNAUTHENTICATED) {
+            return 401;
+        }
+        return switch (code.kind()) {
+            case USER_ERROR -> 400;
+            case CONFLICT -> 409;
+            case NOT_FOUND -> 404;
+            case UNAVAILABLE -> 503;
+            case INTERNAL -> 500;
+        };
     }
 }

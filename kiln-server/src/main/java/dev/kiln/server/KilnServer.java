@@ -10,6 +10,10 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -31,64 +35,71 @@ public final class KilnServer implements AutoCloseable {
     private final LivenessLoop liveness;
     private final HttpServer http;
     private final ExecutorService requests;
-    private final GitHubLoop github;
+    private final List<ProviderLoop> providers;
     private final DeliveryMemory deliveryMemory = new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT);
 
-    private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images, GitHubSettings gitHub) {
+    private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
+            List<Provider.Factory> factories) {
         this.config = config;
         Signals signals = new Signals();
         this.db = new Database(config.databaseUrl(), config.databaseUser(), config.databasePassword(), signals);
         PgNotifier pg = null;
         HttpServer server = null;
-        GitHubLoop loop = null;
+        List<Provider> made = new ArrayList<>();
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         try {
             if (db.dialect() == Dialect.POSTGRESQL) {
                 pg = new PgNotifier(db, config.databaseUser(), config.databasePassword(), signals);
             }
             java.util.function.UnaryOperator<String> digests = name -> images == null ? name
-                    : images.findByName(name).map(dev.kiln.vm.ImageManifest::digest).orElse(name);
-            RunnerLaunches runners = gitHub == null ? null : new RunnerLaunches(db, gitHub.app(), clock);
+                    : images.findByName(name).map(dev.kiln.images.ImageManifest::digest).orElse(name);
+            ProviderContext context = new ProviderContext(db, clock, config.labels(), digests, config.maxTimeout(), deliveryMemory);
+            Map<String, Provider> byKind = new TreeMap<>();
+            for (Provider.Factory factory : factories) {
+                Provider provider = factory.create(context);
+                made.add(provider);
+                if (byKind.put(provider.kind(), provider) != null || provider.kind().equals(NewJob.LOCAL)) {
+                    throw new IllegalArgumentException("two providers serve jobs of kind " + provider.kind());
+                }
+            }
             EnvSeal envs = new EnvSeal(config.adminToken());
             EnvResealing.run(db, envs);
-            var stores = new ApiHandler.Stores(new JobStore(db, clock, envs), new HostStore(db, clock),
-                    new SyncStore(db, clock, runners, envs), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
+            var stores = new ApiHandler.Stores(new JobStore(db, clock, envs, byKind), new HostStore(db, clock),
+                    new SyncStore(db, clock, byKind, envs), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
                     config.defaultImage(), config.defaultTimeout(), config.maxTimeout(), digests));
             // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
             server.createContext("/api/", new ApiHandler(config, stores, signals));
-            if (gitHub != null) {
-                Duration runnerTimeout = gitHub.runnerTimeout().compareTo(config.maxTimeout()) > 0 ? config.maxTimeout()
-                        : gitHub.runnerTimeout();
-                GitHubStore store = new GitHubStore(db, clock, config.labels(), gitHub.app().config(),
-                        () -> digests.apply(gitHub.runnerImage()), runnerTimeout);
-                WebhookHandler webhooks = new WebhookHandler(new dev.kiln.github.WebhookVerifier(
-                        gitHub.app().config().webhookSecret()), deliveryMemory, store, gitHub.app().config().appId());
-                server.createContext("/webhooks/github", webhooks);
-                loop = new GitHubLoop(db, gitHub, store, webhooks, config.labels(), clock);
+            for (Provider provider : made) {
+                provider.intake().forEach(server::createContext);
             }
             if (images != null) {
                 server.createContext("/api/v1/images/", new ImageHandler(images, stores.hosts()));
             }
             server.setExecutor(executor);
-            // The App's org caps count every Kiln job of the owner, as the scheduler's own organisation limits do.
-            dev.kiln.core.SchedulerConfig scheduler = gitHub == null ? config.scheduler() : config.scheduler()
-                    .withLimits(config.scheduler().limits().withOrgCaps(gitHub.app().config().orgCaps()));
+            // A provider's org caps count every Kiln job of the owner, as the scheduler's own organisation limits do.
+            dev.kiln.core.SchedulerConfig scheduler = config.scheduler();
+            for (Provider provider : made) {
+                scheduler = scheduler.withLimits(scheduler.limits().withOrgCaps(provider.orgCaps()));
+            }
             this.scheduling = new SchedulingLoop(new SchedulingStore(db, clock), new Scheduler(scheduler, clock),
                     signals, config.schedulingInterval());
             this.liveness = new LivenessLoop(new LivenessStore(db, clock), clock, config.offlineAfter(),
                     config.livenessInterval());
         } catch (IOException e) {
+            made.forEach(Provider::close);
             db.close();
             executor.shutdownNow();
             throw new UncheckedIOException("cannot listen on " + config.bindAddress() + ":" + config.port(), e);
         } catch (RuntimeException e) {
+            made.forEach(Provider::close);
             db.close();
             executor.shutdownNow();
             throw e;
         }
         this.notifier = pg;
-        this.github = loop;
+        StalledLaunches stalled = new StalledLaunches(db, clock);
+        this.providers = made.stream().map(p -> new ProviderLoop(p, stalled, clock)).toList();
         this.http = server;
         this.requests = executor;
     }
@@ -102,28 +113,27 @@ public final class KilnServer implements AutoCloseable {
      * Starts a server that also serves the images of {@code images} to agents by digest and hands out
      * launches naming an image by its digest there (null: images are the hosts' own business).
      */
-    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images) {
-        return start(config, clock, images, null);
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images) {
+        return start(config, clock, images, List.of());
     }
 
     /**
-     * Starts a server that also takes GitHub's {@code workflow_job} webhooks on {@code /webhooks/github} and
-     * runs one JIT runner VM per queued job ({@code gitHub} null: no GitHub).
+     * Starts a server that also serves the providers {@code factories} make (GitHub, GitLab): each provider's intake
+     * on the server's listener, its loop on the server's clock, its jobs' launches with its runner credentials.
      */
-    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.vm.ImageStore images,
-            GitHubSettings gitHub) {
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
+            List<Provider.Factory> factories) {
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");
+        requireNonNull(factories, "factories is null");
         config.check();
-        KilnServer server = new KilnServer(config, clock, images, gitHub);
+        KilnServer server = new KilnServer(config, clock, images, List.copyOf(factories));
         if (server.notifier != null) {
             server.notifier.start();
         }
         server.scheduling.start();
         server.liveness.start();
-        if (server.github != null) {
-            server.github.start();
-        }
+        server.providers.forEach(ProviderLoop::start);
         server.http.start();
         log.info("Kiln server listening on {} with database {}", server.uri(), Database.redact(config.databaseUrl()));
         return server;
@@ -156,9 +166,7 @@ public final class KilnServer implements AutoCloseable {
         http.stop(0);
         scheduling.close();
         liveness.close();
-        if (github != null) {
-            github.close();
-        }
+        providers.forEach(ProviderLoop::close);
         if (notifier != null) {
             notifier.close();
         }

@@ -2,8 +2,8 @@ package dev.kiln.server;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.VmState;
+import dev.kiln.core.JobState;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.List;
@@ -50,11 +50,12 @@ final class LivenessStore {
                     if (vm.jobState().terminal()) {
                         continue;
                     }
-                    if (vm.state() == VmState.PENDING || vm.state() == VmState.BOOTING) {
-                        SyncStore.requeue(tx, vm.job(), why + " before VM " + vm.id() + " started the job", now);
+                    boolean beforeStart = vm.state() == VmState.PENDING || vm.state() == VmState.BOOTING;
+                    Jobs.Move move = SyncStore.abandon(tx, vm.job(), vm.jobState(), beforeStart, why + (beforeStart
+                            ? " before VM " + vm.id() + " started the job" : " while VM " + vm.id() + " ran the job"), now);
+                    if (move instanceof Jobs.Move.Moved moved && moved.to() == JobState.QUEUED) {
                         requeued++;
-                    } else {
-                        SyncStore.lose(tx, vm.job(), why + " while VM " + vm.id() + " ran the job", now);
+                    } else if (move.moved()) {
                         lost++;
                     }
                 }

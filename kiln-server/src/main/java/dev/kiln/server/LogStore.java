@@ -2,10 +2,10 @@ package dev.kiln.server;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.LogChunk;
 import dev.kiln.api.LogPage;
 import dev.kiln.api.VmState;
+import dev.kiln.core.JobState;
 import java.util.List;
 
 /** VMs' output, kept per job in arrival order; a chunk an agent resends is stored once. */

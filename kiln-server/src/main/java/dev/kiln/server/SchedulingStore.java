@@ -2,15 +2,15 @@ package dev.kiln.server;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.VmState;
 import dev.kiln.core.Allocation;
 import dev.kiln.core.Arch;
-import dev.kiln.core.ErrorCode;
 import dev.kiln.core.Host;
 import dev.kiln.core.HostId;
 import dev.kiln.core.HostState;
+import dev.kiln.core.JobChange;
 import dev.kiln.core.JobId;
+import dev.kiln.core.JobState;
 import dev.kiln.core.PendingJob;
 import dev.kiln.core.Scheduler;
 import dev.kiln.core.SchedulingResult;
@@ -64,7 +64,7 @@ final class SchedulingStore {
                             + " queued_at, kind, detail FROM jobs WHERE state = ? AND (not_before IS NULL OR not_before <= ?)"
                             + " ORDER BY priority DESC, seq LIMIT " + MAX_QUEUE_PER_PASS + tx.dialect().forUpdateSkipLocked(),
                     row -> {
-                        if (!"local".equals(row.getString("kind"))) {
+                        if (!NewJob.LOCAL.equals(row.getString("kind"))) {
                             waitingDetail.put(row.getString("id"), String.valueOf(row.getString("detail")));
                         }
                         return new PendingJob(new JobId(row.getString("id")), new Size(row.getInt("cpus"),
@@ -84,17 +84,13 @@ final class SchedulingStore {
                 PendingJob job = byId.get(placement.job().value());
                 String vm = Tokens.newId("vm-");
                 String host = placement.host().value();
-                // What the job waited for (its detail, its backoff) is over; its timeline keeps the story.
-                int moved = tx.update("UPDATE jobs SET state = ?, host = ?, vm = ?, updated_at = ?, detail = NULL, not_before = NULL"
-                                + " WHERE id = ? AND state = ?",
-                        JobState.SCHEDULED, host, vm, now, job.id().value(), JobState.QUEUED);
-                if (moved != 1) {
+                // Claimed FOR UPDATE SKIP LOCKED above, so no other replica moved it; checked all the same.
+                if (!Jobs.move(tx, job.id().value(), JobState.QUEUED, new JobChange.Placed(host, vm), now).moved()) {
                     throw new IllegalStateException("job " + job.id() + " left QUEUED during the pass that claimed it");
                 }
                 tx.update("INSERT INTO vms (id, job_id, host, state, cpus, memory_mib, disk_gib, created_at, updated_at)"
                                 + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", vm, job.id().value(), host, VmState.PENDING,
                         job.size().vcpus(), job.size().memoryMib(), job.size().diskGib(), now, now);
-                JobStore.event(tx, job.id().value(), JobState.SCHEDULED, "reserved on host " + host + " as VM " + vm, now);
                 tx.desiredChanged(host);
                 touched.add(host);
             }
@@ -103,18 +99,18 @@ final class SchedulingStore {
                 String id = rejection.job().value();
                 if (waitingDetail.containsKey(id)) {
                     String why = "waits for a host that can hold it: " + rejection.reason();
-                    if (!why.equals(waitingDetail.get(id))) {
-                        tx.update("UPDATE jobs SET detail = ? WHERE id = ? AND state = ?", why, id, JobState.QUEUED);
-                        JobStore.event(tx, id, JobState.QUEUED, why, now);
+                    // Not a change of state: the job stays QUEUED, and its detail and timeline say why.
+                    if (!why.equals(waitingDetail.get(id))
+                            && tx.update("UPDATE jobs SET detail = ? WHERE id = ? AND state = ?", why, id, JobState.QUEUED) == 1) {
+                        Jobs.note(tx, id, why, now);
                         log.info("job {} {}", id, why);
                     }
                     waiting++;
                     continue;
                 }
-                tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ? AND state = ?",
-                        ErrorCode.INSUFFICIENT_CAPACITY, rejection.reason(), id, JobState.QUEUED);
-                JobStore.transition(tx, id, JobState.FAILED, rejection.reason(), now);
-                log.info("job {} rejected: {}", id, rejection.reason());
+                if (Jobs.move(tx, id, JobState.QUEUED, new JobChange.Unplaceable(rejection.reason()), now).moved()) {
+                    log.info("job {} rejected: {}", id, rejection.reason());
+                }
             }
             return new Pass(queue.size(), result.placements().size(), result.rejections().size() - waiting, touched);
         });

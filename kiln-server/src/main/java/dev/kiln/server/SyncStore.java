@@ -3,13 +3,14 @@ package dev.kiln.server;
 import static java.util.Objects.requireNonNull;
 
 import dev.kiln.api.AgentReport;
-import dev.kiln.api.JobState;
 import dev.kiln.api.SyncAnswer;
 import dev.kiln.api.VmLaunch;
 import dev.kiln.api.VmReport;
 import dev.kiln.api.VmState;
 import dev.kiln.core.Arch;
 import dev.kiln.core.ErrorCode;
+import dev.kiln.core.JobChange;
+import dev.kiln.core.JobState;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -32,25 +33,30 @@ final class SyncStore {
     private static final Logger log = LoggerFactory.getLogger(SyncStore.class);
 
     /** A VM on the host as the store has it, with its job's state. */
-    private record Held(String id, String job, VmState state, JobState jobState, String kind) {}
+    private record Held(String id, String job, VmState state, JobState jobState, String kind) {
+        boolean local() {
+            return NewJob.LOCAL.equals(kind);
+        }
+    }
 
     private final Database db;
     private final InstantSource clock;
-    private final RunnerLaunches runners;
+    private final Map<String, Provider> providers;
     private final EnvSeal envs;
 
     SyncStore(Database db, InstantSource clock, EnvSeal envs) {
-        this(db, clock, null, envs);
+        this(db, clock, Map.of(), envs);
     }
 
     /**
-     * @param runners mints the JIT configs of runner VMs; null when GitHub is not configured
+     * @param providers the providers by the kind of their jobs: each issues and opens the credentials its VMs
+     *     launch with (a job of a kind none serves waits for its credential: its provider is not configured)
      * @param envs opens the jobs' sealed environments, which launches carry to the agent
      */
-    SyncStore(Database db, InstantSource clock, RunnerLaunches runners, EnvSeal envs) {
+    SyncStore(Database db, InstantSource clock, Map<String, Provider> providers, EnvSeal envs) {
         this.db = requireNonNull(db, "db is null");
         this.clock = requireNonNull(clock, "clock is null");
-        this.runners = runners;
+        this.providers = Map.copyOf(providers);
         this.envs = requireNonNull(envs, "envs is null");
     }
 
@@ -120,7 +126,7 @@ final class SyncStore {
                     setVm(tx, vm.id(), VmState.BOOTING, now);
                 }
                 if (vm.jobState() == JobState.SCHEDULED) {
-                    JobStore.transition(tx, vm.job(), JobState.STARTING, "VM " + vm.id() + " is booting on " + host, now);
+                    Jobs.move(tx, vm.job(), vm.jobState(), new JobChange.Booting("VM " + vm.id() + " is booting on " + host), now);
                 }
             }
             case RUNNING -> {
@@ -128,8 +134,7 @@ final class SyncStore {
                     setVm(tx, vm.id(), VmState.RUNNING, now);
                 }
                 if (vm.jobState() == JobState.SCHEDULED || vm.jobState() == JobState.STARTING) {
-                    startedIfScheduled(tx, host, vm, now);
-                    JobStore.transition(tx, vm.job(), JobState.RUNNING, "VM " + vm.id() + " is up on " + host, now);
+                    started(tx, host, vm, "VM " + vm.id() + " is up on " + host, now);
                 }
             }
             case EXITED, FAILED -> ended(tx, host, vm, report, now);
@@ -138,13 +143,16 @@ final class SyncStore {
     }
 
     /**
-     * A report can skip BOOTING (a fast boot between two reports): the job still went through
+     * The job runs. A report can skip BOOTING (a fast boot between two reports): the job still goes through
      * STARTING, and its timeline says so, at the time the server learned of it.
      */
-    private static void startedIfScheduled(Tx tx, String host, Held vm, long now) throws SQLException {
-        if (vm.jobState() == JobState.SCHEDULED) {
-            JobStore.transition(tx, vm.job(), JobState.STARTING, "VM " + vm.id() + " booted on " + host, now);
+    private static void started(Tx tx, String host, Held vm, String detail, long now) throws SQLException {
+        JobState from = vm.jobState();
+        if (from == JobState.SCHEDULED
+                && Jobs.move(tx, vm.job(), from, new JobChange.Booting("VM " + vm.id() + " booted on " + host), now).moved()) {
+            from = JobState.STARTING;
         }
+        Jobs.move(tx, vm.job(), from, new JobChange.Started(detail), now);
     }
 
     private void ended(Tx tx, String host, Held vm, VmReport report, long now) throws SQLException {
@@ -154,50 +162,24 @@ final class SyncStore {
         if (vm.jobState().terminal()) {
             return; // cancelled meanwhile: the VM's end only frees its room
         }
-        if (GitHubStore.KIND.equals(vm.kind())) {
-            runnerEnded(tx, host, vm, report, now);
+        if (report.state() == VmState.FAILED) {
+            ErrorCode code = Reports.outcome(report);
+            Jobs.move(tx, vm.job(), vm.jobState(), new JobChange.LaunchFailed(code,
+                    report.detail() == null ? code.name() : report.detail()), now);
             return;
         }
-        JobState state;
-        ErrorCode code = null;
-        String detail;
-        if (report.state() == VmState.EXITED) {
-            if (vm.jobState() == JobState.SCHEDULED || vm.jobState() == JobState.STARTING) {
-                // An exit code proves the command ran, even if the agent never reported the VM up.
-                startedIfScheduled(tx, host, vm, now);
-                JobStore.transition(tx, vm.job(), JobState.RUNNING, "VM " + vm.id() + " ran on " + host, now);
-            }
-            state = report.exitCode() == 0 ? JobState.SUCCEEDED : JobState.FAILED;
-            detail = "the command exited with " + report.exitCode();
+        if (vm.jobState() != JobState.RUNNING) {
+            // An exit proves the VM ran, even if the agent never reported it up.
+            started(tx, host, vm, "VM " + vm.id() + (vm.local() ? " ran on " : " ran a runner on ") + host, now);
+        }
+        if (vm.local()) {
+            Jobs.move(tx, vm.job(), new JobChange.Exited(report.exitCode()), now);
         } else {
-            state = JobState.FAILED;
-            code = Reports.outcome(report);
-            detail = report.detail() == null ? code.name() : report.detail();
+            // A runner's exit code says nothing of the job it ran (ci-protocols.md §5.2): the provider concludes the
+            // demand (its webhook may come after the VM's end; its reconciliation asks if none comes).
+            Jobs.note(tx, vm.job(), "runner VM " + vm.id() + " exited on " + host + "; the result is " + vm.kind()
+                    + "'s conclusion", now);
         }
-        tx.update("UPDATE jobs SET exit_code = ?, error_code = ?, detail = ? WHERE id = ?",
-                report.state() == VmState.EXITED ? report.exitCode() : null, code, detail, vm.job());
-        JobStore.transition(tx, vm.job(), state, detail, now);
-    }
-
-    /**
-     * A runner VM ended. Its exit code says nothing of the job (ci-protocols.md §5.2): the result is GitHub's
-     * conclusion, which the completed webhook (or the reconciler) brings, and the webhooks may come after the
-     * VM's end. So an exited runner VM leaves its demand RUNNING; one whose runner never took a job is
-     * ended by the reaper after the idle timeout. A VM that failed to boot or crashed fails the demand.
-     */
-    private void runnerEnded(Tx tx, String host, Held vm, VmReport report, long now) throws SQLException {
-        if (report.state() == VmState.EXITED) {
-            if (vm.jobState() != JobState.RUNNING) {
-                JobStore.transition(tx, vm.job(), JobState.RUNNING, "VM " + vm.id() + " ran a runner on " + host, now);
-            }
-            JobStore.event(tx, vm.job(), JobState.RUNNING, "runner VM " + vm.id() + " exited on " + host
-                    + "; the result is GitHub's conclusion", now);
-            return;
-        }
-        ErrorCode code = Reports.outcome(report);
-        String detail = report.detail() == null ? code.name() : report.detail();
-        tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ?", code, detail, vm.job());
-        JobStore.transition(tx, vm.job(), JobState.FAILED, detail, now);
     }
 
     /** A VM the agent had reported and no longer has: it restarted, or lost it without a last word. */
@@ -209,89 +191,105 @@ final class SyncStore {
             return;
         }
         setVm(tx, vm.id(), VmState.LOST, now);
-        if (vm.state() == VmState.BOOTING) {
-            requeue(tx, vm.job(), "VM " + vm.id() + " vanished from host " + host + " before the job started", now);
-        } else {
-            lose(tx, vm.job(), "VM " + vm.id() + " vanished from host " + host + " while the job ran", now);
+        abandon(tx, vm.job(), vm.jobState(), vm.state() == VmState.BOOTING, "VM " + vm.id() + " vanished from host " + host
+                + (vm.state() == VmState.BOOTING ? " before the job started" : " while the job ran"), now);
+    }
+
+    /**
+     * The job's VM is gone. A job that never started is queued again, to run elsewhere as if new (its place in line
+     * kept); one that started, or that started meanwhile (its provider's runner took a job before the VM was seen
+     * up, or another replica's report won), is LOST.
+     */
+    static Jobs.Move abandon(Tx tx, String job, JobState state, boolean beforeStart, String why, long now) throws SQLException {
+        if (beforeStart) {
+            Jobs.Move requeued = Jobs.move(tx, job, state, new JobChange.Requeued(why), now);
+            if (requeued.moved()) {
+                return requeued;
+            }
         }
+        return Jobs.move(tx, job, state, new JobChange.Lost(why), now);
     }
 
     /** The VMs that should exist on the host, with everything each needs. */
     SyncAnswer desired(String host) {
-        SyncAnswer answer = desired(host, runners != null);
+        SyncAnswer answer = desired(host, true);
         if (answer == null) {
-            // Runner VMs without a JIT config: minted now, outside any transaction (it calls GitHub), once per VM.
-            runners.ensureAll(db.read(tx -> tx.query("SELECT v.id FROM vms v JOIN jobs j ON j.id = v.job_id LEFT JOIN"
-                            + " github_runners r ON r.vm_id = v.id WHERE v.host = ? AND v.state IN (?, ?, ?) AND j.kind = ?"
-                            + " AND r.jit_config IS NULL", row -> row.getString(1), host, VmState.PENDING, VmState.BOOTING,
-                    VmState.RUNNING, GitHubStore.KIND)));
+            // Provider VMs without a credential: issued now, outside any transaction (it calls the provider), once per VM.
+            record Wanting(String vm, String kind) {}
+            List<Wanting> wanting = db.read(tx -> tx.query("SELECT v.id, j.kind FROM vms v JOIN jobs j ON j.id = v.job_id"
+                            + " WHERE v.host = ? AND v.state IN (?, ?, ?) AND j.kind <> ? AND v.credential IS NULL",
+                    row -> new Wanting(row.getString(1), row.getString(2)), host, VmState.PENDING, VmState.BOOTING,
+                    VmState.RUNNING, NewJob.LOCAL));
+            Map<String, List<String>> byKind = new java.util.TreeMap<>();
+            wanting.forEach(w -> byKind.computeIfAbsent(w.kind(), k -> new java.util.ArrayList<>()).add(w.vm()));
+            byKind.forEach((kind, vms) -> {
+                Provider provider = providers.get(kind);
+                if (provider != null) {
+                    provider.issueCredentials(vms);
+                }
+            });
             answer = desired(host, false);
         }
         return answer;
     }
 
-    /** The answer, or null when {@code mint} and a runner VM lacks its JIT config. */
-    private SyncAnswer desired(String host, boolean mint) {
+    /** The answer, or null when {@code issue} and a provider's VM lacks its credential. */
+    private SyncAnswer desired(String host, boolean issue) {
         return db.snapshot(tx -> {
             // One snapshot: the generation and the VMs agree, so an agent can order answers by generation.
             long generation = tx.queryLong("SELECT generation FROM hosts WHERE name = ?", host);
             boolean draining = tx.queryLong("SELECT draining FROM hosts WHERE name = ?", host) == 1;
-            List<String> unminted = new java.util.ArrayList<>();
+            List<String> waiting = new java.util.ArrayList<>();
             List<VmLaunch> vms = new java.util.ArrayList<>();
             for (VmLaunch vm : tx.query("SELECT v.id, v.job_id, v.cpus, v.memory_mib, v.disk_gib, j.image, j.command,"
-                            + " j.env, j.timeout_s, j.kind, r.jit_config FROM vms v JOIN jobs j ON j.id = v.job_id"
-                            + " LEFT JOIN github_runners r ON r.vm_id = v.id WHERE v.host = ?"
-                            + " AND v.state IN (?, ?, ?) ORDER BY v.id",
-                    row -> launch(row, unminted), host, VmState.PENDING, VmState.BOOTING, VmState.RUNNING)) {
+                            + " j.env, j.timeout_s, j.kind, v.credential FROM vms v JOIN jobs j ON j.id = v.job_id"
+                            + " WHERE v.host = ? AND v.state IN (?, ?, ?) ORDER BY v.id",
+                    row -> launch(row, waiting), host, VmState.PENDING, VmState.BOOTING, VmState.RUNNING)) {
                 if (vm != null) {
                     vms.add(vm);
                 }
             }
-            if (!unminted.isEmpty() && mint) {
+            if (!waiting.isEmpty() && issue && waiting.stream().anyMatch(providers::containsKey)) {
                 return null;
             }
             return new SyncAnswer(host, version(vms, draining), generation, draining, vms);
         });
     }
 
-    /** A launch, or null (and its id in {@code unminted}) for a runner VM whose JIT config is not there yet. */
-    private VmLaunch launch(java.sql.ResultSet row, List<String> unminted) throws SQLException {
+    /**
+     * A launch, or null (and its job's kind in {@code waiting}) for a provider's VM whose credential is not there
+     * yet: the agent hears of it only once it can start its runner.
+     */
+    private VmLaunch launch(java.sql.ResultSet row, List<String> waiting) throws SQLException {
         String id = row.getString("id");
-        String config = null;
-        if (GitHubStore.KIND.equals(row.getString("kind"))) {
-            config = runners == null ? null : runners.open(row.getString("jit_config"));
-            if (config == null) {
-                unminted.add(id);
+        String kind = row.getString("kind");
+        String credential = null;
+        if (!NewJob.LOCAL.equals(kind)) {
+            Provider provider = providers.get(kind);
+            String sealed = row.getString("credential");
+            credential = provider == null || sealed == null ? null : provider.openCredential(sealed);
+            if (credential == null) {
+                waiting.add(kind);
                 return null;
             }
         }
         return new VmLaunch(id, row.getString("job_id"), row.getString("image"), row.getInt("cpus"),
                 row.getLong("memory_mib"), row.getInt("disk_gib"), JobStore.read(row.getString("command"),
                 new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), envs.open(row.getString("job_id"), row.getString("env")),
-                row.getLong("timeout_s"), config);
+                row.getLong("timeout_s"), credential);
     }
 
-    static Optional<String> hostOfVm(Tx tx, String vm) throws SQLException {
+    public static Optional<String> hostOfVm(Tx tx, String vm) throws SQLException {
         return tx.queryOne("SELECT host FROM vms WHERE id = ?", row -> row.getString(1), vm);
     }
 
+    /** Moves a VM to {@code state}; a VM that no longer holds room loses its launch credential. */
     static void setVm(Tx tx, String vm, VmState state, long now) throws SQLException {
-        tx.update("UPDATE vms SET state = ?, updated_at = ? WHERE id = ?", state, now, vm);
-        if (!state.holdsRoom()) {
-            tx.update("UPDATE github_runners SET jit_config = NULL WHERE vm_id = ?", vm);
+        if (state.holdsRoom()) {
+            tx.update("UPDATE vms SET state = ?, updated_at = ? WHERE id = ?", state, now, vm);
+        } else {
+            tx.update("UPDATE vms SET state = ?, updated_at = ?, credential = NULL WHERE id = ?", state, now, vm);
         }
-    }
-
-    /** Back to the queue: the job never started, so it runs elsewhere as if new (its place in line kept). */
-    static void requeue(Tx tx, String job, String why, long now) throws SQLException {
-        tx.update("UPDATE jobs SET host = NULL, vm = NULL WHERE id = ?", job);
-        JobStore.transition(tx, job, JobState.QUEUED, why + "; queued again", now);
-        tx.signal(Signals.SCHEDULE);
-    }
-
-    static void lose(Tx tx, String job, String why, long now) throws SQLException {
-        tx.update("UPDATE jobs SET error_code = ?, detail = ? WHERE id = ?", ErrorCode.JOB_LOST, why, job);
-        JobStore.transition(tx, job, JobState.LOST, why, now);
     }
 
     private static String version(List<VmLaunch> vms, boolean draining) {

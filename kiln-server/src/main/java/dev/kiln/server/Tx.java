@@ -11,9 +11,9 @@ import java.util.Optional;
 import java.util.Set;
 
 /** One open transaction: small helpers over JDBC, and the topics to signal once it commits. */
-final class Tx {
+public final class Tx {
     /** Reads one row. */
-    interface RowMapper<T> {
+    public interface RowMapper<T> {
         T map(ResultSet row) throws SQLException;
     }
 
@@ -30,7 +30,7 @@ final class Tx {
         this.topics = topics;
     }
 
-    Dialect dialect() {
+    public Dialect dialect() {
         return dialect;
     }
 
@@ -44,7 +44,7 @@ final class Tx {
      * The VMs that should exist on the host changed: its generation moves on before commit (so agents
      * can tell a newer answer from an older one) and its held syncs wake after.
      */
-    void desiredChanged(String host) {
+    public void desiredChanged(String host) {
         writing("change host " + host + "'s desired VMs");
         changedHosts.add(host);
         topics.add(Signals.host(host));
@@ -57,7 +57,7 @@ final class Tx {
         changedHosts.clear();
     }
 
-    int update(String sql, Object... args) throws SQLException {
+    public int update(String sql, Object... args) throws SQLException {
         writing(sql);
         try (PreparedStatement statement = prepare(sql, args)) {
             return statement.executeUpdate();
@@ -71,7 +71,7 @@ final class Tx {
         }
     }
 
-    <T> List<T> query(String sql, RowMapper<T> mapper, Object... args) throws SQLException {
+    public <T> List<T> query(String sql, RowMapper<T> mapper, Object... args) throws SQLException {
         try (PreparedStatement statement = prepare(sql, args); ResultSet rows = statement.executeQuery()) {
             List<T> result = new ArrayList<>();
             while (rows.next()) {
@@ -81,12 +81,12 @@ final class Tx {
         }
     }
 
-    <T> Optional<T> queryOne(String sql, RowMapper<T> mapper, Object... args) throws SQLException {
+    public <T> Optional<T> queryOne(String sql, RowMapper<T> mapper, Object... args) throws SQLException {
         List<T> rows = query(sql, mapper, args);
         return rows.isEmpty() ? Optional.empty() : Optional.of(rows.getFirst());
     }
 
-    long queryLong(String sql, Object... args) throws SQLException {
+    public long queryLong(String sql, Object... args) throws SQLException {
         return queryOne(sql, row -> row.getLong(1), args).orElse(0L);
     }
 
@@ -113,13 +113,13 @@ final class Tx {
     }
 
     /** A nullable integer column. */
-    static Integer intOrNull(ResultSet row, String column) throws SQLException {
+    public static Integer intOrNull(ResultSet row, String column) throws SQLException {
         int value = row.getInt(column);
         return row.wasNull() ? null : value;
     }
 
     /** A nullable epoch-millisecond column as ISO-8601. */
-    static String instantOrNull(ResultSet row, String column) throws SQLException {
+    public static String instantOrNull(ResultSet row, String column) throws SQLException {
         long value = row.getLong(column);
         return row.wasNull() ? null : java.time.Instant.ofEpochMilli(value).toString();
     }

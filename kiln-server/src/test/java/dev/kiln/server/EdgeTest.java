@@ -9,6 +9,8 @@ import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
 import dev.kiln.github.Secret;
 import dev.kiln.github.WebhookVerifier;
+import dev.kiln.server.github.GitHubProvider;
+import dev.kiln.server.github.GitHubSettings;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
@@ -67,7 +69,7 @@ class EdgeTest {
         GitHubApp app = new GitHubApp(GitHubConfig.of(APP_ID, (RSAPrivateKey) keys.getPrivate(), Secret.of(SECRET),
                 fake.url(), fake.url()), HttpClient.newHttpClient(), clock, clock::advance);
         server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
-                .withListen("127.0.0.1", 0), clock, null, GitHubSettings.defaults(app));
+                .withListen("127.0.0.1", 0), clock, null, GitHubProvider.factories(GitHubSettings.defaults(app)));
     }
 
     @AfterEach

@@ -5,6 +5,8 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import dev.kiln.github.Secret;
 import dev.kiln.github.WebhookEvents;
 import dev.kiln.github.WebhookVerifier;
+import dev.kiln.server.github.GitHubProvider;
+import dev.kiln.server.github.GitHubSettings;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -54,7 +56,7 @@ final class IntakeCampaign {
     static final long APP_ID = 12345;
     static final String SECRET = "campaign-webhook-secret";
     static final String ADMIN = "campaign-admin-token-0123456789";
-    private static final List<String> UNCHANGED = List.of("vms", "github_runners", "github_runner_claims", "log_chunks");
+    private static final List<String> UNCHANGED = List.of("vms", "github_runners", "launch_claims", "log_chunks");
     private static final int IN_FLIGHT = 8;
 
     private final URI server;
@@ -105,7 +107,7 @@ final class IntakeCampaign {
                     }
                     String header = header(request, "X-GitHub-Delivery");
                     if (request.signature() == MalformedBodies.Signature.RIGHT) {
-                        mustBeStored.add(WebhookEvents.isDeliveryId(header) ? header : GitHubStore.derivedId(request.body()));
+                        mustBeStored.add(WebhookEvents.isDeliveryId(header) ? header : WebhookEvents.derivedId(request.body()));
                     } else if (WebhookEvents.isDeliveryId(header)) {
                         mustNotBeStored.add(header);
                     }
@@ -223,7 +225,7 @@ final class IntakeCampaign {
         Map<String, List<String>> tables = new TreeMap<>();
         try (Connection c = DriverManager.getConnection(jdbcUrl); Statement s = c.createStatement()) {
             for (String table : List.of("hosts", "jobs", "job_events", "vms", "log_chunks", "github_jobs", "github_runners",
-                    "github_runner_claims", "github_deliveries")) {
+                    "launch_claims", "github_demands", "github_deliveries")) {
                 List<String> rows = new ArrayList<>();
                 try (ResultSet r = s.executeQuery("SELECT * FROM " + table)) {
                     ResultSetMetaData meta = r.getMetaData();
@@ -265,7 +267,7 @@ final class IntakeCampaign {
                     (java.security.interfaces.RSAPrivateKey) keys.getPrivate(), Secret.of(SECRET), fake.url(), fake.url());
             dev.kiln.github.GitHubApp app = new dev.kiln.github.GitHubApp(config, HttpClient.newHttpClient(), clock, clock::advance);
             ServerConfig serverConfig = ServerConfig.defaults(url, ADMIN).withListen("127.0.0.1", 0);
-            try (KilnServer server = KilnServer.start(serverConfig, clock, null, GitHubSettings.defaults(app))) {
+            try (KilnServer server = KilnServer.start(serverConfig, clock, null, GitHubProvider.factories(GitHubSettings.defaults(app)))) {
                 dev.kiln.api.KilnClient client = new dev.kiln.api.KilnClient(server.uri(), ADMIN);
                 String hostToken = dev.kiln.api.AgentClient.enrol(server.uri(), client.addHost("campaign-host").enrolmentToken())
                         .hostToken();

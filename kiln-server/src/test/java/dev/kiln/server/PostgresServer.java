@@ -9,7 +9,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * PostgresServer postgres = new PostgresServer()}: one server for the whole run of the module's tests (each
  * test takes a new database of it), stopped by JUnit when the run ends, since starting one costs seconds.
  */
-final class PostgresServer implements BeforeAllCallback {
+public final class PostgresServer implements BeforeAllCallback {
     private TestingPostgres server;
 
     @Override
@@ -19,14 +19,14 @@ final class PostgresServer implements BeforeAllCallback {
     }
 
     /** The server itself, for the tests that stop, kill or restart it. */
-    TestingPostgres server() {
+    public TestingPostgres server() {
         if (server == null) {
             throw new IllegalStateException("PostgresServer must be registered with @RegisterExtension on a static field");
         }
         return server;
     }
 
-    String newDatabase() {
+    public String newDatabase() {
         return server().newDatabase();
     }
 }

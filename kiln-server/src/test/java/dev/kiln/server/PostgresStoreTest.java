@@ -2,8 +2,8 @@ package dev.kiln.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
+import dev.kiln.core.JobState;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

@@ -8,12 +8,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kiln.api.AgentReport;
 import dev.kiln.api.JobEvent;
-import dev.kiln.api.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.LogChunk;
 import dev.kiln.api.VmLaunch;
 import dev.kiln.api.VmState;
 import dev.kiln.core.ErrorCode;
+import dev.kiln.core.JobState;
 import dev.kiln.core.KilnException;
 import java.time.Duration;
 import java.util.List;

@@ -12,6 +12,8 @@ import dev.kiln.github.GitHubApp;
 import dev.kiln.github.GitHubConfig;
 import dev.kiln.github.Secret;
 import dev.kiln.github.WebhookVerifier;
+import dev.kiln.server.github.GitHubProvider;
+import dev.kiln.server.github.GitHubSettings;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
@@ -67,7 +69,7 @@ abstract class WebhookIntakeContract {
         GitHubConfig config = GitHubConfig.of(APP_ID, (RSAPrivateKey) KEYS.getPrivate(), Secret.of(SECRET), fake.url(), fake.url());
         GitHubApp app = new GitHubApp(config, http, clock, clock::advance);
         server = KilnServer.start(ServerConfig.defaults(url, ADMIN).withListen("127.0.0.1", 0), clock, null,
-                GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)));
+                GitHubProvider.factories(GitHubSettings.defaults(app).withTick(Duration.ofMillis(50))));
         client = new KilnClient(server.uri(), ADMIN);
         fake.webhooks().sendTo(URI.create(server.uri() + "/webhooks/github"), SECRET);
     }

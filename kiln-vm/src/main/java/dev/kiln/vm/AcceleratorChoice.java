@@ -1,6 +1,6 @@
 package dev.kiln.vm;
 
-
+import dev.kiln.images.ImageManifest;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;

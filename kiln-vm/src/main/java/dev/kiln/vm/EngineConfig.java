@@ -91,6 +91,11 @@ public record EngineConfig(
         return stateDir.resolve("images");
     }
 
+    /** The whole consoles of guests that crashed, kept after their VMs are gone. */
+    Path crashesDir() {
+        return stateDir.resolve("crashes");
+    }
+
     Path scratchDir() {
         return stateDir.resolve("scratch");
     }

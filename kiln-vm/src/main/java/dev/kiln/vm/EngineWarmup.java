@@ -1,5 +1,7 @@
 package dev.kiln.vm;
 
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ManifestJson;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.invoke.MethodHandles;

@@ -1,6 +1,7 @@
 package dev.kiln.vm;
 
 import dev.kiln.core.KilnException;
+import dev.kiln.images.ImageStore;
 
 import java.io.IOException;
 import java.nio.file.Files;

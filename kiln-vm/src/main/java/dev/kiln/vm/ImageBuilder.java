@@ -4,6 +4,10 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.images.FileTrees;
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ImageStore;
+import dev.kiln.images.Sha256;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -99,7 +103,7 @@ public final class ImageBuilder {
             throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "building " + recipe + " failed: " + e.getMessage(), e);
         } finally {
             try {
-                ImageStore.deleteTree(out);
+                FileTrees.delete(out);
             } catch (IOException e) {
                 progress.printf("[kiln image build] could not remove the build directory %s: %s%n", out, e.getMessage());
             }
@@ -145,7 +149,7 @@ public final class ImageBuilder {
             throw new UncheckedIOException(e);
         }
         for (Path file : files) {
-            inputs.append(recipesDir.relativize(file)).append(' ').append(ImageStore.sha256(file)).append('\n');
+            inputs.append(recipesDir.relativize(file)).append(' ').append(Sha256.of(file)).append('\n');
         }
         inputs.append("kernel ").append(kernel).append('\n');
         if (kernel.equals(ImageManifest.Kernel.KILN)) {
@@ -157,12 +161,12 @@ public final class ImageBuilder {
             inputs.append(HostCommand.execute(List.of("apt-cache", "policy", kernelPackage), null).stdout());
         }
         if (runnerTarball != null) {
-            inputs.append("runner ").append(ImageStore.sha256(runnerTarball)).append('\n');
+            inputs.append("runner ").append(Sha256.of(runnerTarball)).append('\n');
         }
         if (gitlabRunner != null) {
-            inputs.append("gitlab-runner ").append(ImageStore.sha256(gitlabRunner)).append('\n');
+            inputs.append("gitlab-runner ").append(Sha256.of(gitlabRunner)).append('\n');
         }
-        return ImageStore.sha256(inputs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return Sha256.of(inputs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     private static Map<String, String> readEnv(Path file) {

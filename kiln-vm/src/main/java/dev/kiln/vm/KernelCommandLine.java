@@ -1,5 +1,6 @@
 package dev.kiln.vm;
 
+import dev.kiln.images.ImageManifest;
 import java.util.OptionalLong;
 
 /**

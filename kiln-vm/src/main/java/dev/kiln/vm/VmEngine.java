@@ -4,6 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ImageStore;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -44,6 +46,8 @@ public final class VmEngine {
     private final HostLedger ledger;
     private final Admission admission;
     private final Map<String, AtomicBoolean> cancellations = new ConcurrentHashMap<>();
+    /** VMs that only probe KVM: their failure is a verdict, not a user's VM failing. */
+    private final java.util.Set<String> probes = ConcurrentHashMap.newKeySet();
 
     public VmEngine(EngineConfig config, VmmDriver driver, ImageStore images, HostInfo host, Clock clock) {
         this.config = requireNonNull(config, "config is null");
@@ -366,11 +370,17 @@ public final class VmEngine {
             return end(spec, vm, process, VmResult.Outcome.EXITED, console.exitCode(), "exited", created, create,
                     started, readyAt);
         }
-        String why = readyAt == null
-                ? "the VMM exited before the guest booted (exit status %d; %s)".formatted(process.exitValue(), vmmLog(vm))
-                : "the guest stopped without reporting an exit code (a kernel panic ends the VMM like a power-off)";
-        return end(spec, vm, process, readyAt == null ? VmResult.Outcome.BOOT_FAILED : VmResult.Outcome.GUEST_CRASHED,
-                OptionalInt.empty(), why + "; console: " + tail(vm.consoleLog()), created, create, started, readyAt);
+        if (readyAt == null) {
+            return end(spec, vm, process, VmResult.Outcome.BOOT_FAILED, OptionalInt.empty(),
+                    "the VMM exited before the guest booted (exit status %d; %s); console: %s"
+                            .formatted(process.exitValue(), vmmLog(vm), tail(vm.consoleLog())),
+                    created, create, started, null);
+        }
+        Path kept = new CrashConsoles(config.crashesDir()).keep(spec.vmId(), vm.consoleLog());
+        return end(spec, vm, process, VmResult.Outcome.GUEST_CRASHED, OptionalInt.empty(),
+                "the guest stopped without reporting an exit code (a kernel panic ends the VMM like a power-off);"
+                        + " its whole console is kept in " + kept + "; last lines: " + tail(vm.consoleLog()),
+                created, create, started, readyAt);
     }
 
     private VmResult end(VmSpec spec, VmResources.Provisioned vm, Process process, VmResult.Outcome outcome,
@@ -389,7 +399,10 @@ public final class VmEngine {
         Duration destroy = Duration.between(stopped, clock.instant());
         Duration boot = readyAt == null ? Duration.between(started, stopped) : Duration.between(started, readyAt);
         Duration run = readyAt == null ? Duration.ZERO : Duration.between(readyAt, stopped);
-        if (outcome != VmResult.Outcome.EXITED) {
+        if (outcome != VmResult.Outcome.EXITED && probes.contains(spec.vmId())) {
+            EngineWarmup.logger(VmEngine.class).info("KVM probe VM {} ended {} (KVM is then not used): {}", spec.vmId(),
+                    outcome, detail);
+        } else if (outcome != VmResult.Outcome.EXITED) {
             EngineWarmup.logger(VmEngine.class).warn("VM {} ended {}: {}", spec.vmId(), outcome, detail);
         }
         return new VmResult(spec.vmId(), outcome, exitCode, detail, new VmResult.Timings(create, boot, run, destroy));
@@ -427,7 +440,13 @@ public final class VmEngine {
      */
     private boolean probe(ImageManifest image) {
         VmSpec spec = new VmSpec(newVmId(), image, 1, 256, 1, Duration.ofSeconds(10), List.of("true"), Map.of(), false);
-        VmResult result = run(spec, GuestOutput.DISCARD, EngineConfig.Accelerator.KVM, Duration.ofSeconds(15), true);
+        VmResult result;
+        probes.add(spec.vmId());
+        try {
+            result = run(spec, GuestOutput.DISCARD, EngineConfig.Accelerator.KVM, Duration.ofSeconds(15), true);
+        } finally {
+            probes.remove(spec.vmId());
+        }
         if (result.outcome() == VmResult.Outcome.EXITED) {
             return true;
         }

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.images.FileTrees;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -270,7 +271,7 @@ final class VmResources {
                 boolean alive = dot > 0 && name.substring(0, dot).chars().allMatch(Character::isDigit)
                         && ProcessHandle.of(Long.parseLong(name.substring(0, dot))).isPresent();
                 if (!alive) {
-                    ImageStore.deleteTree(dir);
+                    FileTrees.delete(dir);
                 }
             }
         } catch (IOException e) {
@@ -351,7 +352,7 @@ final class VmResources {
         network.await();
         awaitExit(dying);
         try {
-            ImageStore.deleteTree(dir);
+            FileTrees.delete(dir);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove " + dir, e);
         }

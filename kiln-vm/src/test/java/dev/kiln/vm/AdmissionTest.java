@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.images.ImageStore;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;

@@ -1,5 +1,7 @@
 package dev.kiln.vm;
 
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ManifestJson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -56,17 +58,28 @@ final class BareQemu {
         Process qemu = new ProcessBuilder(HostCommand.inNamespace(netns, new QemuDriver().command(plan)))
                 .redirectErrorStream(true)
                 .redirectOutput(work.resolve("qemu.log").toFile()).start();
+        return consoleLines(qemu, start, console, java.time.Duration.ofMinutes(10), imageDir.toString());
+    }
+
+    /**
+     * Follows a VMM's console file until the VMM exits: each line (the phase markers' record separator and
+     * surrounding blanks cut) mapped to the milliseconds from {@code start} to its first arrival, and
+     * "(exit)" to the VMM's exit. A VMM still running after {@code limit} is killed and fails the benchmark.
+     */
+    static Map<String, Long> consoleLines(Process qemu, long start, Path console, java.time.Duration limit, String what)
+            throws IOException, InterruptedException {
         Map<String, Long> seen = new LinkedHashMap<>();
         int consumed = 0;
+        long deadline = start + limit.toNanos();
         while (true) {
-            boolean exited = qemu.waitFor(10, java.util.concurrent.TimeUnit.MILLISECONDS);
+            boolean exited = qemu.waitFor(5, java.util.concurrent.TimeUnit.MILLISECONDS);
             long now = (System.nanoTime() - start) / 1_000_000;
             if (Files.exists(console)) {
                 String text = Files.readString(console, StandardCharsets.ISO_8859_1);
                 int end = text.lastIndexOf('\n');
                 if (end >= consumed) {
                     for (String line : text.substring(consumed, end + 1).split("\r?\n")) {
-                        seen.putIfAbsent(line.replace("\u001e", ""), now);
+                        seen.putIfAbsent(line.replace("\u001e", "").strip(), now);
                     }
                     consumed = end + 1;
                 }
@@ -74,6 +87,10 @@ final class BareQemu {
             if (exited) {
                 seen.put("(exit)", now);
                 return seen;
+            }
+            if (System.nanoTime() > deadline) {
+                qemu.destroyForcibly().waitFor();
+                throw new AssertionError("bare QEMU with " + what + " ran past " + limit + "; console: " + seen.keySet());
             }
         }
     }

@@ -1,5 +1,6 @@
 package dev.kiln.vm;
 
+import dev.kiln.images.ImageStore;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Collections;

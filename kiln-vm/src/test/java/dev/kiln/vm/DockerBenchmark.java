@@ -1,5 +1,6 @@
 package dev.kiln.vm;
 
+import dev.kiln.images.ImageStore;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ImageStore;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -207,31 +206,7 @@ public final class KernelBenchmark {
         long start = System.nanoTime();
         Process qemu = new ProcessBuilder(argv).redirectErrorStream(true)
                 .redirectOutput(work.resolve("qemu.log").toFile()).start();
-        Map<String, Long> seen = new LinkedHashMap<>();
-        int consumed = 0;
-        long deadline = start + TimeUnit.MINUTES.toNanos(3);
-        while (true) {
-            boolean exited = qemu.waitFor(5, TimeUnit.MILLISECONDS);
-            long now = (System.nanoTime() - start) / 1_000_000;
-            if (Files.exists(console)) {
-                String text = Files.readString(console, StandardCharsets.ISO_8859_1);
-                int end = text.lastIndexOf('\n');
-                if (end >= consumed) {
-                    for (String line : text.substring(consumed, end + 1).split("\r?\n")) {
-                        seen.putIfAbsent(line.strip(), now);
-                    }
-                    consumed = end + 1;
-                }
-            }
-            if (exited) {
-                seen.put("(exit)", now);
-                return seen;
-            }
-            if (System.nanoTime() > deadline) {
-                qemu.destroyForcibly().waitFor();
-                throw new AssertionError("bare QEMU with " + kernel + " ran past 3 minutes; console: " + seen.keySet());
-            }
-        }
+        return BareQemu.consoleLines(qemu, start, console, java.time.Duration.ofMinutes(3), kernel.toString());
     }
 
     private void add(String key, long ms) {

@@ -2,6 +2,7 @@ package dev.kiln.vm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.images.ImageManifest;
 import java.util.Map;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;

@@ -2,6 +2,9 @@ package dev.kiln.vm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.images.FileTrees;
+import dev.kiln.images.ImageManifest;
+import dev.kiln.images.ImageStore;
 import dev.kiln.testkit.Leftovers;
 import dev.kiln.testkit.NetworkLab;
 import java.io.ByteArrayOutputStream;
@@ -110,7 +113,7 @@ final class TestHost implements AutoCloseable, BeforeAllCallback, AfterEachCallb
         } finally {
             lab.close();
             try {
-                ImageStore.deleteTree(state);
+                FileTrees.delete(state);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.images.ImageStore;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -106,7 +107,7 @@ class VmRunTest {
     }
 
     @Test
-    void aKernelPanicIsACrashNotAnExitCode() {
+    void aKernelPanicIsACrashNotAnExitCode() throws Exception {
         var output = new TestHost.Output();
         // QEMU ends with status 0 after a panic, like after a clean power-off: only the marker tells.
         VmResult result = host.engine.run(host.spec("sh", "-c", "echo before; sudo -n sh -c 'echo c > /proc/sysrq-trigger'"),
@@ -116,6 +117,13 @@ class VmRunTest {
         assertThat(result.exitCode()).isEmpty();
         assertThat(result.detail()).contains("without reporting an exit code");
         assertThat(output.stdout()).startsWith("before\n");
+        // The panic's trace is in the whole console, kept after the VM's directory is gone, for root alone.
+        java.nio.file.Path kept = host.config.stateDir().resolve("crashes").resolve(result.vmId() + ".console.log");
+        assertThat(result.detail()).contains(kept.toString());
+        assertThat(kept).content(java.nio.charset.StandardCharsets.ISO_8859_1).contains("sysrq: Trigger a crash")
+                .contains("Kernel panic");
+        assertThat(java.nio.file.Files.getPosixFilePermissions(kept))
+                .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     }
 
     @Test

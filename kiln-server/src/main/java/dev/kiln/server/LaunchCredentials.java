@@ -1,0 +1,70 @@
+package dev.kiln.server;
+
+import static java.util.Objects.requireNonNull;
+
+import java.sql.SQLException;
+import java.time.Duration;
+
+/**
+ * The runner credential a provider's VM launches with (a GitHub JIT config, a GitLab runner token), kept sealed by
+ * its provider in the VM's row ({@code vms.credential}) so that every launch of the VM, from any replica, carries
+ * the same one, and dropped when the VM stops holding room. Who may register a VM's runner is the holder of the
+ * VM's claim ({@code launch_claims}), so that replicas on one PostgreSQL (and two syncs of one host) never register
+ * two runners for one VM; a claim whose holder died expires after {@link #LEASE}. One instance per provider and
+ * replica: it releases only its own claims.
+ */
+public final class LaunchCredentials {
+    /**
+     * A claim outlives the longest registration (five attempts, each waiting at most a provider's 30 s timeout and
+     * Kiln's 2 min rate-limit wait); one whose replica died expires after it, and another replica registers.
+     */
+    public static final Duration LEASE = Duration.ofMinutes(15);
+
+    /** Who registers a VM's runner: this caller, another one now, or nobody since one stored its credential. */
+    public enum Claim { OURS, TAKEN, ISSUED }
+
+    private final String holder = Tokens.newId("claim-");
+
+    /**
+     * Claims the VM in {@code tx}: a new claim row, or one whose holder let it expire. A credential stored meanwhile
+     * (by the claim's previous holder, which then released it) is seen by the statement after the claim.
+     */
+    public Claim claim(Tx tx, String vm, long now) throws SQLException {
+        long expires = now + LEASE.toMillis();
+        boolean ours = tx.update("INSERT INTO launch_claims (vm_id, claimed_by, expires_at) VALUES (?, ?, ?)"
+                + " ON CONFLICT (vm_id) DO NOTHING", vm, holder, expires) == 1
+                || tx.update("UPDATE launch_claims SET claimed_by = ?, expires_at = ? WHERE vm_id = ? AND expires_at <= ?",
+                holder, expires, vm, now) == 1;
+        if (!ours) {
+            return Claim.TAKEN;
+        }
+        if (tx.queryOne("SELECT 1 FROM vms WHERE id = ? AND credential IS NOT NULL", row -> row.getInt(1), vm).isPresent()) {
+            done(tx, vm);
+            return Claim.ISSUED;
+        }
+        return Claim.OURS;
+    }
+
+    /**
+     * Stores the VM's sealed credential and ends its claim, in {@code tx}; the host's syncs (which found the VM
+     * claimed, here or on another replica) wake. False when the VM stopped holding room meanwhile (nothing stored).
+     */
+    public static boolean store(Tx tx, String vm, String sealed) throws SQLException {
+        requireNonNull(sealed, "sealed is null");
+        done(tx, vm);
+        int stored = tx.update("UPDATE vms SET credential = ? WHERE id = ? AND state IN ('PENDING', 'BOOTING', 'RUNNING')",
+                sealed, vm);
+        SyncStore.hostOfVm(tx, vm).ifPresent(tx::desiredChanged);
+        return stored == 1;
+    }
+
+    /** The registration failed: a later sync (of any replica) may try again. */
+    public void release(Database db, String vm) {
+        requireNonNull(db, "db is null");
+        db.tx(tx -> tx.update("DELETE FROM launch_claims WHERE vm_id = ? AND claimed_by = ?", vm, holder));
+    }
+
+    private static void done(Tx tx, String vm) throws SQLException {
+        tx.update("DELETE FROM launch_claims WHERE vm_id = ?", vm);
+    }
+}
