@@ -34,6 +34,18 @@ if [ -n "${KILN_RUNNER_TARBALL:-}" ]; then
   printf 'RUNNER_VERSION=%s\nRUNNER_INSTALLED=%s\n' "${version:-unknown}" "$(date -u +%Y-%m-%d)" > "$rootfs/usr/lib/kiln/runner.env"
   echo "[kiln image build] installed actions runner ${version:-of unknown version} from $(basename "$tarball")"
 fi
+if [ -n "${KILN_GITLAB_RUNNER:-}" ]; then
+  # gitlab-runner, from a file the user supplies (GitLab's linux-amd64 binary, or Kiln's stand-in in tests):
+  # a GitLab runner VM starts `gitlab-runner run-single` with the token from its config drive.
+  # Checked, not run: the host does not execute what the user supplies for the guest.
+  magic=$(head -c 4 "$KILN_GITLAB_RUNNER" | od -An -c | tr -d ' ')
+  case $magic in
+    177ELF*|'#!'*) ;;
+    *) echo "--gitlab-runner $KILN_GITLAB_RUNNER is neither an ELF binary nor a script" >&2; exit 5 ;;
+  esac
+  install -D -m 755 "$KILN_GITLAB_RUNNER" "$rootfs/usr/local/bin/gitlab-runner"
+  echo "[kiln image build] installed gitlab-runner from $(basename "$KILN_GITLAB_RUNNER")"
+fi
 mkdir -p "$rootfs/etc/docker"
 # Docker's data on the VM's scratch disk, named here once rather than bind-mounted at every boot.
 cat > "$rootfs/etc/docker/daemon.json" <<'JSON'

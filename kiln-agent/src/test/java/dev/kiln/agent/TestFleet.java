@@ -41,11 +41,17 @@ final class TestFleet implements AutoCloseable {
     /** A fleet whose server serves a GitHub App on {@code /webhooks/github}, on the given clock. */
     TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images,
             dev.kiln.server.github.GitHubSettings github, TestingClock clock) {
+        this(dir, tweak, images, clock, dev.kiln.server.github.GitHubProvider.factories(github));
+    }
+
+    /** A fleet whose server serves these providers (GitLab, say), on the given clock. */
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
+            List<dev.kiln.server.Provider.Factory> providers) {
         this.clock = clock;
         this.dir = dir;
         ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
                 .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50));
-        server = KilnServer.start(tweak.apply(config), clock, images, dev.kiln.server.github.GitHubProvider.factories(github));
+        server = KilnServer.start(tweak.apply(config), clock, images, providers);
         client = new KilnClient(server.uri(), ADMIN);
     }
 

@@ -36,6 +36,10 @@ final class ImageCommand {
                 description = "install the official GitHub actions runner from this tarball (never downloaded)")
         java.nio.file.Path runnerTarball;
 
+        @Option(names = "--gitlab-runner", paramLabel = "FILE",
+                description = "install gitlab-runner from this file as /usr/local/bin/gitlab-runner (the official linux-amd64 binary; never downloaded)")
+        java.nio.file.Path gitlabRunner;
+
         @Option(names = "--kernel", paramLabel = "KERNEL",
                 description = "kiln (default: Kiln's own kernel from images/kernel/, built once and cached) or"
                         + " debian-cloud (Debian's cloud kernel with an initrd; the fallback)")
@@ -47,7 +51,7 @@ final class ImageCommand {
         public Integer call() {
             ImageStore store = host.images();
             ImageBuilder builder = new ImageBuilder(HostOptions.recipes(), store, host.stateDir().resolve("cache"));
-            ImageManifest image = builder.build(recipe, name == null ? recipe : name, runnerTarball, kernel, force,
+            ImageManifest image = builder.build(recipe, name == null ? recipe : name, runnerTarball, gitlabRunner, kernel, force,
                     System.out);
             image.runnerAgeWarning(java.time.LocalDate.now(java.time.ZoneOffset.UTC)).ifPresent(System.err::println);
             System.out.printf("%s %s%n", image.name(), image.digest());

@@ -48,28 +48,11 @@ public final class Kiln {
         /** "; did you mean 'run'?" for a name a typo or two away from a command's, else nothing. */
         static String suggestion(String name) {
             for (Subcommand command : values()) {
-                if (command != WARMUP && distance(name, command.commandName()) <= 2) {
+                if (command != WARMUP && dev.kiln.core.Spelling.distance(name, command.commandName()) <= 2) {
                     return "; did you mean '" + command.commandName() + "'?";
                 }
             }
             return "";
-        }
-
-        private static int distance(String a, String b) {
-            int[] previous = new int[b.length() + 1];
-            for (int j = 0; j <= b.length(); j++) {
-                previous[j] = j;
-            }
-            for (int i = 1; i <= a.length(); i++) {
-                int[] current = new int[b.length() + 1];
-                current[0] = i;
-                for (int j = 1; j <= b.length(); j++) {
-                    int swap = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-                    current[j] = Math.min(Math.min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + swap);
-                }
-                previous = current;
-            }
-            return previous[b.length()];
         }
 
         static Subcommand named(String name) {

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.core.Spelling;
 import java.io.IOException;
 import java.io.Reader;
 import java.net.URI;
@@ -12,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.interfaces.RSAPrivateKey;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -301,29 +301,8 @@ public record GitHubConfig(
     }
 
     private static String didYouMean(String key) {
-        return KEYS.stream().map(k -> k.replace("<owner>", ""))
-                .min(Comparator.comparingInt(k -> distance(k, key)))
-                .filter(k -> distance(k, key) <= 3)
+        return Spelling.nearest(key, KEYS.stream().map(k -> k.replace("<owner>", "")).toList())
                 .map(k -> " (did you mean '" + (k.equals(ORG_CAP) ? ORG_CAP + "<owner>" : k) + "'?)").orElse("");
-    }
-
-    static int distance(String a, String b) {
-        int[] previous = new int[b.length() + 1];
-        int[] current = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) {
-            previous[j] = j;
-        }
-        for (int i = 1; i <= a.length(); i++) {
-            current[0] = i;
-            for (int j = 1; j <= b.length(); j++) {
-                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-                current[j] = Math.min(Math.min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + cost);
-            }
-            int[] swap = previous;
-            previous = current;
-            current = swap;
-        }
-        return previous[b.length()];
     }
 
     private static String shorten(String text) {

@@ -94,11 +94,11 @@ public record GuestConfig(
 
     /**
      * The command, exec'd with its arguments exactly as given (no shell re-parsing); for a runner VM,
-     * the image's runner with the JIT config the guest init copied where only `runner` reads it.
+     * the image's runner for its credential, which the guest init copied where only `runner` reads it.
      */
     String commandScript() {
         if (runnerJitConfig != null) {
-            return "#!/bin/sh\nexec %s/run.sh --jitconfig \"$(cat /run/kiln/runner/jitconfig)\"\n".formatted(RUNNER_HOME);
+            return RunnerStart.commandScript(runnerJitConfig);
         }
         StringBuilder script = new StringBuilder("#!/bin/sh\nexec");
         for (String word : command) {

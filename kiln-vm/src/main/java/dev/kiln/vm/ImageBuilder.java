@@ -53,9 +53,10 @@ public final class ImageBuilder {
      * Builds {@code recipe} and stores it as {@code name}.
      *
      * @param runnerTarball the official actions runner tarball to install, or null
+     * @param gitlabRunner the gitlab-runner program to install as {@code /usr/local/bin/gitlab-runner}, or null
      * @param kernel one of {@link #KERNELS}
      */
-    public ImageManifest build(String recipe, String name, Path runnerTarball, String kernel, boolean force,
+    public ImageManifest build(String recipe, String name, Path runnerTarball, Path gitlabRunner, String kernel, boolean force,
             PrintStream progress) {
         if (!KERNELS.contains(kernel)) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--kernel %s: the kernels are %s"
@@ -72,7 +73,10 @@ public final class ImageBuilder {
         if (runnerTarball != null && !Files.isRegularFile(runnerTarball)) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--runner-tarball " + runnerTarball + " is not a file");
         }
-        String recipeDigest = recipeDigest(recipe, runnerTarball, kernel);
+        if (gitlabRunner != null && !Files.isRegularFile(gitlabRunner)) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--gitlab-runner " + gitlabRunner + " is not a file");
+        }
+        String recipeDigest = recipeDigest(recipe, runnerTarball, gitlabRunner, kernel);
         var existing = store.findByName(name);
         if (!force && existing.isPresent() && recipeDigest.equals(existing.get().recipeDigest())) {
             progress.printf("[kiln image build] %s is up to date (%s); --force rebuilds it%n", name,
@@ -86,7 +90,7 @@ public final class ImageBuilder {
             throw new UncheckedIOException(e);
         }
         try {
-            runBuildScript(recipe, out, runnerTarball, kernel, progress);
+            runBuildScript(recipe, out, runnerTarball, gitlabRunner, kernel, progress);
             Map<String, String> built = readEnv(out.resolve("image.env"));
             Files.delete(out.resolve("image.env"));
             var bootedKernel = new ImageManifest.Kernel(built.getOrDefault("KERNEL_SOURCE", kernel),
@@ -106,7 +110,7 @@ public final class ImageBuilder {
         }
     }
 
-    private void runBuildScript(String recipe, Path out, Path runnerTarball, String kernel, PrintStream progress)
+    private void runBuildScript(String recipe, Path out, Path runnerTarball, Path gitlabRunner, String kernel, PrintStream progress)
             throws IOException {
         List<String> command = List.of(recipesDir.resolve("build-image.sh").toString(), recipe, out.toString(),
                 cacheDir.toString());
@@ -114,6 +118,9 @@ public final class ImageBuilder {
         builder.environment().put("KILN_KERNEL", kernel);
         if (runnerTarball != null) {
             builder.environment().put("KILN_RUNNER_TARBALL", runnerTarball.toAbsolutePath().toString());
+        }
+        if (gitlabRunner != null) {
+            builder.environment().put("KILN_GITLAB_RUNNER", gitlabRunner.toAbsolutePath().toString());
         }
         Process process = builder.start();
         try (InputStream output = process.getInputStream()) {
@@ -131,7 +138,7 @@ public final class ImageBuilder {
     }
 
     /** Digest of everything that decides the image's content. */
-    String recipeDigest(String recipe, Path runnerTarball, String kernel) {
+    String recipeDigest(String recipe, Path runnerTarball, Path gitlabRunner, String kernel) {
         StringBuilder inputs = new StringBuilder();
         List<Path> files = new ArrayList<>();
         files.add(recipesDir.resolve("build-image.sh"));
@@ -155,6 +162,9 @@ public final class ImageBuilder {
         }
         if (runnerTarball != null) {
             inputs.append("runner ").append(Sha256.of(runnerTarball)).append('\n');
+        }
+        if (gitlabRunner != null) {
+            inputs.append("gitlab-runner ").append(Sha256.of(gitlabRunner)).append('\n');
         }
         return Sha256.of(inputs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }

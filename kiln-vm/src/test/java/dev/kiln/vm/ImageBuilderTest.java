@@ -28,20 +28,28 @@ class ImageBuilderTest {
     void theKernelsRecipeAndTheKernelChosenAreInTheImagesRecipeDigest() throws IOException {
         Path recipes = copyOfRecipes();
         ImageBuilder builder = new ImageBuilder(recipes, new ImageStore(dir.resolve("store")), dir.resolve("cache"));
-        String kiln = builder.recipeDigest("default", null, ImageManifest.Kernel.KILN);
+        String kiln = builder.recipeDigest("default", null, null, ImageManifest.Kernel.KILN);
 
-        assertThat(builder.recipeDigest("default", null, ImageManifest.Kernel.KILN)).isEqualTo(kiln);
-        assertThat(builder.recipeDigest("default", null, ImageManifest.Kernel.DEBIAN_CLOUD)).isNotEqualTo(kiln);
+        assertThat(builder.recipeDigest("default", null, null, ImageManifest.Kernel.KILN)).isEqualTo(kiln);
+        assertThat(builder.recipeDigest("default", null, null, ImageManifest.Kernel.DEBIAN_CLOUD)).isNotEqualTo(kiln);
 
         Files.writeString(recipes.resolve("kernel/kiln.config"), "CONFIG_IKCONFIG=y\n", StandardOpenOption.APPEND);
-        assertThat(builder.recipeDigest("default", null, ImageManifest.Kernel.KILN)).isNotEqualTo(kiln);
+        String changed = builder.recipeDigest("default", null, null, ImageManifest.Kernel.KILN);
+        assertThat(changed).isNotEqualTo(kiln);
+
+        // The gitlab-runner installed is an input too: another program, another image.
+        Path gitlabRunner = Files.writeString(dir.resolve("gitlab-runner"), "#!/bin/sh\necho one\n");
+        String withRunner = builder.recipeDigest("default", null, gitlabRunner, ImageManifest.Kernel.KILN);
+        assertThat(withRunner).isNotEqualTo(changed);
+        Files.writeString(gitlabRunner, "#!/bin/sh\necho two\n");
+        assertThat(builder.recipeDigest("default", null, gitlabRunner, ImageManifest.Kernel.KILN)).isNotEqualTo(withRunner);
     }
 
     @Test
     void anUnknownKernelIsRefusedBeforeAnythingIsBuilt() {
         ImageBuilder builder = new ImageBuilder(RECIPES, new ImageStore(dir.resolve("store")), dir.resolve("cache"));
 
-        assertThatThrownBy(() -> builder.build("default", "default", null, "linux-image-amd64", false,
+        assertThatThrownBy(() -> builder.build("default", "default", null, null, "linux-image-amd64", false,
                 new PrintStream(PrintStream.nullOutputStream())))
                 .isInstanceOfSatisfying(KilnException.class, e -> {
                     assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT);

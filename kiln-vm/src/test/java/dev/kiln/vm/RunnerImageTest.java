@@ -5,6 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import dev.kiln.testkit.NetworkLab;
+import dev.kiln.testkit.TestingClock;
+import dev.kiln.testkit.gitlab.FakeGitLab;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.UUID;
@@ -54,6 +59,41 @@ class RunnerImageTest {
                 "stand-in runner 2.999.0-standin: agent kiln-runner-7 as runner for https://github.com/acme",
                 "connected to http://%s/: HTTP 200".formatted(NetworkLab.INTERNET_ADDRESS));
         assertThat(output.stdout() + output.stderr() + result.detail()).doesNotContain(secretToken).doesNotContain(jitConfig);
+    }
+
+    @Test
+    void aGitLabRunnerVmTakesItsOneJobRunsItAsTheRunnerUserAndReportsItToGitLab() throws Exception {
+        try (FakeGitLab gitlab = FakeGitLab.start(new TestingClock())) {
+            gitlab.addGroup("acme");
+            long project = gitlab.addProject("acme/widgets");
+            gitlab.addUser("kiln-bot", false);
+            gitlab.addMember("acme/widgets", "kiln-bot", FakeGitLab.Role.MAINTAINER);
+            String access = gitlab.addAccessToken("kiln-bot", "api");
+            long job = gitlab.queueJob("acme/widgets", "build", List.of("kiln"),
+                    "echo \"built as $(id -un) on $(hostname) in $CI_PROJECT_DIR\"\ntest -z \"${CI_SERVER_TOKEN:-}\"\n"
+                            + "test ! -e /run/kiln/runner/jitconfig\ndocker info --format 'docker {{.Driver}}'");
+            HttpResponse<String> made = HttpClient.newHttpClient().send(HttpRequest.newBuilder(gitlab.url().resolve("/api/v4/user/runners"))
+                    .header("PRIVATE-TOKEN", access).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"runner_type\": \"project_type\", \"project_id\": " + project
+                            + ", \"tag_list\": [\"kiln\"], \"run_untagged\": false}")).build(), HttpResponse.BodyHandlers.ofString());
+            String token = new com.fasterxml.jackson.databind.ObjectMapper().readTree(made.body()).get("token").asText();
+            java.net.URI reachable = host.lab.exposeOnInternet(gitlab.url().getPort());
+            String credential = "{\"kind\": \"gitlab-runner\", \"url\": \"" + reachable + "\", \"token\": \"" + token + "\"}";
+            VmSpec spec = VmSpec.forRunner(VmEngine.newVmId(), host.image, 2, 2048, 4, Duration.ofMinutes(5), credential, Map.of());
+            host.vmIds.add(spec.vmId());
+
+            var output = new TestHost.Output();
+            VmResult result = host.engine.run(spec, output);
+
+            assertThat(result.exitCode()).as(result.detail() + "\n" + output.stderr()).hasValue(0);
+            FakeGitLab.JobView view = gitlab.job(job);
+            assertThat(view.status()).as(view.trace()).isEqualTo("success");
+            assertThat(view.exitCode()).isZero();
+            assertThat(view.trace()).contains("built as runner on kiln-", "in /run/kiln/scratch/work/builds/" + project, "docker overlay2",
+                    "Job succeeded");
+            assertThat(output.stdout()).contains("finished: success (exit code 0");
+            assertThat(output.stdout() + output.stderr() + result.detail()).doesNotContain(token);
+        }
     }
 
     @Test

@@ -1,0 +1,171 @@
+package dev.kiln.server.gitlab;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.kiln.api.JobView;
+import dev.kiln.api.KilnClient;
+import dev.kiln.core.JobState;
+import dev.kiln.gitlab.GitLabClient;
+import dev.kiln.gitlab.GitLabConfig;
+import dev.kiln.server.KilnServer;
+import dev.kiln.server.ServerConfig;
+import dev.kiln.testkit.TestingClock;
+import dev.kiln.testkit.gitlab.FakeGitLab;
+import dev.kiln.testkit.gitlab.FakeGitLabHooks;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.sql.DriverManager;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The GitLab provider's intake in a real server (SQLite) on FakeGitLab, with no host: Job Hooks make one demand per
+ * pending job with Kiln's tags (sized by them, the tags read from the Jobs API), whatever the duplicates; a hook
+ * without the secret is refused before its body is read and nothing is kept; a lost hook is caught by the reconcile
+ * on the server's clock; a job canceled before pickup releases its demand.
+ */
+@Timeout(120)
+class GitLabIntakeTest {
+    static final String ADMIN = "gitlab-admin-token-0123456789";
+    static final String SECRET = "gitlab-hook-secret";
+
+    @TempDir
+    Path dir;
+    final TestingClock clock = new TestingClock();
+    final FakeGitLab fake = FakeGitLab.start(clock);
+    final HttpClient http = HttpClient.newHttpClient();
+    KilnServer server;
+    KilnClient client;
+
+    void serve() {
+        fake.addGroup("acme");
+        fake.addProject("acme/widgets");
+        fake.addProject("acme/elsewhere");
+        fake.addUser("kiln-bot", false);
+        fake.addMember("acme/widgets", "kiln-bot", FakeGitLab.Role.MAINTAINER);
+        GitLabConfig config = new GitLabConfig(fake.url(), fake.url(), fake.addAccessToken("kiln-bot", "create_runner", "manage_runner", "read_api"),
+                SECRET, List.of("acme/widgets"), List.of());
+        GitLabSettings settings = GitLabSettings.defaults(config, new GitLabClient(config, http, clock::advance)).withTick(Duration.ofMillis(50));
+        server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN).withListen("127.0.0.1", 0),
+                clock, null, List.of(GitLabProvider.factory(settings)));
+        client = new KilnClient(server.uri(), ADMIN);
+        fake.hooks().sendTo(server.uri().resolve(GitLabHooks.PATH), SECRET);
+        // The reconcile at start has asked GitLab once: what follows is the hooks' doing, or a later reconcile's.
+        await().atMost(Duration.ofSeconds(10)).until(() -> fake.requests().containsKey("GET /projects/:id/jobs"));
+    }
+
+    @AfterEach
+    void close() {
+        if (server != null) {
+            server.close();
+        }
+        fake.close();
+    }
+
+    List<JobView> demandsFor(long gitlabJob) {
+        return client.jobs(null, 1000).stream().filter(j -> j.kind().equals("gitlab"))
+                .filter(j -> client.job(j.id()).timeline().getFirst().detail().contains("GitLab job " + gitlabJob + " (")).toList();
+    }
+
+    @Test
+    void aPendingJobWithKilnsTagMakesOneDemandSizedByItsTagsWhateverTheDuplicates() {
+        serve();
+        fake.hooks().duplicateNext(2);
+        long job = fake.queueJob("acme/widgets", "build", List.of("kiln-4cpu-8gb", "docker"), "make");
+        long notOurs = fake.queueJob("acme/widgets", "lint", List.of("docker"), "make lint");
+        long elsewhere = fake.queueJob("acme/elsewhere", "build", List.of("kiln"), "make");
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.hooks().idle() && demandsFor(job).size() == 1
+                && client.job(demandsFor(job).getFirst().id()).timeline().size() >= 1);
+        JobView demand = demandsFor(job).getFirst();
+        assertThat(demand.cpus()).isEqualTo(4);
+        assertThat(demand.memoryMib()).isEqualTo(8 * 1024);
+        assertThat(demand.repo()).isEqualTo("acme/widgets");
+        assertThat(demand.state()).isEqualTo(JobState.QUEUED);
+        assertThat(fake.hooks().deliveries()).extracting(FakeGitLabHooks.Delivery::status).containsOnly(200, 202);
+        await().atMost(Duration.ofSeconds(10)).until(() -> processed() == fake.hooks().deliveries().stream()
+                .map(FakeGitLabHooks.Delivery::idempotencyKey).distinct().count());
+        assertThat(demandsFor(notOurs)).isEmpty();
+        assertThat(demandsFor(elsewhere)).isEmpty();
+        assertThat(client.jobs(null, 1000)).filteredOn(j -> j.kind().equals("gitlab")).hasSize(1);
+        // Tags came from the Jobs API once: the duplicated pending hook made no second call.
+        assertThat(fake.requests()).containsEntry("GET /projects/:id/jobs/:job_id", 2L);
+    }
+
+    @Test
+    void aHookWithoutTheSecretIsRefusedBeforeItsBodyIsReadAndNothingIsKept() throws Exception {
+        serve();
+        String body = "{\"object_kind\": \"build\", \"build_id\": 5, \"project_id\": 1, \"build_status\": \"pending\"}";
+        for (String token : new String[] {null, "wrong", SECRET + "x"}) {
+            HttpRequest.Builder request = HttpRequest.newBuilder(server.uri().resolve(GitLabHooks.PATH))
+                    .header("X-Gitlab-Event", "Job Hook").POST(HttpRequest.BodyPublishers.ofString(body));
+            if (token != null) {
+                request.header("X-Gitlab-Token", token);
+            }
+            HttpResponse<String> answer = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(answer.statusCode()).isEqualTo(401);
+            assertThat(answer.body()).contains("UNAUTHENTICATED").doesNotContain(SECRET);
+        }
+        HttpResponse<String> get = http.send(HttpRequest.newBuilder(server.uri().resolve(GitLabHooks.PATH)).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(get.statusCode()).isEqualTo(405);
+        assertThat(get.headers().firstValue("Allow")).hasValue("POST");
+        HttpResponse<String> notJson = http.send(HttpRequest.newBuilder(server.uri().resolve(GitLabHooks.PATH))
+                .header("X-Gitlab-Token", SECRET).header("X-Gitlab-Event", "Job Hook").header("Idempotency-Key", "k-1")
+                .POST(HttpRequest.BodyPublishers.ofString("[not json")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(notJson.statusCode()).as("a verified hook is answered at once and kept").isEqualTo(202);
+        await().atMost(Duration.ofSeconds(10)).until(() -> processed() == 1);
+        assertThat(hookRows()).isEqualTo(1);
+        assertThat(outcome("k-1")).startsWith("refused: the hook's body is not JSON");
+    }
+
+    @Test
+    void aDroppedHookIsCaughtByTheReconcileAndACancelReleasesTheDemand() {
+        serve();
+        fake.hooks().dropNext(2); // created and pending
+        long job = fake.queueJob("acme/widgets", "build", List.of("kiln"), "make");
+        await().atMost(Duration.ofSeconds(10)).until(() -> fake.hooks().idle());
+        assertThat(demandsFor(job)).isEmpty();
+
+        clock.advance(Duration.ofMinutes(1));
+        await().atMost(Duration.ofSeconds(30)).until(() -> demandsFor(job).size() == 1);
+        String demand = demandsFor(job).getFirst().id();
+        assertThat(client.job(demand).state()).isEqualTo(JobState.QUEUED);
+
+        fake.cancel(job);
+        await().atMost(Duration.ofSeconds(30)).until(() -> client.job(demand).state() == JobState.CANCELLED);
+        assertThat(client.job(demand).detail()).contains("GitLab job " + job + " canceled before a Kiln runner took it");
+    }
+
+    private long processed() throws Exception {
+        return query("SELECT COUNT(*) FROM gitlab_hooks WHERE processed_at IS NOT NULL");
+    }
+
+    private long hookRows() throws Exception {
+        return query("SELECT COUNT(*) FROM gitlab_hooks");
+    }
+
+    private long query(String sql) throws Exception {
+        try (var connection = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("kiln.db"));
+             var result = connection.createStatement().executeQuery(sql)) {
+            return result.next() ? result.getLong(1) : 0;
+        }
+    }
+
+    private String outcome(String id) throws Exception {
+        try (var connection = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("kiln.db"));
+             var statement = connection.prepareStatement("SELECT outcome FROM gitlab_hooks WHERE id = ?")) {
+            statement.setString(1, id);
+            try (var result = statement.executeQuery()) {
+                return result.next() ? result.getString(1) : null;
+            }
+        }
+    }
+
+}
