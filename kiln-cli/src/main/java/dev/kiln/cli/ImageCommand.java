@@ -41,14 +41,19 @@ final class ImageCommand {
                         + " debian-cloud (Debian's cloud kernel with an initrd; the fallback)")
         String kernel = ImageBuilder.KERNELS.getFirst();
 
+        @Option(names = "--arch", paramLabel = "ARCH", converter = Converters.GuestArch.class,
+                description = "x86_64 (default) or arm64 (on an x86_64 host its packages are configured under"
+                        + " qemu-user-static); an arm64 image's default name is RECIPE-arm64")
+        dev.kiln.core.Arch arch = dev.kiln.core.Arch.X86_64;
+
         final HostOptions host = new HostOptions();
 
         @Override
         public Integer call() {
             ImageStore store = host.images();
             ImageBuilder builder = new ImageBuilder(HostOptions.recipes(), store, host.stateDir().resolve("cache"));
-            ImageManifest image = builder.build(recipe, name == null ? recipe : name, runnerTarball, kernel, force,
-                    System.out);
+            ImageManifest image = builder.build(recipe, name == null ? ImageStore.nameFor(recipe, arch) : name, arch,
+                    runnerTarball, kernel, force, System.out);
             image.runnerAgeWarning(java.time.LocalDate.now(java.time.ZoneOffset.UTC)).ifPresent(System.err::println);
             System.out.printf("%s %s%n", image.name(), image.digest());
             return ExitCodes.OK;
