@@ -57,12 +57,17 @@ class GitHubFleetTest {
 
     /** A fleet whose App caps these owners' jobs at once ({@code org-cap.<owner>}). */
     TestFleet fleet(Map<String, Integer> orgCaps) {
+        return fleet(orgCaps, null);
+    }
+
+    /** A fleet whose server resolves image names in {@code images}. */
+    TestFleet fleet(Map<String, Integer> orgCaps, dev.kiln.images.ImageStore images) {
         fake.addRepository("acme", "widgets");
         GitHubConfig config = new GitHubConfig(APP_ID, Path.of("(in memory)"), (RSAPrivateKey) KEYS.getPrivate(),
                 Secret.of(SECRET), fake.url(), fake.url(), GitHubConfig.DEFAULT_RUNNER_GROUP_ID, List.of(), List.of(), orgCaps);
         app = new GitHubApp(config, http, clock, clock::advance);
         // Hosts are never silent here: the tests move the clock by minutes, which no agent's sync keeps up with.
-        fleet = new TestFleet(dir, c -> c.withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)), null, GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)), clock);
+        fleet = new TestFleet(dir, c -> c.withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)), images, GitHubSettings.defaults(app).withTick(Duration.ofMillis(50)), clock);
         fake.webhooks().sendTo(webhooks(), SECRET);
         return fleet;
     }
@@ -312,6 +317,47 @@ class GitHubFleetTest {
         assertThat(done).extracting(d -> d.github().ranJobId()).containsExactlyInAnyOrderElementsOf(jobs);
         assertThat(jobs).allSatisfy(j -> assertThat(fake.job(j).conclusion()).isEqualTo("success"));
         await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().isEmpty() && fleet.client.vms().isEmpty());
+    }
+
+    @Test
+    void aKilnArm64JobEndsOnTheHostOfferingArm64WithAnArm64Runner() throws Exception {
+        var images = new dev.kiln.images.ImageStore(dir.resolve("images"));
+        String x86Runner = ArchFleetTest.add(images, "runner", dev.kiln.core.Arch.X86_64).digest();
+        String armRunner = ArchFleetTest.add(images, "runner-arm64", dev.kiln.core.Arch.ARM64).digest();
+        fleet(Map.of(), images);
+        java.util.concurrent.CountDownLatch finish = new java.util.concurrent.CountDownLatch(1);
+        TestFleet.Host x86 = fleet.host("x86", new Capacity(dev.kiln.core.Arch.X86_64, 4, 8 * 1024, 100));
+        TestFleet.Host arm = fleet.host("arm", new Capacity(dev.kiln.core.Arch.X86_64, 4, 8 * 1024, 100,
+                java.util.Set.of(dev.kiln.core.Arch.ARM64)));
+        x86.vmm().withRunnerGuest(SimulatedRunner.claimingUntil(finish));
+        arm.vmm().withRunnerGuest(SimulatedRunner.claimingUntil(finish));
+        // The x86 job first: the only host with room for it natively could be either; the arm64 one has one choice.
+        long armJob = fake.queueJob("acme", "widgets", "build-arm", List.of("kiln-arm64-2cpu-4gb"), "true");
+        long x86Job = fake.queueJob("acme", "widgets", "build-x86", List.of("kiln-2cpu-4gb"), "true");
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().stream().filter(r -> r.busy()).count() == 2);
+        var runners = fake.runners();
+        assertThat(runners).filteredOn(r -> r.labels().contains("kiln-arm64-2cpu-4gb")).singleElement()
+                .satisfies(r -> assertThat(r.labels()).contains("ARM64", "self-hosted"));
+        assertThat(runners).filteredOn(r -> r.labels().contains("kiln-2cpu-4gb")).singleElement()
+                .satisfies(r -> assertThat(r.labels()).doesNotContain("ARM64"));
+        finish.countDown();
+
+        JobView armDone = fleet.awaitEnd(demandsFor(armJob).getFirst().id());
+        JobView x86Done = fleet.awaitEnd(demandsFor(x86Job).getFirst().id());
+        assertThat(armDone.state()).isEqualTo(JobState.SUCCEEDED);
+        assertThat(armDone.host()).isEqualTo("arm");
+        assertThat(armDone.arch()).isEqualTo("arm64");
+        assertThat(ArchFleetTest.launchOf(arm, armDone)).satisfies(launch -> {
+            assertThat(launch.arch()).isEqualTo("arm64");
+            assertThat(launch.image()).isEqualTo(armRunner);
+            assertThat(launch.isRunner()).isFalse(); // kept without its secret
+        });
+        assertThat(x86Done.state()).isEqualTo(JobState.SUCCEEDED);
+        TestFleet.Host x86Host = x86Done.host().equals("arm") ? arm : x86;
+        assertThat(ArchFleetTest.launchOf(x86Host, x86Done)).extracting(l -> l.arch(), l -> l.image())
+                .containsExactly("x86_64", x86Runner);
+        assertThat(fake.job(armJob).conclusion()).isEqualTo("success");
     }
 
     @Test
