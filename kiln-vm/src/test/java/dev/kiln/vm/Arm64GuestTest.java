@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.core.Arch;
 import java.time.Duration;
-import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -22,11 +20,8 @@ class Arm64GuestTest {
     @RegisterExtension
     static final TestHost host = new TestHost("runner-test-arm64");
 
-    private VmSpec spec(String script) {
-        VmSpec spec = new VmSpec(VmEngine.newVmId(), host.image, 2, 2048, 4, Duration.ofMinutes(8),
-                List.of("bash", "-c", script), Map.of(), true);
-        host.vmIds.add(spec.vmId());
-        return spec;
+    private static VmSpec spec(String script) {
+        return host.spec(2, 2048, Duration.ofMinutes(8), "bash", "-c", script);
     }
 
     @Test
