@@ -36,6 +36,10 @@ case $arch in
   arm64) debian_arch=arm64 ;;
   *) echo "KILN_ARCH=$arch: the architectures are x86_64 and arm64" >&2; exit 2 ;;
 esac
+case $kernel in
+  kiln|debian-cloud) ;;
+  *) echo "KILN_KERNEL=$kernel: the kernels are kiln and debian-cloud" >&2; exit 2 ;;
+esac
 if [ "$arch" != x86_64 ] && [ "$kernel" != kiln ]; then
   echo "--kernel $kernel: $arch images boot Kiln's kernel only (Debian's cloud kernel is the x86_64 fallback)" >&2
   exit 2
@@ -49,9 +53,17 @@ if [ "$(dpkg --print-architecture)" != "$debian_arch" ]; then
   fi
   [ -e "$handler" ] || { echo "building an $arch image on a $(dpkg --print-architecture) host needs qemu-user-static's binfmt handler ($handler): run bin/setup (or apt-get install qemu-user-static binfmt-support)" >&2; exit 3; }
 fi
+
+step "root filesystem: debootstrap $SUITE ($VARIANT, $debian_arch) with $PACKAGES"
+debootstrap --arch="$debian_arch" --variant="$VARIANT" --include="$PACKAGES" --cache-dir="$cache/debs" \
+  "$SUITE" "$work/rootfs" "$MIRROR" > "$work/debootstrap.log" 2>&1 \
+  || { tail -20 "$work/debootstrap.log" >&2; echo "debootstrap failed (log above)" >&2; exit 4; }
+rootfs=$work/rootfs
+
 case $kernel in
   kiln)
-    # Built first: it is the long step (minutes, once), and cached across images and rebuilds.
+    # After the root filesystem: a build of the kernel that another image build (or the quick start's
+    # background build) holds runs while debootstrap works, rather than before it. Cached across images.
     step "kernel: Kiln's for $arch, from images/kernel/"
     kernel_dir=$("$here/kernel/build-kernel.sh" --arch "$arch" "$cache" | tail -1)
     # shellcheck source=/dev/null
@@ -71,14 +83,7 @@ case $kernel in
     kernel_recipe=$(basename "$kernel_deb")
     cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
     ;;
-  *) echo "KILN_KERNEL=$kernel: the kernels are kiln and debian-cloud" >&2; exit 2 ;;
 esac
-
-step "root filesystem: debootstrap $SUITE ($VARIANT, $debian_arch) with $PACKAGES"
-debootstrap --arch="$debian_arch" --variant="$VARIANT" --include="$PACKAGES" --cache-dir="$cache/debs" \
-  "$SUITE" "$work/rootfs" "$MIRROR" > "$work/debootstrap.log" 2>&1 \
-  || { tail -20 "$work/debootstrap.log" >&2; echo "debootstrap failed (log above)" >&2; exit 4; }
-rootfs=$work/rootfs
 
 step "users and the guest init"
 if [ "$kernel" = debian-cloud ]; then
