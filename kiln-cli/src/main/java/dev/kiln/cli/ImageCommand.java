@@ -76,13 +76,13 @@ final class ImageCommand {
                 System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(images));
                 return ExitCodes.OK;
             }
-            System.out.printf("%-16s %-14s %-24s %10s  %-28s %s%n", "NAMES", "DIGEST", "VERSION", "ROOTFS", "KERNEL",
-                    "RUNNER");
+            System.out.printf("%-16s %-14s %-7s %-24s %10s  %-28s %s%n", "NAMES", "DIGEST", "ARCH", "VERSION", "ROOTFS",
+                    "KERNEL", "RUNNER");
             var today = java.time.LocalDate.now(java.time.ZoneOffset.UTC);
             for (ImageManifest image : images) {
-                System.out.printf("%-16s %-14s %-24s %9dM  %-28s %s%n",
+                System.out.printf("%-16s %-14s %-7s %-24s %9dM  %-28s %s%n",
                         String.join(",", names.getOrDefault(image.digest(), List.of("-"))), image.shortDigest(),
-                        image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernel(),
+                        image.arch(), image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernel(),
                         image.runnerVersion() == null ? "-" : image.runnerVersion() + " (" + image.runnerInstalledOn() + ")");
             }
             for (ImageManifest image : images) {
