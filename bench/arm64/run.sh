@@ -29,6 +29,7 @@ grep -q '"arch" : "arm64"' "$image_dir/manifest.json" || { echo "default-arm64 i
 
 # The bare command: what Kiln's QEMU driver runs for an arm64 guest under TCG, by hand, as root, in the same
 # namespace, with a tap made here before any timing and the guest told to configure it as Kiln's guest does.
+# Its disks in the driver's order: virt's last virtio device is the guest's first (vda, the root).
 bare_tap=kbarearm0
 printf 'tuntap add dev %s mode tap\nlink set dev %s addrgenmode none\naddr add 10.206.0.1/30 dev %s\nlink set %s up\n' \
   "$bare_tap" "$bare_tap" "$bare_tap" "$bare_tap" | ip -n "$ns" -batch -
@@ -48,9 +49,9 @@ bare() {
     -append "console=ttyAMA0 panic=-1 quiet loglevel=3 root=/dev/vda ro rootfstype=ext4 init=/sbin/kiln-root cgroup.memory=nokmem" \
     -chardev file,id=console,path="$work/console.log" -serial chardev:console \
     -chardev file,id=stderr,path="$work/stderr.log" -device virtio-serial-device -device virtconsole,chardev=stderr \
-    -drive id=root,file="$image_dir/rootfs.ext4",format=raw,if=none,readonly=on -device virtio-blk-device,drive=root,serial=kiln-root \
-    -drive id=scratch,file="$work/scratch.qcow2",format=qcow2,if=none,discard=unmap -device virtio-blk-device,drive=scratch,serial=kiln-scratch \
     -drive id=config,file="$work/config.tar",format=raw,if=none,readonly=on -device virtio-blk-device,drive=config,serial=kiln-config \
+    -drive id=scratch,file="$work/scratch.qcow2",format=qcow2,if=none,discard=unmap -device virtio-blk-device,drive=scratch,serial=kiln-scratch \
+    -drive id=root,file="$image_dir/rootfs.ext4",format=raw,if=none,readonly=on -device virtio-blk-device,drive=root,serial=kiln-root \
     -device virtio-rng-device \
     -netdev "tap,id=net,ifname=$bare_tap,script=no,downscript=no" -device virtio-net-device,netdev=net,mac=52:54:00:00:00:03
   end=$(date +%s%N)

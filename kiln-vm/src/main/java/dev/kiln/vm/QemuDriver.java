@@ -2,6 +2,7 @@ package dev.kiln.vm;
 
 import dev.kiln.core.Arch;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /**
@@ -68,15 +69,21 @@ public final class QemuDriver implements VmmDriver {
         } else {
             args.addAll(List.of("-device", "isa-serial,chardev=stderr,iobase=0x2f8,irq=3"));
         }
-        args.addAll(List.of(
-                // The root disk comes first: a kernel without an initrd mounts it as /dev/vda.
-                "-drive", "id=root,file=" + plan.rootfs() + ",format=raw,if=none,readonly=on",
-                "-device", "virtio-blk-device,drive=root,serial=kiln-root",
-                "-drive", "id=scratch,file=" + plan.scratchDisk() + ",format=qcow2,if=none,discard=unmap",
-                "-device", "virtio-blk-device,drive=scratch,serial=kiln-scratch",
-                "-drive", "id=config,file=" + plan.configDrive() + ",format=raw,if=none,readonly=on",
-                "-device", "virtio-blk-device,drive=config,serial=kiln-config",
-                "-device", "virtio-rng-device"));
+        // The root disk must be the guest's first: a kernel without an initrd mounts it as /dev/vda. microvm
+        // gives its transports to devices in command-line order; virt fills its transports from the highest
+        // address down while Linux probes them from the lowest, so there the last disk named is the first.
+        List<List<String>> disks = new ArrayList<>(List.of(
+                List.of("-drive", "id=root,file=" + plan.rootfs() + ",format=raw,if=none,readonly=on",
+                        "-device", "virtio-blk-device,drive=root,serial=kiln-root"),
+                List.of("-drive", "id=scratch,file=" + plan.scratchDisk() + ",format=qcow2,if=none,discard=unmap",
+                        "-device", "virtio-blk-device,drive=scratch,serial=kiln-scratch"),
+                List.of("-drive", "id=config,file=" + plan.configDrive() + ",format=raw,if=none,readonly=on",
+                        "-device", "virtio-blk-device,drive=config,serial=kiln-config")));
+        if (arm64) {
+            Collections.reverse(disks);
+        }
+        disks.forEach(args::addAll);
+        args.addAll(List.of("-device", "virtio-rng-device"));
         if (plan.initrd() != null) {
             args.addAll(List.of("-initrd", plan.initrd().toString()));
         }

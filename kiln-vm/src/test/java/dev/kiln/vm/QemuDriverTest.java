@@ -24,6 +24,10 @@ class QemuDriverTest {
                 "-accel tcg,thread=multi", "-device virtio-serial-device -device virtconsole,chardev=stderr",
                 "-device virtio-blk-device,drive=root,serial=kiln-root", "-device virtio-net-device,netdev=net")
                 .doesNotContain("microvm", "isa-serial", "-cpu max");
+        // virt hands its transports out from the highest address down: the root disk is named last to be vda.
+        assertThat(argv.indexOf("virtio-blk-device,drive=root,serial=kiln-root"))
+                .isGreaterThan(argv.indexOf("virtio-blk-device,drive=scratch,serial=kiln-scratch"))
+                .isGreaterThan(argv.indexOf("virtio-blk-device,drive=config,serial=kiln-config"));
     }
 
     @Test
@@ -39,5 +43,7 @@ class QemuDriverTest {
 
         assertThat(argv.getFirst()).isEqualTo("qemu-system-x86_64");
         assertThat(String.join(" ", argv)).contains("-M microvm", "isa-serial,chardev=stderr").doesNotContain("virtconsole");
+        assertThat(argv.indexOf("virtio-blk-device,drive=root,serial=kiln-root"))
+                .isLessThan(argv.indexOf("virtio-blk-device,drive=scratch,serial=kiln-scratch"));
     }
 }
