@@ -3,7 +3,6 @@ package dev.kiln.agent;
 import static java.util.Objects.requireNonNull;
 
 import dev.kiln.api.VmLaunch;
-import dev.kiln.core.Arch;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import dev.kiln.images.ImageManifest;
@@ -81,13 +80,7 @@ public final class EngineVmm implements Vmm {
         VmResult result;
         try {
             // The image must be built for the VM's arch: refused here, before anything is made for the VM.
-            Arch arch = launch.arch() == null ? capacity.arch() : Arch.parse(launch.arch()).orElseThrow(() ->
-                    new KilnException(ErrorCode.INVALID_ARGUMENT, "the launch asks for arch '" + launch.arch() + "'"));
-            if (arch != capacity.arch() && !capacity.emulated().contains(arch)) {
-                throw new KilnException(ErrorCode.INSUFFICIENT_CAPACITY, "this %s host does not run %s VMs (start its"
-                        + " agent with --emulate %s to offer them under emulation)".formatted(capacity.arch(), arch, arch));
-            }
-            ImageManifest image = resolveOrFetch(launch.image()).requireArch(arch);
+            ImageManifest image = resolveOrFetch(launch.image()).requireArch(LaunchArch.of(launch, capacity));
             Duration timeout = Duration.ofSeconds(launch.timeoutSeconds());
             // A runner VM's guest starts the image's GitHub runner with the JIT config from its config drive.
             VmSpec spec = launch.isRunner()
