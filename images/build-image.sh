@@ -5,7 +5,10 @@
 # (run with the root filesystem's path). KILN_KERNEL picks the kernel: kiln (the default: built from
 # images/kernel/ once and cached, everything built in, no initrd, no modules) or debian-cloud (the
 # fallback: Debian's cloud kernel, its modules in the root and an initrd that loads the ones needed
-# to reach it). OUT_DIR receives vmlinuz, rootfs.ext4, initrd.img (debian-cloud only) and image.env;
+# to reach it). KILN_ARCH picks the guest's architecture: x86_64 (the default) or arm64, whose packages
+# debootstrap fetches and configures under qemu-user-static's binfmt handler on another host (natively
+# on an arm64 one); arm64 images boot Kiln's kernel, cross-built (images/kernel/arm64.config).
+# OUT_DIR receives vmlinuz, rootfs.ext4, initrd.img (debian-cloud only) and image.env;
 # kiln-vm's ImageBuilder digests them and moves them into the store only when this script has
 # succeeded, so a half-built image is never used.
 set -euo pipefail
@@ -27,16 +30,47 @@ cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 
 kernel=${KILN_KERNEL:-kiln}
+arch=${KILN_ARCH:-x86_64}
+case $arch in
+  x86_64) debian_arch=amd64 ;;
+  arm64) debian_arch=arm64 ;;
+  *) echo "KILN_ARCH=$arch: the architectures are x86_64 and arm64" >&2; exit 2 ;;
+esac
+case $kernel in
+  kiln|debian-cloud) ;;
+  *) echo "KILN_KERNEL=$kernel: the kernels are kiln and debian-cloud" >&2; exit 2 ;;
+esac
+if [ "$arch" != x86_64 ] && [ "$kernel" != kiln ]; then
+  echo "--kernel $kernel: $arch images boot Kiln's kernel only (Debian's cloud kernel is the x86_64 fallback)" >&2
+  exit 2
+fi
+if [ "$(dpkg --print-architecture)" != "$debian_arch" ]; then
+  # Foreign packages' maintainer scripts run in the chroot through qemu-user-static's binfmt handler.
+  handler=/proc/sys/fs/binfmt_misc/qemu-${arch/arm64/aarch64}
+  if [ ! -e "$handler" ]; then
+    [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+    update-binfmts --enable "qemu-${arch/arm64/aarch64}" >/dev/null 2>&1 || true
+  fi
+  [ -e "$handler" ] || { echo "building an $arch image on a $(dpkg --print-architecture) host needs qemu-user-static's binfmt handler ($handler): run bin/setup (or apt-get install qemu-user-static binfmt-support)" >&2; exit 3; }
+fi
+
+step "root filesystem: debootstrap $SUITE ($VARIANT, $debian_arch) with $PACKAGES"
+debootstrap --arch="$debian_arch" --variant="$VARIANT" --include="$PACKAGES" --cache-dir="$cache/debs" \
+  "$SUITE" "$work/rootfs" "$MIRROR" > "$work/debootstrap.log" 2>&1 \
+  || { tail -20 "$work/debootstrap.log" >&2; echo "debootstrap failed (log above)" >&2; exit 4; }
+rootfs=$work/rootfs
+
 case $kernel in
   kiln)
-    # Built first: it is the long step (minutes, once), and cached across images and rebuilds.
-    step "kernel: Kiln's, from images/kernel/"
-    kernel_dir=$("$here/kernel/build-kernel.sh" "$cache" | tail -1)
+    # After the root filesystem: a build of the kernel that another image build (or the quick start's
+    # background build) holds runs while debootstrap works, rather than before it. Cached across images.
+    step "kernel: Kiln's for $arch, from images/kernel/"
+    kernel_dir=$("$here/kernel/build-kernel.sh" --arch "$arch" "$cache" | tail -1)
     # shellcheck source=/dev/null
     . "$kernel_dir/kernel.env"
     kver=$KERNEL_VERSION
     kernel_recipe=$KERNEL_RECIPE_DIGEST
-    cp "$kernel_dir/vmlinux" "$out/vmlinuz"
+    cp "$kernel_dir/${KERNEL_IMAGE:-vmlinux}" "$out/vmlinuz"
     ;;
   debian-cloud)
     step "kernel: $KERNEL_PACKAGE"
@@ -49,14 +83,7 @@ case $kernel in
     kernel_recipe=$(basename "$kernel_deb")
     cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
     ;;
-  *) echo "KILN_KERNEL=$kernel: the kernels are kiln and debian-cloud" >&2; exit 2 ;;
 esac
-
-step "root filesystem: debootstrap $SUITE ($VARIANT) with $PACKAGES"
-debootstrap --variant="$VARIANT" --include="$PACKAGES" --cache-dir="$cache/debs" \
-  "$SUITE" "$work/rootfs" "$MIRROR" > "$work/debootstrap.log" 2>&1 \
-  || { tail -20 "$work/debootstrap.log" >&2; echo "debootstrap failed (log above)" >&2; exit 4; }
-rootfs=$work/rootfs
 
 step "users and the guest init"
 if [ "$kernel" = debian-cloud ]; then
@@ -75,7 +102,7 @@ for applet in mount umount mkdir cat cp chmod chown tar stty hostname sync uslee
     env sleep; do
   ln -sf /bin/busybox "$rootfs/usr/lib/kiln/bin/$applet"
 done
-[ -x "$recipe_dir/customize.sh" ] && "$recipe_dir/customize.sh" "$rootfs" "$cache"
+[ -x "$recipe_dir/customize.sh" ] && KILN_ARCH=$arch "$recipe_dir/customize.sh" "$rootfs" "$cache"
 chroot "$rootfs" apt-get clean
 rm -rf "$rootfs/var/lib/apt/lists/"* "$rootfs/var/cache/apt/"*.bin "$rootfs/var/log/"*.log
 
@@ -104,6 +131,7 @@ rm -f "$out/rootfs.ext4"
 mkfs.ext4 -q -F -L kiln-root -O ^has_journal -d "$rootfs" "$out/rootfs.ext4" "${size_mib}M"
 cat > "$out/image.env" <<ENV
 KERNEL_SOURCE=$kernel
+ARCH=$arch
 KERNEL_VERSION=$kver
 KERNEL_RECIPE=$kernel_recipe
 SUITE=$SUITE

@@ -3,6 +3,11 @@
 set -euo pipefail
 rootfs=$1
 here=$(cd "$(dirname "$0")" && pwd)
+arch=${KILN_ARCH:-x86_64}
+case $arch in
+  arm64) runner_arch=arm64 elf_machine=aarch64 ;;
+  *) runner_arch=x64 elf_machine=x86-64 ;;
+esac
 chroot "$rootfs" /usr/sbin/usermod -aG docker runner
 install -D -m 755 "$here/guest-hooks" "$rootfs/usr/lib/kiln/guest-hooks"
 # No host keys baked into an image every VM shares: sshd gets fresh ones if a job starts it.
@@ -13,11 +18,17 @@ if [ -n "${KILN_RUNNER_TARBALL:-}" ]; then
   listing=$(tar -tzf "$tarball") || { echo "runner tarball $tarball is not a gzipped tar" >&2; exit 5; }
   for required in run.sh config.sh bin/Runner.Listener; do
     printf '%s\n' "$listing" | sed 's|^\./||' | grep -qx "$required" \
-      || { echo "runner tarball $tarball lacks $required: is it an actions-runner-linux-x64 tarball?" >&2; exit 5; }
+      || { echo "runner tarball $tarball lacks $required: is it an actions-runner-linux-$runner_arch tarball?" >&2; exit 5; }
   done
   home=$rootfs/home/runner/actions-runner
   mkdir -p "$home"
   tar -xzf "$tarball" -C "$home"
+  # The runner's build must be the image's: an x64 runner in an arm64 image fails only when a job comes.
+  if file -L "$home/bin/Runner.Listener" | grep -q ELF \
+      && ! file -L "$home/bin/Runner.Listener" | grep -q "$elf_machine"; then
+    echo "runner tarball $tarball is not built for $arch ($(file -bL "$home/bin/Runner.Listener" | cut -d, -f1-2)): use actions-runner-linux-$runner_arch" >&2
+    exit 5
+  fi
   chroot "$rootfs" chown -R runner:runner /home/runner/actions-runner
   # Its dependencies (the .NET runtime's native libraries) must all resolve inside the image.
   missing=$(find "$home/bin" -maxdepth 1 -type f \( -name '*.so' -o -name 'Runner.*' \) -print 2>/dev/null \

@@ -9,6 +9,7 @@ import dev.kiln.api.SyncAnswer;
 import dev.kiln.api.VmLaunch;
 import dev.kiln.api.VmReport;
 import dev.kiln.api.VmState;
+import dev.kiln.core.Arch;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import java.time.Duration;
@@ -316,7 +317,8 @@ public final class Agent implements AutoCloseable {
                 reports.add(vm.report());
             }
             return new AgentReport(bootId, ++sequence, AgentConfig.VERSION, capacity.arch().id(), capacity.vcpus(),
-                    capacity.memoryMib(), capacity.diskGib(), desiredVersion, reports);
+                    capacity.memoryMib(), capacity.diskGib(), desiredVersion, reports,
+                    capacity.emulated().stream().map(Arch::id).sorted().toList());
         } finally {
             lock.unlock();
         }

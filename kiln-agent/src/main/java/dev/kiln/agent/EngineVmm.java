@@ -79,7 +79,8 @@ public final class EngineVmm implements Vmm {
         String id = launch.id();
         VmResult result;
         try {
-            ImageManifest image = resolveOrFetch(launch.image());
+            // The image must be built for the VM's arch: refused here, before anything is made for the VM.
+            ImageManifest image = resolveOrFetch(launch.image()).requireArch(LaunchArch.of(launch, capacity));
             Duration timeout = Duration.ofSeconds(launch.timeoutSeconds());
             // A runner VM's guest starts the image's GitHub runner with the JIT config from its config drive.
             VmSpec spec = launch.isRunner()

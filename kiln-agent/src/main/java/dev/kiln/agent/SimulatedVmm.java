@@ -54,6 +54,7 @@ public final class SimulatedVmm implements Vmm {
     private final Map<String, ScheduledFuture<?>> running = new LinkedHashMap<>();
     private final Map<String, Record> records = new LinkedHashMap<>();
     private final List<String> launches = Collections.synchronizedList(new ArrayList<>());
+    private final List<VmLaunch> launched = Collections.synchronizedList(new ArrayList<>());
     private final Map<String, Listener> listeners = new LinkedHashMap<>();
     private final Map<String, Thread> guests = new LinkedHashMap<>();
     private volatile RunnerGuest runnerGuest;
@@ -88,6 +89,13 @@ public final class SimulatedVmm implements Vmm {
         }
     }
 
+    /** Every launch so far as the server sent it (without its secrets): what it boots, and for which arch. */
+    public List<VmLaunch> launchedVms() {
+        synchronized (launched) {
+            return List.copyOf(launched);
+        }
+    }
+
     @Override
     public synchronized List<Adopted> recover(Listener listener) {
         if (stateFile == null || !Files.exists(stateFile)) {
@@ -115,6 +123,7 @@ public final class SimulatedVmm implements Vmm {
     @Override
     public synchronized void launch(VmLaunch launch, Listener listener) {
         launches.add(launch.id());
+        launched.add(launch.withoutSecrets());
         if (running.containsKey(launch.id())) {
             return;
         }

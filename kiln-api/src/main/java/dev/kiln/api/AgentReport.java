@@ -11,6 +11,15 @@ import java.util.List;
  * @param desiredVersion the version of the last answer the agent converged to; the server holds the
  *     sync while its answer would be the same
  * @param vms every VM the agent has, including ended ones until the server's answer no longer lists them
+ * @param emulatedArches the other arches the host's operator lets it run under emulation (`kiln agent
+ *     --emulate arm64`); null or empty for none (an agent older than this field sends none)
  */
 public record AgentReport(String bootId, long sequence, String version, String arch, int vcpus, long memoryMib,
-        int diskGib, String desiredVersion, List<VmReport> vms) {}
+        int diskGib, String desiredVersion, List<VmReport> vms, List<String> emulatedArches) {
+
+    /** A report of a host that runs its own arch only. */
+    public AgentReport(String bootId, long sequence, String version, String arch, int vcpus, long memoryMib,
+            int diskGib, String desiredVersion, List<VmReport> vms) {
+        this(bootId, sequence, version, arch, vcpus, memoryMib, diskGib, desiredVersion, vms, null);
+    }
+}

@@ -27,6 +27,11 @@ final class AgentOptions {
             description = "scratch disk to offer VMs (default: free space of the state dir)")
     Integer diskGib;
 
+    @Option(names = "--emulate", paramLabel = "ARCH", converter = Converters.GuestArch.class,
+            description = "also run VMs of this other architecture (arm64 on an x86_64 host) under emulation:"
+                    + " several times slower, so offered only when asked (repeatable)")
+    java.util.Set<Arch> emulate = new java.util.HashSet<>();
+
     @Option(names = "--simulate", description = "boot nothing: a simulated VMM that only reports boots and exits"
             + " (`sleep S`, `exit N`, `echo ...`), for fleet tests and benchmarks")
     boolean simulate;
@@ -40,7 +45,7 @@ final class AgentOptions {
         Path state = host.stateDir();
         if (simulate) {
             Capacity capacity = new Capacity(Arch.X86_64, vcpus == null ? 8 : vcpus,
-                    memoryMib == null ? 16 * 1024 : memoryMib, diskGib == null ? 100 : diskGib);
+                    memoryMib == null ? 16 * 1024 : memoryMib, diskGib == null ? 100 : diskGib, emulated(Arch.X86_64));
             try {
                 Files.createDirectories(state.resolve("agent"));
             } catch (IOException e) {
@@ -54,8 +59,16 @@ final class AgentOptions {
                         + " is neither x86_64 nor arm64"));
         Capacity capacity = new Capacity(arch, vcpus == null ? info.cpus() : vcpus,
                 memoryMib == null ? Math.max(1, info.memoryMib() - 512) : memoryMib,
-                diskGib == null ? freeDiskGib(state) : diskGib);
+                diskGib == null ? freeDiskGib(state) : diskGib, emulated(arch));
         return new EngineVmm(host.engine(), host.images(), capacity, fetchFrom);
+    }
+
+    private java.util.Set<Arch> emulated(Arch own) {
+        if (emulate.contains(own)) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--emulate " + own + ": this host runs " + own
+                    + " natively; --emulate names another architecture");
+        }
+        return emulate;
     }
 
     private static int freeDiskGib(Path state) {

@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.core.Arch;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -33,6 +34,15 @@ final class Converters {
                 throw new CommandLine.TypeConversionException("'%s' is out of range".formatted(value));
             }
             return mib;
+        }
+    }
+
+    /** A VM's architecture: x86_64 (amd64) or arm64 (aarch64); a VM is never "any". */
+    static final class GuestArch implements CommandLine.ITypeConverter<Arch> {
+        @Override
+        public Arch convert(String value) {
+            return Arch.parse(value.strip()).filter(arch -> arch != Arch.ANY).orElseThrow(() ->
+                    new CommandLine.TypeConversionException("'%s' is not an architecture: x86_64 or arm64".formatted(value)));
         }
     }
 

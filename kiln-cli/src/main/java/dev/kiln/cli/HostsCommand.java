@@ -31,12 +31,24 @@ final class HostsCommand implements Callable<Integer> {
             Output.json(out, hosts);
         } else {
             Output.table(out, List.of("NAME", "STATE", "ARCH", "VCPUS", "MEMORY", "DISK", "VMS", "LAST SEEN"),
-                    hosts.stream().map(h -> List.of(h.name(), h.state(), Output.orDash(h.arch()),
+                    hosts.stream().map(h -> List.of(h.name(), h.state(), arches(h),
                             h.usedVcpus() + "/" + h.vcpus(), Output.mib(h.usedMemoryMib()) + "/" + Output.mib(h.memoryMib()),
                             h.usedDiskGib() + "G/" + h.diskGib() + "G", String.valueOf(h.vms()),
                             Output.orDash(h.lastSeen()))).toList());
         }
         return ExitCodes.OK;
+    }
+
+    /** The host's own arch, then those it emulates: {@code x86_64+arm64(emulated)}. */
+    static String arches(HostView host) {
+        if (host.arch() == null) {
+            return "-";
+        }
+        StringBuilder arches = new StringBuilder(host.arch());
+        for (String emulated : host.emulatedArches() == null ? List.<String>of() : host.emulatedArches()) {
+            arches.append('+').append(emulated).append("(emulated)");
+        }
+        return arches.toString();
     }
 
     @Command(name = "add", description = "Adds a host and prints the one-time token its agent enrols with.")

@@ -45,14 +45,19 @@ final class ImageCommand {
                         + " debian-cloud (Debian's cloud kernel with an initrd; the fallback)")
         String kernel = ImageBuilder.KERNELS.getFirst();
 
+        @Option(names = "--arch", paramLabel = "ARCH", converter = Converters.GuestArch.class,
+                description = "x86_64 (default) or arm64 (on an x86_64 host its packages are configured under"
+                        + " qemu-user-static); an arm64 image's default name is RECIPE-arm64")
+        dev.kiln.core.Arch arch = dev.kiln.core.Arch.X86_64;
+
         final HostOptions host = new HostOptions();
 
         @Override
         public Integer call() {
             ImageStore store = host.images();
             ImageBuilder builder = new ImageBuilder(HostOptions.recipes(), store, host.stateDir().resolve("cache"));
-            ImageManifest image = builder.build(recipe, name == null ? recipe : name, runnerTarball, gitlabRunner, kernel, force,
-                    System.out);
+            ImageManifest image = builder.build(recipe, name == null ? ImageStore.nameFor(recipe, arch) : name, arch,
+                    runnerTarball, gitlabRunner, kernel, force, System.out);
             image.runnerAgeWarning(java.time.LocalDate.now(java.time.ZoneOffset.UTC)).ifPresent(System.err::println);
             System.out.printf("%s %s%n", image.name(), image.digest());
             return ExitCodes.OK;
@@ -75,13 +80,13 @@ final class ImageCommand {
                 System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(images));
                 return ExitCodes.OK;
             }
-            System.out.printf("%-16s %-14s %-24s %10s  %-28s %s%n", "NAMES", "DIGEST", "VERSION", "ROOTFS", "KERNEL",
-                    "RUNNER");
+            System.out.printf("%-16s %-14s %-7s %-24s %10s  %-28s %s%n", "NAMES", "DIGEST", "ARCH", "VERSION", "ROOTFS",
+                    "KERNEL", "RUNNER");
             var today = java.time.LocalDate.now(java.time.ZoneOffset.UTC);
             for (ImageManifest image : images) {
-                System.out.printf("%-16s %-14s %-24s %9dM  %-28s %s%n",
+                System.out.printf("%-16s %-14s %-7s %-24s %9dM  %-28s %s%n",
                         String.join(",", names.getOrDefault(image.digest(), List.of("-"))), image.shortDigest(),
-                        image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernel(),
+                        image.arch(), image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernel(),
                         image.runnerVersion() == null ? "-" : image.runnerVersion() + " (" + image.runnerInstalledOn() + ")");
             }
             for (ImageManifest image : images) {

@@ -42,6 +42,9 @@ final class RunCommand implements Callable<Integer> {
             .convertedBy(new Converters.Timeout()).initially(Duration.ofMinutes(10));
     static final Flag IMAGE = Flag.value("--image", "IMAGE", String.class, "image name or digest (default: default)")
             .initially("default");
+    static final Flag ARCH = Flag.value("--arch", "ARCH", dev.kiln.core.Arch.class,
+            "the guest's architecture, x86_64 or arm64 (emulated on an x86_64 host; default: this host's)")
+            .convertedBy(new Converters.GuestArch());
     static final Flag ENV = Flag.repeatable(List.of("-e", "--env"), "KEY=VALUE",
             "for the command's environment (repeatable)");
     static final Flag NO_NETWORK = Flag.flag(List.of("--no-network"), "give the VM no network interface");
@@ -49,7 +52,7 @@ final class RunCommand implements Callable<Integer> {
     static final Flag NO_WAIT = Flag.flag(List.of("--no-wait"),
             "fail (exit 121) rather than wait while this host's VMs leave no room for this one");
 
-    private final OptionSet options = new OptionSet(CPUS, MEMORY, DISK, TIMEOUT, IMAGE, ENV, NO_NETWORK, VERBOSE,
+    private final OptionSet options = new OptionSet(CPUS, MEMORY, DISK, TIMEOUT, IMAGE, ARCH, ENV, NO_NETWORK, VERBOSE,
             NO_WAIT);
 
     final HostOptions host = new HostOptions();
@@ -114,6 +117,7 @@ final class RunCommand implements Callable<Integer> {
         int diskGib = options.get(DISK);
         Duration timeout = options.get(TIMEOUT);
         String image = options.get(IMAGE);
+        dev.kiln.core.Arch arch = options.get(ARCH);
         Map<String, String> env = parseEnv(options.get(ENV));
         boolean verbose = options.get(VERBOSE);
         if (command.isEmpty() || command.getFirst().isBlank()) {
@@ -123,11 +127,12 @@ final class RunCommand implements Callable<Integer> {
         }
         if (server.configured()) {
             return RemoteRun.run(server.client(), new dev.kiln.api.JobRequest(command, env, image, null, cpus,
-                    memoryMib, diskGib, null, timeout.toSeconds(), null, null, null), verbose,
+                    memoryMib, diskGib, arch == null ? null : arch.id(), timeout.toSeconds(), null, null, null), verbose,
                     new java.io.PrintWriter(System.out, true), new java.io.PrintWriter(System.err, true));
         }
         // Everything a user can get wrong is checked before the host is touched.
-        ImageManifest manifest = host.images().resolve(image);
+        // An image of another architecture than the one asked for is refused here, before the host is touched.
+        ImageManifest manifest = host.images().resolve(image, arch == null ? VmEngine.hostArch() : arch);
         VmSpec spec = new VmSpec(VmEngine.newVmId(), manifest, cpus, memoryMib, diskGib, timeout, command, env,
                 !options.<Boolean>get(NO_NETWORK));
         HostInfo hostInfo = HostInfo.read();

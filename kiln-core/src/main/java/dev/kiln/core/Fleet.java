@@ -77,16 +77,24 @@ final class Fleet {
                 s -> bins.stream().anyMatch(bin -> bin.active && bin.host.couldEverHold(s)));
     }
 
-    /** The open bin a job of this size goes to, or null when none has room now. */
+    /**
+     * The open bin a job of this size goes to, or null when none has room now. A host that runs the job
+     * natively is preferred; one that would emulate it is chosen only when no native host has room.
+     */
     Bin choose(Size size, PlacementStrategy strategy) {
         if (!mightFit(size)) {
             return null;
         }
+        Bin best = choose(size, strategy, true);
+        return best != null ? best : choose(size, strategy, false);
+    }
+
+    private Bin choose(Size size, PlacementStrategy strategy, boolean natively) {
         Bin best = null;
         long bestMemoryLeft = Long.MAX_VALUE;
         long bestVcpusLeft = Long.MAX_VALUE;
         for (Bin bin : bins) {
-            if (!bin.open() || !bin.fitsNow(size)) {
+            if (!bin.open() || !bin.fitsNow(size) || bin.host.runsNatively(size.arch()) != natively) {
                 continue;
             }
             if (strategy == PlacementStrategy.FIRST_FIT) {
@@ -107,7 +115,8 @@ final class Fleet {
         bin.freeVcpus -= size.vcpus();
         bin.freeMemoryMib -= size.memoryMib();
         bin.freeDiskGib -= size.diskGib();
-        refreshMaxima(bin.host.arch());
+        refreshMaxima(Arch.X86_64);
+        refreshMaxima(Arch.ARM64);
     }
 
     /** Holds every open bin that could hold a job of this size once empty; true when any was newly held. */
@@ -139,7 +148,7 @@ final class Fleet {
     private boolean mightFit(Size size) {
         for (Arch arch : HOST_ARCHES) {
             int i = arch.ordinal();
-            if (size.arch().runsOn(arch) && size.vcpus() <= maxFreeVcpus[i]
+            if ((size.arch() == Arch.ANY || size.arch() == arch) && size.vcpus() <= maxFreeVcpus[i]
                     && size.memoryMib() <= maxFreeMemoryMib[i] && size.diskGib() <= maxFreeDiskGib[i]) {
                 return true;
             }
@@ -147,12 +156,13 @@ final class Fleet {
         return false;
     }
 
+    /** Per arch, the most free room among open bins that run it, natively or emulated. */
     private void refreshMaxima(Arch arch) {
         long vcpus = Long.MIN_VALUE;
         long memory = Long.MIN_VALUE;
         long disk = Long.MIN_VALUE;
         for (Bin bin : bins) {
-            if (bin.open() && bin.host.arch() == arch) {
+            if (bin.open() && bin.host.runs(arch)) {
                 vcpus = Math.max(vcpus, bin.freeVcpus);
                 memory = Math.max(memory, bin.freeMemoryMib);
                 disk = Math.max(disk, bin.freeDiskGib);
@@ -171,7 +181,7 @@ final class Fleet {
         boolean diskShort = true;
         for (Bin bin : bins) {
             Host host = bin.host;
-            if (!size.arch().runsOn(host.arch())) {
+            if (!host.runs(size.arch())) {
                 continue;
             }
             diskShort &= host.diskGib() < size.diskGib();
@@ -184,9 +194,13 @@ final class Fleet {
         if (largest == null) {
             Host biggest = bins.stream().map(bin -> bin.host)
                     .reduce((a, b) -> b.memoryMib() > a.memoryMib() ? b : a).orElseThrow();
+            // Emulation is never chosen silently: the operator of a host of the other arch offers it.
+            String emulation = size.arch() == Arch.ANY ? ""
+                    : "; a host of another arch runs " + arch + " VMs under emulation once started with"
+                            + " `kiln agent --emulate " + arch + "`";
             return Optional.of("needs " + need(size, false) + " (" + arch + "); no " + arch
                     + " host is registered (the largest host is " + biggest.id() + ", " + biggest.arch().id()
-                    + ", with " + has(biggest, false) + ")");
+                    + ", with " + has(biggest, false) + ")" + emulation);
         }
         String where = size.arch() == Arch.ANY ? "host" : arch + " host";
         return Optional.of("needs " + need(size, diskShort) + " (" + arch + "); the largest " + where + " is "

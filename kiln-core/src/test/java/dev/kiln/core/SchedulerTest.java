@@ -119,6 +119,69 @@ class SchedulerTest {
             assertThat(result.hostOf(id("j1"))).contains(hostId("arm"));
             assertThat(result.hostOf(id("j2"))).contains(hostId("x86"));
         }
+
+        @Test
+        void armJobsGoToAHostThatEmulatesArmOnlyWhenItsOperatorOffersIt() {
+            Host plain = host("plain", Arch.X86_64, 16, 64);
+            Host emulating = emulating(host("emulating", Arch.X86_64, 16, 64), Arch.ARM64);
+
+            SchedulingResult result = schedule(queue(job("arm", 1, size(2, 8, Arch.ARM64)),
+                    job("x86", 2, size(2, 8, Arch.X86_64))), plain, emulating);
+            SchedulingResult withoutOffer = schedule(queue(job("arm", 1, size(2, 8, Arch.ARM64))), plain);
+
+            assertThat(result.hostOf(id("arm"))).contains(hostId("emulating"));
+            assertThat(result.hostOf(id("x86"))).isPresent();
+            assertThat(withoutOffer.hostOf(id("arm"))).isEmpty();
+            assertThat(withoutOffer.rejectionOf(id("arm"))).hasValueSatisfying(reason ->
+                    assertThat(reason).contains("no arm64 host is registered", "kiln agent --emulate arm64"));
+        }
+
+        @Test
+        void aNativeHostIsPreferredToOneThatEmulatesWhileItHasRoom() {
+            Host emulating = emulating(host("emulating", Arch.X86_64, 16, 64), Arch.ARM64);
+            // The native host is the emptier one: best fit alone would pick the emulating host.
+            Host nativeArm = host("native", Arch.ARM64, 16, 64);
+            Host fullerEmulating = withJobs(emulating, size(2, 40, Arch.X86_64));
+
+            SchedulingResult result = schedule(queue(job("a1", 1, size(2, 12, Arch.ARM64)),
+                    job("a2", 2, size(2, 12, Arch.ARM64))), fullerEmulating, withJobs(nativeArm, size(2, 40, Arch.ARM64)));
+
+            assertThat(result.hostOf(id("a1"))).contains(hostId("native"));
+            // The native host has 24 GiB free: the second fills it, no emulation yet.
+            assertThat(result.hostOf(id("a2"))).contains(hostId("native"));
+
+            SchedulingResult overflow = schedule(queue(job("a3", 1, size(2, 30, Arch.ARM64))), fullerEmulating,
+                    withJobs(nativeArm, size(2, 40, Arch.ARM64)));
+            assertThat(overflow.hostOf(id("a3"))).isEmpty();
+            SchedulingResult roomOnlyEmulated = schedule(queue(job("a4", 1, size(2, 20, Arch.ARM64))), emulating,
+                    withJobs(nativeArm, size(2, 60, Arch.ARM64)));
+            assertThat(roomOnlyEmulated.hostOf(id("a4"))).contains(hostId("emulating"));
+        }
+
+        @Test
+        void anyRunsNativelyOnAHostThatAlsoEmulates() {
+            Host emulating = emulating(host("emulating", Arch.X86_64, 16, 64), Arch.ARM64);
+
+            SchedulingResult result = schedule(queue(job("j", 1, size(2, 8, Arch.ANY))), emulating);
+
+            assertThat(result.hostOf(id("j"))).contains(hostId("emulating"));
+            assertThat(emulating.vmArch(Arch.ANY)).isEqualTo(Arch.X86_64);
+            assertThat(emulating.vmArch(Arch.ARM64)).isEqualTo(Arch.ARM64);
+            assertThat(emulating.runsNatively(Arch.ARM64)).isFalse();
+        }
+
+        @Test
+        void aHostCannotEmulateItsOwnArchOrAny() {
+            assertThatThrownBy(() -> emulating(host("h", Arch.X86_64, 4, 8), Arch.X86_64))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("another concrete arch");
+            assertThatThrownBy(() -> emulating(host("h", Arch.X86_64, 4, 8), Arch.ANY))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+
+        private static Host emulating(Host host, Arch arch) {
+            return new Host(host.id(), host.arch(), host.vcpus(), host.memoryMib(), host.diskGib(), host.labels(),
+                    host.state(), host.allocations(), java.util.Set.of(arch));
+        }
     }
 
     @Nested
@@ -497,7 +560,8 @@ class SchedulerTest {
                     host("h1", 16, 64), host("h2", 8, 128));
 
             assertThat(result.rejectionOf(id("j1"))).contains("job j1 needs 4 GiB memory and 2 vCPUs (arm64); no arm64"
-                    + " host is registered (the largest host is h2, x86_64, with 128 GiB and 8 vCPUs)");
+                    + " host is registered (the largest host is h2, x86_64, with 128 GiB and 8 vCPUs); a host of another"
+                    + " arch runs arm64 VMs under emulation once started with `kiln agent --emulate arm64`");
         }
 
         @Test

@@ -2,6 +2,9 @@ package dev.kiln.images;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.kiln.core.Arch;
+import dev.kiln.core.ErrorCode;
+import dev.kiln.core.KilnException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
@@ -72,6 +75,27 @@ public record ImageManifest(
                 throw new IllegalArgumentException("image " + name + " lacks " + required);
             }
         }
+    }
+
+    /** The architecture the image's kernel and binaries are built for (an unknown one is refused). */
+    public Arch architecture() {
+        return Arch.parse(arch == null ? "x86_64" : arch).filter(a -> a != Arch.ANY).orElseThrow(() -> new KilnException(
+                ErrorCode.IMAGE_INVALID, "image %s (%s) records architecture '%s', which is not x86_64 or arm64"
+                        .formatted(name, shortDigest(), arch)));
+    }
+
+    /**
+     * Refuses this image for a VM of another architecture, before anything is made for the VM: an
+     * x86_64 root filesystem under an arm64 guest would only fail deep in its boot.
+     */
+    public ImageManifest requireArch(Arch wanted) {
+        requireNonNull(wanted, "wanted is null");
+        if (wanted != Arch.ANY && architecture() != wanted) {
+            throw new KilnException(ErrorCode.IMAGE_INVALID, ("image %s (%s) is built for %s; this VM is %s: build one"
+                    + " with `kiln image build RECIPE --arch %s`").formatted(name, shortDigest(), architecture(), wanted,
+                    wanted));
+        }
+        return this;
     }
 
     public String kernelVersion() {

@@ -1,5 +1,8 @@
 package dev.kiln.images;
 
+import static java.util.Objects.requireNonNull;
+
+import dev.kiln.core.Arch;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 
@@ -61,6 +64,25 @@ public final class ImageStore {
         throw new KilnException(ErrorCode.IMAGE_NOT_FOUND, "no image '%s' in %s (%s); build one with `kiln image build %s`"
                 .formatted(reference, imagesDir, names.isEmpty() ? "no images yet" : "images: " + String.join(", ", names),
                         reference.matches("[a-z0-9-]+") ? reference : "default"));
+    }
+
+    /**
+     * The name an image of a recipe is stored under for an architecture: the recipe's own name for
+     * x86_64 ({@code default}), the name and the architecture for others ({@code default-arm64}).
+     */
+    public static String nameFor(String name, Arch arch) {
+        requireNonNull(name, "name is null");
+        return arch == Arch.X86_64 || arch == Arch.ANY ? name : name + "-" + arch.id();
+    }
+
+    /**
+     * Finds the image a VM of this architecture boots for a reference: a name is first looked up as
+     * that architecture's ({@link #nameFor}); whatever is found must be of that architecture.
+     */
+    public ImageManifest resolve(String reference, Arch arch) {
+        requireNonNull(arch, "arch is null");
+        Optional<ImageManifest> own = reference.contains("/") ? Optional.empty() : findByName(nameFor(reference, arch));
+        return own.orElseGet(() -> resolve(reference)).requireArch(arch);
     }
 
     public Optional<ImageManifest> findByName(String name) {

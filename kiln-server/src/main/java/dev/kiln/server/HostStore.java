@@ -140,6 +140,6 @@ final class HostStore {
         return new HostView(row.getString("name"), state(row), row.getString("arch"), row.getInt("vcpus"),
                 row.getLong("memory_mib"), row.getInt("disk_gib"), row.getInt("used_vcpus"), row.getLong("used_memory"),
                 row.getInt("used_disk"), row.getInt("used_vms"), row.getString("version"),
-                Tx.instantOrNull(row, "last_seen"));
+                Tx.instantOrNull(row, "last_seen"), EmulatedArches.ids(row.getString("emulated_arches")));
     }
 }

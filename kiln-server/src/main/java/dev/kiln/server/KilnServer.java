@@ -66,7 +66,7 @@ public final class KilnServer implements AutoCloseable {
             EnvSeal envs = new EnvSeal(config.adminToken());
             EnvResealing.run(db, envs);
             var stores = new ApiHandler.Stores(new JobStore(db, clock, envs, byKind), new HostStore(db, clock),
-                    new SyncStore(db, clock, byKind, envs), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
+                    new SyncStore(db, clock, byKind, envs, new LaunchImages(images)), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
                     config.defaultImage(), config.defaultTimeout(), config.maxTimeout(), digests));
             // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);

@@ -40,6 +40,16 @@ final class Reports {
         if (arch == null || arch == Arch.ANY) {
             throw invalid("arch '" + report.arch() + "' is not x86_64 or arm64");
         }
+        List<String> emulated = report.emulatedArches() == null ? List.of() : report.emulatedArches();
+        if (emulated.size() > 2) {
+            throw invalid("emulatedArches lists " + emulated.size() + " arches; there are two");
+        }
+        for (String id : emulated) {
+            Arch other = id == null ? null : Arch.parse(id).orElse(null);
+            if (other == null || other == Arch.ANY || other == arch) {
+                throw invalid("emulatedArches: '" + id + "' is not an arch other than the host's own " + arch);
+            }
+        }
         if (report.vcpus() < 1 || report.vcpus() > 4096 || report.memoryMib() < 1 || report.diskGib() < 1) {
             throw invalid("capacity must be at least 1 vCPU (at most 4096), 1 MiB and 1 GiB; got " + report.vcpus()
                     + " vCPUs, " + report.memoryMib() + " MiB, " + report.diskGib() + " GiB");

@@ -118,12 +118,13 @@ final class SchedulingStore {
 
     private static List<Host> hosts(Tx tx) throws SQLException {
         Map<String, Host> hosts = new LinkedHashMap<>();
-        for (Host host : tx.query("SELECT name, arch, vcpus, memory_mib, disk_gib, draining, offline FROM hosts"
-                        + " WHERE arch IS NOT NULL ORDER BY name",
+        for (Host host : tx.query("SELECT name, arch, vcpus, memory_mib, disk_gib, draining, offline, emulated_arches"
+                        + " FROM hosts WHERE arch IS NOT NULL ORDER BY name",
                 row -> new Host(new HostId(row.getString("name")), arch(row.getString("arch")), row.getInt("vcpus"),
                         row.getLong("memory_mib"), row.getInt("disk_gib"), Set.of(),
                         row.getInt("offline") == 1 ? HostState.OFFLINE
-                                : row.getInt("draining") == 1 ? HostState.DRAINING : HostState.ACTIVE, List.of()))) {
+                                : row.getInt("draining") == 1 ? HostState.DRAINING : HostState.ACTIVE, List.of(),
+                        EmulatedArches.parse(row.getString("emulated_arches"))))) {
             hosts.put(host.id().value(), host);
         }
         Map<String, List<Allocation>> allocations = new HashMap<>();
@@ -138,7 +139,7 @@ final class SchedulingStore {
         for (Host host : hosts.values()) {
             List<Allocation> on = allocations.getOrDefault(host.id().value(), List.of());
             result.add(new Host(host.id(), host.arch(), host.vcpus(), host.memoryMib(), host.diskGib(), host.labels(),
-                    host.state(), dedupe(on)));
+                    host.state(), dedupe(on), host.emulated()));
         }
         return result;
     }

@@ -43,31 +43,39 @@ final class SyncStore {
     private final InstantSource clock;
     private final Map<String, Provider> providers;
     private final EnvSeal envs;
+    private final LaunchImages images;
 
     SyncStore(Database db, InstantSource clock, EnvSeal envs) {
-        this(db, clock, Map.of(), envs);
+        this(db, clock, Map.of(), envs, LaunchImages.NONE);
+    }
+
+    SyncStore(Database db, InstantSource clock, Map<String, Provider> providers, EnvSeal envs) {
+        this(db, clock, providers, envs, LaunchImages.NONE);
     }
 
     /**
      * @param providers the providers by the kind of their jobs: each issues and opens the credentials its VMs
      *     launch with (a job of a kind none serves waits for its credential: its provider is not configured)
      * @param envs opens the jobs' sealed environments, which launches carry to the agent
+     * @param images the image of a launch for its VM's arch
      */
-    SyncStore(Database db, InstantSource clock, Map<String, Provider> providers, EnvSeal envs) {
+    SyncStore(Database db, InstantSource clock, Map<String, Provider> providers, EnvSeal envs, LaunchImages images) {
         this.db = requireNonNull(db, "db is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.providers = Map.copyOf(providers);
         this.envs = requireNonNull(envs, "envs is null");
+        this.images = requireNonNull(images, "images is null");
     }
 
     /** Applies a checked report from the host; false when it was stale and changed nothing. */
     boolean apply(String host, AgentReport report) {
         long now = clock.millis();
         return db.tx(tx -> {
-            var previous = tx.queryOne("SELECT boot_id, report_seq, arch, vcpus, memory_mib, disk_gib, offline"
-                    + " FROM hosts WHERE name = ?" + tx.dialect().forUpdate(), row -> new Object[] {
+            var previous = tx.queryOne("SELECT boot_id, report_seq, arch, vcpus, memory_mib, disk_gib, offline,"
+                    + " emulated_arches FROM hosts WHERE name = ?" + tx.dialect().forUpdate(), row -> new Object[] {
                     row.getString("boot_id"), row.getLong("report_seq"), row.getString("arch"), row.getInt("vcpus"),
-                    row.getLong("memory_mib"), row.getInt("disk_gib"), row.getInt("offline")}, host);
+                    row.getLong("memory_mib"), row.getInt("disk_gib"), row.getInt("offline"),
+                    row.getString("emulated_arches")}, host);
             if (previous.isEmpty()) {
                 return false; // removed meanwhile; the next call is refused by its token
             }
@@ -78,15 +86,19 @@ final class SyncStore {
                 return false;
             }
             String arch = Arch.parse(report.arch()).orElseThrow().id();
+            String emulated = EmulatedArches.column(report.emulatedArches() == null ? List.of()
+                    : report.emulatedArches().stream().map(id -> Arch.parse(id).orElseThrow()).toList());
             boolean capacityChanged = !arch.equals(p[2]) || report.vcpus() != (Integer) p[3]
-                    || report.memoryMib() != (Long) p[4] || report.diskGib() != (Integer) p[5];
+                    || report.memoryMib() != (Long) p[4] || report.diskGib() != (Integer) p[5] || !emulated.equals(p[7]);
             boolean wasOffline = (Integer) p[6] == 1;
             tx.update("UPDATE hosts SET arch = ?, vcpus = ?, memory_mib = ?, disk_gib = ?, version = ?, boot_id = ?,"
-                            + " report_seq = ?, last_seen = ?, offline = 0 WHERE name = ?", arch, report.vcpus(),
-                    report.memoryMib(), report.diskGib(), report.version(), report.bootId(), report.sequence(), now, host);
+                            + " report_seq = ?, last_seen = ?, offline = 0, emulated_arches = ? WHERE name = ?", arch,
+                    report.vcpus(), report.memoryMib(), report.diskGib(), report.version(), report.bootId(),
+                    report.sequence(), now, emulated, host);
             if (capacityChanged || wasOffline) {
-                log.info("host {} {}: {} vCPUs, {} MiB, {} GiB, {}", host, wasOffline ? "is back" : "reports",
-                        report.vcpus(), report.memoryMib(), report.diskGib(), arch);
+                log.info("host {} {}: {} vCPUs, {} MiB, {} GiB, {}{}", host, wasOffline ? "is back" : "reports",
+                        report.vcpus(), report.memoryMib(), report.diskGib(), arch,
+                        emulated.isEmpty() ? "" : " (emulates " + emulated + ")");
                 tx.signal(Signals.SCHEDULE);
             }
             converge(tx, host, report, now);
@@ -242,7 +254,8 @@ final class SyncStore {
             List<String> waiting = new java.util.ArrayList<>();
             List<VmLaunch> vms = new java.util.ArrayList<>();
             for (VmLaunch vm : tx.query("SELECT v.id, v.job_id, v.cpus, v.memory_mib, v.disk_gib, j.image, j.command,"
-                            + " j.env, j.timeout_s, j.kind, v.credential FROM vms v JOIN jobs j ON j.id = v.job_id"
+                            + " j.env, j.timeout_s, j.kind, v.credential, j.arch, h.arch AS host_arch FROM vms v"
+                            + " JOIN jobs j ON j.id = v.job_id JOIN hosts h ON h.name = v.host"
                             + " WHERE v.host = ? AND v.state IN (?, ?, ?) ORDER BY v.id",
                     row -> launch(row, waiting), host, VmState.PENDING, VmState.BOOTING, VmState.RUNNING)) {
                 if (vm != null) {
@@ -273,10 +286,13 @@ final class SyncStore {
                 return null;
             }
         }
-        return new VmLaunch(id, row.getString("job_id"), row.getString("image"), row.getInt("cpus"),
+        // The VM's arch: the job's, or the host's own for a job that runs on any (never emulated then).
+        Arch jobArch = Arch.parse(row.getString("arch")).orElse(Arch.ANY);
+        Arch vmArch = jobArch == Arch.ANY ? Arch.parse(row.getString("host_arch")).orElse(Arch.X86_64) : jobArch;
+        return new VmLaunch(id, row.getString("job_id"), images.forArch(row.getString("image"), vmArch), row.getInt("cpus"),
                 row.getLong("memory_mib"), row.getInt("disk_gib"), JobStore.read(row.getString("command"),
                 new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), envs.open(row.getString("job_id"), row.getString("env")),
-                row.getLong("timeout_s"), credential);
+                row.getLong("timeout_s"), credential, vmArch.id());
     }
 
     public static Optional<String> hostOfVm(Tx tx, String vm) throws SQLException {

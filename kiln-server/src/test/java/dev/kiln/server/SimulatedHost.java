@@ -34,6 +34,8 @@ public final class SimulatedHost implements AutoCloseable {
     private static final Duration HOLD = Duration.ofMillis(200);
 
     private final String name;
+    private final String arch;
+    private final List<String> emulatedArches;
     private final int vcpus;
     private final long memoryGib;
     private final AgentClient agent;
@@ -47,8 +49,10 @@ public final class SimulatedHost implements AutoCloseable {
     private volatile Thread syncing;
     private volatile boolean closed;
 
-    private SimulatedHost(String name, int vcpus, long memoryGib, AgentClient agent) {
+    private SimulatedHost(String name, String arch, List<String> emulatedArches, int vcpus, long memoryGib, AgentClient agent) {
         this.name = requireNonNull(name, "name is null");
+        this.arch = requireNonNull(arch, "arch is null");
+        this.emulatedArches = List.copyOf(emulatedArches);
         this.vcpus = vcpus;
         this.memoryGib = memoryGib;
         this.agent = requireNonNull(agent, "agent is null");
@@ -56,8 +60,14 @@ public final class SimulatedHost implements AutoCloseable {
 
     /** Adds the host (as the admin), enrols it and makes its first report, with no VMs. */
     public static SimulatedHost enrol(URI server, KilnClient admin, String name, int vcpus, long memoryGib) {
+        return enrol(server, admin, name, "x86_64", List.of(), vcpus, memoryGib);
+    }
+
+    /** A host of {@code arch} that also offers {@code emulatedArches} (its operator's {@code --emulate}). */
+    public static SimulatedHost enrol(URI server, KilnClient admin, String name, String arch, List<String> emulatedArches,
+            int vcpus, long memoryGib) {
         String hostToken = AgentClient.enrol(server, admin.addHost(name).enrolmentToken()).hostToken();
-        SimulatedHost host = new SimulatedHost(name, vcpus, memoryGib, new AgentClient(server, hostToken));
+        SimulatedHost host = new SimulatedHost(name, arch, emulatedArches, vcpus, memoryGib, new AgentClient(server, hostToken));
         host.sync();
         return host;
     }
@@ -80,8 +90,8 @@ public final class SimulatedHost implements AutoCloseable {
     private SyncAnswer sync(Duration hold) {
         AgentReport report;
         synchronized (this) {
-            report = new AgentReport("sim-boot", ++sequence, "test", "x86_64", vcpus, memoryGib * 1024, 100, null,
-                    List.copyOf(vms.values()));
+            report = new AgentReport("sim-boot", ++sequence, "test", arch, vcpus, memoryGib * 1024, 100, null,
+                    List.copyOf(vms.values()), emulatedArches);
         }
         SyncAnswer answer = agent.sync(report, hold);
         converge(answer);

@@ -1,5 +1,6 @@
 package dev.kiln.vm;
 
+import dev.kiln.core.Arch;
 import dev.kiln.images.ImageManifest;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -11,9 +12,13 @@ import java.util.function.Predicate;
 /**
  * KVM or TCG. A {@code /dev/kvm} that opens is not proof that KVM runs our kernel (on PVM hosts a
  * stock guest hangs), so KVM is chosen only when a probe VM booted under it and reported back. The
- * verdict is kept per host kernel, so the probe runs once.
+ * verdict is kept per host kernel, so the probe runs once. A guest of another architecture than the
+ * host's (arm64 on x86_64) is always emulated: KVM runs only the host's own.
  */
 final class AcceleratorChoice {
+
+    /** The architecture this JVM (and so the host) runs: os.arch is amd64 or aarch64. */
+    static final Arch HOST_ARCH = Arch.parse(System.getProperty("os.arch")).orElse(Arch.X86_64);
 
     private final EngineConfig config;
     private final Predicate<ImageManifest> probe;
@@ -25,6 +30,9 @@ final class AcceleratorChoice {
     }
 
     synchronized EngineConfig.Accelerator choose(ImageManifest image) {
+        if (image.architecture() != HOST_ARCH) {
+            return EngineConfig.Accelerator.TCG;
+        }
         if (config.accelerator() != EngineConfig.Accelerator.AUTO) {
             return config.accelerator();
         }

@@ -2,6 +2,7 @@ package dev.kiln.vm;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.kiln.core.Arch;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import dev.kiln.images.FileTrees;
@@ -52,12 +53,22 @@ public final class ImageBuilder {
     /**
      * Builds {@code recipe} and stores it as {@code name}.
      *
+     * @param arch the guest architecture (x86_64 or arm64), recorded in the manifest
      * @param runnerTarball the official actions runner tarball to install, or null
      * @param gitlabRunner the gitlab-runner program to install as {@code /usr/local/bin/gitlab-runner}, or null
      * @param kernel one of {@link #KERNELS}
      */
-    public ImageManifest build(String recipe, String name, Path runnerTarball, Path gitlabRunner, String kernel, boolean force,
-            PrintStream progress) {
+    public ImageManifest build(String recipe, String name, Arch arch, Path runnerTarball, Path gitlabRunner, String kernel,
+            boolean force, PrintStream progress) {
+        requireNonNull(arch, "arch is null");
+        if (arch == Arch.ANY) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--arch any: an image is built for x86_64 or arm64");
+        }
+        if (arch != Arch.X86_64 && !kernel.equals(ImageManifest.Kernel.KILN)) {
+            // Debian's cloud kernel needs an initrd of that architecture's modules and busybox: x86_64 only.
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--kernel %s: %s images boot Kiln's kernel (kiln) only"
+                    .formatted(kernel, arch));
+        }
         if (!KERNELS.contains(kernel)) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--kernel %s: the kernels are %s"
                     .formatted(kernel, String.join(", ", KERNELS)));
@@ -76,7 +87,7 @@ public final class ImageBuilder {
         if (gitlabRunner != null && !Files.isRegularFile(gitlabRunner)) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--gitlab-runner " + gitlabRunner + " is not a file");
         }
-        String recipeDigest = recipeDigest(recipe, runnerTarball, gitlabRunner, kernel);
+        String recipeDigest = recipeDigest(recipe, arch, runnerTarball, gitlabRunner, kernel);
         var existing = store.findByName(name);
         if (!force && existing.isPresent() && recipeDigest.equals(existing.get().recipeDigest())) {
             progress.printf("[kiln image build] %s is up to date (%s); --force rebuilds it%n", name,
@@ -90,13 +101,13 @@ public final class ImageBuilder {
             throw new UncheckedIOException(e);
         }
         try {
-            runBuildScript(recipe, out, runnerTarball, gitlabRunner, kernel, progress);
+            runBuildScript(recipe, out, arch, runnerTarball, gitlabRunner, kernel, progress);
             Map<String, String> built = readEnv(out.resolve("image.env"));
             Files.delete(out.resolve("image.env"));
             var bootedKernel = new ImageManifest.Kernel(built.getOrDefault("KERNEL_SOURCE", kernel),
                     built.getOrDefault("KERNEL_VERSION", "unknown"), built.get("KERNEL_RECIPE"));
             ImageManifest image = store.add(out, name, built.getOrDefault("SUITE", "") + "-" + recipeDigest.substring(0, 8),
-                    "x86_64", recipeDigest, bootedKernel, built.get("RUNNER_VERSION"), built.get("RUNNER_INSTALLED"));
+                    arch.id(), recipeDigest, bootedKernel, built.get("RUNNER_VERSION"), built.get("RUNNER_INSTALLED"));
             progress.printf("[kiln image build] stored %s as %s%n", name, image.digest());
             return image;
         } catch (IOException e) {
@@ -110,12 +121,13 @@ public final class ImageBuilder {
         }
     }
 
-    private void runBuildScript(String recipe, Path out, Path runnerTarball, Path gitlabRunner, String kernel, PrintStream progress)
-            throws IOException {
+    private void runBuildScript(String recipe, Path out, Arch arch, Path runnerTarball, Path gitlabRunner, String kernel,
+            PrintStream progress) throws IOException {
         List<String> command = List.of(recipesDir.resolve("build-image.sh").toString(), recipe, out.toString(),
                 cacheDir.toString());
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         builder.environment().put("KILN_KERNEL", kernel);
+        builder.environment().put("KILN_ARCH", arch.id());
         if (runnerTarball != null) {
             builder.environment().put("KILN_RUNNER_TARBALL", runnerTarball.toAbsolutePath().toString());
         }
@@ -138,7 +150,7 @@ public final class ImageBuilder {
     }
 
     /** Digest of everything that decides the image's content. */
-    String recipeDigest(String recipe, Path runnerTarball, Path gitlabRunner, String kernel) {
+    String recipeDigest(String recipe, Arch arch, Path runnerTarball, Path gitlabRunner, String kernel) {
         StringBuilder inputs = new StringBuilder();
         List<Path> files = new ArrayList<>();
         files.add(recipesDir.resolve("build-image.sh"));
@@ -151,11 +163,12 @@ public final class ImageBuilder {
         for (Path file : files) {
             inputs.append(recipesDir.relativize(file)).append(' ').append(Sha256.of(file)).append('\n');
         }
+        inputs.append("arch ").append(arch.id()).append('\n');
         inputs.append("kernel ").append(kernel).append('\n');
         if (kernel.equals(ImageManifest.Kernel.KILN)) {
             // The digest of the kernel's recipe and of the source package's version.
-            inputs.append(HostCommand.execute(List.of(recipesDir.resolve("kernel/build-kernel.sh").toString(), "--digest"),
-                    null).stdout());
+            inputs.append(HostCommand.execute(List.of(recipesDir.resolve("kernel/build-kernel.sh").toString(), "--arch",
+                    arch.id(), "--digest"), null).stdout());
         } else {
             String kernelPackage = readEnv(recipesDir.resolve(recipe).resolve("recipe.env")).getOrDefault("KERNEL_PACKAGE", "");
             inputs.append(HostCommand.execute(List.of("apt-cache", "policy", kernelPackage), null).stdout());

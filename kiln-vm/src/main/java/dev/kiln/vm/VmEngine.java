@@ -157,6 +157,11 @@ public final class VmEngine {
         return true;
     }
 
+    /** The architecture of this host: its guests of another one are emulated. */
+    public static dev.kiln.core.Arch hostArch() {
+        return AcceleratorChoice.HOST_ARCH;
+    }
+
     public EngineConfig.Accelerator accelerator(ImageManifest image) {
         return accelerators.choose(image);
     }
@@ -230,7 +235,7 @@ public final class VmEngine {
     private Process launch(VmSpec spec, VmResources.Provisioned vm, EngineConfig.Accelerator accelerator) {
         Path imageDir = images.directory(spec.image());
         String cmdline = KernelCommandLine.of(spec.image(), spec.vmId(), accelerator, host.tscKhz());
-        var plan = new VmmDriver.LaunchPlan(spec.vmId(), imageDir.resolve(ImageManifest.KERNEL),
+        var plan = new VmmDriver.LaunchPlan(spec.vmId(), spec.image().architecture(), imageDir.resolve(ImageManifest.KERNEL),
                 spec.image().hasInitrd() ? imageDir.resolve(ImageManifest.INITRD) : null,
                 imageDir.resolve(ImageManifest.ROOTFS), vm.scratchDisk(),
                 vm.configDrive(), vm.tap(), mac(vm.slot()), spec.cpus(), spec.memoryMib(), vm.consoleLog(),

@@ -1,5 +1,6 @@
 package dev.kiln.vm;
 
+import dev.kiln.core.Arch;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -13,10 +14,12 @@ public interface VmmDriver {
     /**
      * Everything one VM launch needs. {@code tap} is null for a VM without network, {@code initrd} for a
      * kernel that needs none.
-     * {@code consoleLog} receives ttyS0 (kernel, markers, the command's stdout), {@code stderrLog} ttyS1.
+     * {@code consoleLog} receives the console (kernel, markers, the command's stdout: ttyS0 on x86_64,
+     * ttyAMA0 on arm64), {@code stderrLog} the command's stderr (ttyS1, hvc0). {@code arch} is the guest's.
      */
     record LaunchPlan(
             String vmId,
+            Arch arch,
             Path kernel,
             Path initrd,
             Path rootfs,

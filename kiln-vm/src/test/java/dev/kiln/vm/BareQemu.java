@@ -49,7 +49,7 @@ final class BareQemu {
         ConfigDrive.write(new GuestConfig("vm-bare", "bare", "n", network, command, Map.of(), 600), config);
         ImageManifest image = ManifestJson.read(Files.readAllBytes(imageDir.resolve("manifest.json")));
         String cmdline = KernelCommandLine.of(image, "vm-bare", EngineConfig.Accelerator.TCG, HostInfo.read().tscKhz());
-        var plan = new VmmDriver.LaunchPlan("vm-bare", imageDir.resolve(ImageManifest.KERNEL),
+        var plan = new VmmDriver.LaunchPlan("vm-bare", image.architecture(), imageDir.resolve(ImageManifest.KERNEL),
                 image.hasInitrd() ? imageDir.resolve(ImageManifest.INITRD) : null, imageDir.resolve(ImageManifest.ROOTFS),
                 disk, config, tap,
                 tap == null ? null : "52:54:00:ff:00:01",

@@ -15,6 +15,9 @@ class KernelCommandLineTest {
     private static final ImageManifest CLOUD = new ImageManifest("default", "1", "x86_64", "sha256:" + "b".repeat(64), "r",
             new ImageManifest.Kernel(ImageManifest.Kernel.DEBIAN_CLOUD, "6.1.0-28-cloud-amd64", "deb"),
             Map.of(ImageManifest.KERNEL, ENTRY, ImageManifest.INITRD, ENTRY, ImageManifest.ROOTFS, ENTRY), null, null);
+    private static final ImageManifest ARM64 = new ImageManifest("default-arm64", "1", "arm64", "sha256:" + "c".repeat(64),
+            "r", new ImageManifest.Kernel(ImageManifest.Kernel.KILN, "6.1.192-kiln", "k"),
+            Map.of(ImageManifest.KERNEL, ENTRY, ImageManifest.ROOTFS, ENTRY), null, null);
 
     @Test
     void kilnsKernelMountsTheImagesRootItselfAndStartsKilnRoot() {
@@ -42,5 +45,14 @@ class KernelCommandLineTest {
         }
         assertThat(KernelCommandLine.of(KILNS, "vm-1", EngineConfig.Accelerator.TCG, OptionalLong.empty()))
                 .doesNotContain("tsc_early_khz").contains("cgroup.memory=nokmem");
+    }
+
+    @Test
+    void anArm64GuestHasThePl011ConsoleAndNoX86Options() {
+        String tcg = KernelCommandLine.of(ARM64, "vm-1", EngineConfig.Accelerator.TCG, OptionalLong.of(2_596_138));
+
+        assertThat(tcg.split(" ")).contains("console=ttyAMA0", "root=/dev/vda", "init=/sbin/kiln-root",
+                "cgroup.memory=nokmem", "kiln.vm=vm-1");
+        assertThat(tcg).doesNotContain("ttyS0", "tsc_early_khz", "reboot=t");
     }
 }

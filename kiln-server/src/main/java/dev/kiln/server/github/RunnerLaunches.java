@@ -3,6 +3,7 @@ package dev.kiln.server.github;
 import static java.util.Objects.requireNonNull;
 
 import dev.kiln.api.VmState;
+import dev.kiln.core.Arch;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.JobChange;
 import dev.kiln.core.JobState;
@@ -64,6 +65,23 @@ final class RunnerLaunches {
         }
     }
 
+    /**
+     * GitHub's architecture label for an arm64 runner ({@code ARM64}, as GitHub's own runners report it), after
+     * the job's: a workflow that also asks for {@code ARM64} finds the runner, and the runner says what it is.
+     */
+    static final String ARM64_LABEL = "ARM64";
+
+    static List<String> withArchLabel(List<String> labels, String jobArch, String hostArch) {
+        Arch arch = Arch.parse(jobArch == null ? "any" : jobArch).orElse(Arch.ANY);
+        Arch vmArch = arch == Arch.ANY ? Arch.parse(hostArch == null ? "x86_64" : hostArch).orElse(Arch.X86_64) : arch;
+        if (vmArch != Arch.ARM64 || labels.stream().anyMatch(ARM64_LABEL::equalsIgnoreCase)) {
+            return labels;
+        }
+        List<String> more = new ArrayList<>(labels);
+        more.add(ARM64_LABEL);
+        return more;
+    }
+
     /** A runner GitHub registered for a claimed VM, to be stored. */
     private record Minted(Demand demand, RunnerScope scope, JitRunner runner) {}
 
@@ -100,13 +118,14 @@ final class RunnerLaunches {
             // Claimed in one order by every caller, so that two replicas' claims never deadlock.
             for (String vm : vmIds.stream().sorted().distinct().toList()) {
                 Optional<Demand> found = tx.queryOne("SELECT j.id, j.state, v.state AS vm_state, v.host, g.installation_id,"
-                                + " g.owner, g.repo, g.labels, v.credential FROM vms v JOIN jobs j ON j.id = v.job_id"
+                                + " g.owner, g.repo, g.labels, v.credential, j.arch, h.arch AS host_arch FROM vms v"
+                                + " JOIN jobs j ON j.id = v.job_id JOIN hosts h ON h.name = v.host"
                                 + " JOIN github_demands d ON d.job_id = j.id JOIN github_jobs g ON g.id = d.gh_job_id WHERE v.id = ?",
                         row -> new Demand(vm, row.getString("id"), JobState.valueOf(row.getString("state")),
                                 VmState.valueOf(row.getString("vm_state")), row.getString("host"), row.getLong("installation_id"),
-                                row.getString("owner"), row.getString("repo"), StoredJson.read(row.getString("labels"),
-                                new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}),
-                                row.getString("credential") != null), vm);
+                                row.getString("owner"), row.getString("repo"), withArchLabel(StoredJson.read(row.getString("labels"),
+                                new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), row.getString("arch"),
+                                row.getString("host_arch")), row.getString("credential") != null), vm);
                 if (found.isPresent() && found.get().minted()) {
                     registered.add(vm);
                 } else if (found.isPresent() && found.get().mintable()) {

@@ -68,13 +68,18 @@ class GitHubFleetTest {
 
     /** A server whose App caps these owners' jobs at once ({@code org-cap.<owner>}). */
     void fleet(Map<String, Integer> orgCaps) {
+        fleet(orgCaps, null);
+    }
+
+    /** A server whose image names resolve in {@code images} (null: it leaves images to its hosts). */
+    void fleet(Map<String, Integer> orgCaps, dev.kiln.images.ImageStore images) {
         fake.addRepository("acme", "widgets");
         GitHubConfig config = new GitHubConfig(APP_ID, Path.of("(in memory)"), (RSAPrivateKey) KEYS.getPrivate(),
                 Secret.of(SECRET), fake.url(), fake.url(), GitHubConfig.DEFAULT_RUNNER_GROUP_ID, List.of(), List.of(), orgCaps);
         app = new GitHubApp(config, http, clock, clock::advance);
         // Hosts are never silent here: the tests move the clock by minutes, which no host's sync keeps up with.
         server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
-                .withListen("127.0.0.1", 0).withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)), clock, null,
+                .withListen("127.0.0.1", 0).withLiveness(Duration.ofDays(1), Duration.ofSeconds(1)), clock, images,
                 GitHubProvider.factories(GitHubSettings.defaults(app).withTick(Duration.ofMillis(50))));
         client = new KilnClient(server.uri(), ADMIN);
         fake.webhooks().sendTo(webhooks(), SECRET);
@@ -345,6 +350,59 @@ class GitHubFleetTest {
         assertThat(done).extracting(d -> d.github().ranJobId()).containsExactlyInAnyOrderElementsOf(jobs);
         assertThat(jobs).allSatisfy(j -> assertThat(fake.job(j).conclusion()).isEqualTo("success"));
         await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().isEmpty() && client.vms().isEmpty());
+    }
+
+    @Test
+    void aKilnArm64JobEndsOnTheHostOfferingArm64WithAnArm64Runner() throws Exception {
+        var images = new dev.kiln.images.ImageStore(dir.resolve("images"));
+        String x86Runner = addImage(images, "runner", dev.kiln.core.Arch.X86_64).digest();
+        String armRunner = addImage(images, "runner-arm64", dev.kiln.core.Arch.ARM64).digest();
+        fleet(Map.of(), images);
+        java.util.concurrent.CountDownLatch finish = new java.util.concurrent.CountDownLatch(1);
+        SimulatedHost x86 = SimulatedHost.enrol(server.uri(), client, "x86", "x86_64", List.of(), 4, 8)
+                .withRunnerGuest(SimulatedRunner.claimingUntil(finish)).start();
+        SimulatedHost arm = SimulatedHost.enrol(server.uri(), client, "arm", "x86_64", List.of("arm64"), 4, 8)
+                .withRunnerGuest(SimulatedRunner.claimingUntil(finish)).start();
+        hosts.addAll(List.of(x86, arm));
+        long armJob = fake.queueJob("acme", "widgets", "build-arm", List.of("kiln-arm64-2cpu-4gb"), "true");
+        long x86Job = fake.queueJob("acme", "widgets", "build-x86", List.of("kiln-2cpu-4gb"), "true");
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.runners().stream().filter(r -> r.busy()).count() == 2);
+        var runners = fake.runners();
+        assertThat(runners).filteredOn(r -> r.labels().contains("kiln-arm64-2cpu-4gb")).singleElement()
+                .satisfies(r -> assertThat(r.labels()).contains("ARM64", "self-hosted"));
+        assertThat(runners).filteredOn(r -> r.labels().contains("kiln-2cpu-4gb")).singleElement()
+                .satisfies(r -> assertThat(r.labels()).doesNotContain("ARM64"));
+        finish.countDown();
+
+        JobView armDone = awaitEnd(demandsFor(armJob).getFirst().id());
+        JobView x86Done = awaitEnd(demandsFor(x86Job).getFirst().id());
+        assertThat(armDone.state()).isEqualTo(JobState.SUCCEEDED);
+        assertThat(armDone.host()).isEqualTo("arm");
+        assertThat(armDone.arch()).isEqualTo("arm64");
+        assertThat(launchOf(arm, armDone)).satisfies(launch -> {
+            assertThat(launch.arch()).isEqualTo("arm64");
+            assertThat(launch.image()).isEqualTo(armRunner);
+        });
+        assertThat(x86Done.state()).isEqualTo(JobState.SUCCEEDED);
+        SimulatedHost x86Host = x86Done.host().equals("arm") ? arm : x86;
+        assertThat(launchOf(x86Host, x86Done)).extracting(l -> l.arch(), l -> l.image())
+                .containsExactly("x86_64", x86Runner);
+        assertThat(fake.job(armJob).conclusion()).isEqualTo("success");
+    }
+
+    /** An image of {@code arch} in {@code store}: the server reads only its manifest. */
+    static dev.kiln.images.ImageManifest addImage(dev.kiln.images.ImageStore store, String name, dev.kiln.core.Arch arch)
+            throws java.io.IOException {
+        Path built = java.nio.file.Files.createDirectories(store.newBuildDirectory(name));
+        java.nio.file.Files.writeString(built.resolve(dev.kiln.images.ImageManifest.KERNEL), arch + " kernel");
+        java.nio.file.Files.writeString(built.resolve(dev.kiln.images.ImageManifest.ROOTFS), arch + " root filesystem of " + name);
+        return store.add(built, name, "1", arch.id(), "recipe-" + name, new dev.kiln.images.ImageManifest.Kernel(
+                dev.kiln.images.ImageManifest.Kernel.KILN, "6.1.192-kiln", "k-" + arch), null, null);
+    }
+
+    static dev.kiln.api.VmLaunch launchOf(SimulatedHost host, JobView job) {
+        return host.launches().values().stream().filter(l -> l.job().equals(job.id())).findFirst().orElseThrow();
     }
 
     @Test
