@@ -70,6 +70,7 @@ public final class KilnServer implements AutoCloseable {
             // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
             server.createContext("/api/", new ApiHandler(config, stores, signals));
+            server.createContext("/metrics", new MetricsHandler(new Metrics(db, stores.hosts()), config.adminToken()));
             for (Provider provider : made) {
                 provider.intake().forEach(server::createContext);
             }

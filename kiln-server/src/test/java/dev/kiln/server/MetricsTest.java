@@ -1,0 +1,172 @@
+package dev.kiln.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+import static org.awaitility.Awaitility.await;
+
+import dev.kiln.api.JobRequest;
+import dev.kiln.api.KilnClient;
+import dev.kiln.core.JobState;
+import dev.kiln.testkit.TestingClock;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code /metrics} scraped during a simulated fleet run: what it counts is what happened (jobs by state, VM
+ * launches by outcome, hosts and their room), only the admin token reads it, and promtool accepts it.
+ */
+@Timeout(120)
+class MetricsTest {
+    static final String ADMIN = "metrics-test-admin-token-0123456789";
+
+    @TempDir
+    Path dir;
+    final TestingClock clock = new TestingClock();
+    final HttpClient http = HttpClient.newHttpClient();
+    KilnServer server;
+    KilnClient client;
+
+    @BeforeEach
+    void start() {
+        server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
+                .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50)), clock);
+        client = new KilnClient(server.uri(), ADMIN);
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+        http.close();
+    }
+
+    @Test
+    void countsWhatHappenedInAFleetRunAndPassesPromtool() throws Exception {
+        List<SimulatedHost> hosts = List.of(SimulatedHost.enrol(server.uri(), client, "h1", 4, 8),
+                SimulatedHost.enrol(server.uri(), client, "h2", 2, 4));
+        List<String> jobs = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            jobs.add(client.submit(JobRequest.command(List.of("true"), 2, 4 * 1024, 10)).id());
+        }
+        // Room for three 2-vCPU, 4 GiB jobs: the fourth waits.
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            hosts.forEach(SimulatedHost::sync);
+            return hosts.stream().mapToInt(h -> h.launches().size()).sum() == 3;
+        });
+        String queued = jobs.stream().filter(j -> hostOf(hosts, j) == null).findFirst().orElseThrow();
+        assertThat(scrape().get("kiln_jobs{state=\"queued\"}")).isEqualTo(1.0);
+        assertThat(client.cancel(queued).state()).isEqualTo(JobState.CANCELLED);
+
+        List<String> launched = jobs.stream().filter(j -> !j.equals(queued)).toList();
+        end(hosts, launched.get(0), 0);
+        end(hosts, launched.get(1), 1);
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            hosts.forEach(SimulatedHost::sync);
+            return client.job(launched.get(2)).state() == JobState.RUNNING;
+        });
+
+        Map<String, Double> m = scrape();
+        assertThat(m).containsEntry("kiln_jobs{state=\"queued\"}", 0.0)
+                .containsEntry("kiln_jobs{state=\"running\"}", 1.0)
+                .containsEntry("kiln_jobs{state=\"succeeded\"}", 1.0)
+                .containsEntry("kiln_jobs{state=\"failed\"}", 1.0)
+                .containsEntry("kiln_jobs{state=\"cancelled\"}", 1.0)
+                .containsEntry("kiln_vm_launches_total{outcome=\"exited\"}", 2.0)
+                .containsEntry("kiln_vm_launches_total{outcome=\"failed\"}", 0.0)
+                .containsEntry("kiln_vms{state=\"running\"}", 1.0)
+                .containsEntry("kiln_hosts{state=\"active\"}", 2.0)
+                .containsEntry("kiln_hosts{state=\"offline\"}", 0.0);
+        SimulatedHost busy = hostOf(hosts, launched.get(2));
+        SimulatedHost idle = hosts.stream().filter(h -> h != busy).findFirst().orElseThrow();
+        String arch = "arch=\"x86_64\"";
+        assertThat(m).containsEntry(room("vcpus", busy, arch, "used"), 2.0)
+                .containsEntry(room("memory_bytes", busy, arch, "used"), (double) (4L << 30))
+                .containsEntry(room("vcpus", idle, arch, "used"), 0.0)
+                .containsEntry(room("vcpus", idle, arch, "free"), idle.name().equals("h1") ? 4.0 : 2.0);
+
+        promtoolAccepts(get(ADMIN).body());
+    }
+
+    @Test
+    void onlyTheAdminTokenReadsTheMetrics() throws Exception {
+        assertThat(get(null).statusCode()).isEqualTo(401);
+        HttpResponse<String> wrong = get("not-the-admin-token");
+        assertThat(wrong.statusCode()).isEqualTo(401);
+        assertThat(wrong.body()).contains("admin token").doesNotContain(ADMIN);
+        assertThat(get(ADMIN).statusCode()).isEqualTo(200);
+    }
+
+    private static String room(String what, SimulatedHost host, String arch, String use) {
+        return "kiln_host_" + what + "{" + arch + ",host=\"" + host.name() + "\",use=\"" + use + "\"}";
+    }
+
+    private static SimulatedHost hostOf(List<SimulatedHost> hosts, String job) {
+        return hosts.stream().filter(h -> h.launches().values().stream().anyMatch(l -> l.job().equals(job)))
+                .findFirst().orElse(null);
+    }
+
+    private void end(List<SimulatedHost> hosts, String job, int code) {
+        SimulatedHost host = hostOf(hosts, job);
+        String vm = host.launches().values().stream().filter(l -> l.job().equals(job)).findFirst().orElseThrow().id();
+        host.exit(vm, code);
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            host.sync();
+            return client.job(job).state().terminal();
+        });
+    }
+
+    private HttpResponse<String> get(String token) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(server.uri() + "/metrics"));
+        if (token != null) {
+            request.header("Authorization", "Bearer " + token);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Each sample by its name and labels as written ({@code name{a="x",b="y"}}), to its value. */
+    private Map<String, Double> scrape() throws IOException, InterruptedException {
+        HttpResponse<String> answer = get(ADMIN);
+        assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+        assertThat(answer.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/plain"));
+        Map<String, Double> samples = new HashMap<>();
+        answer.body().lines().filter(l -> !l.isBlank() && !l.startsWith("#")).forEach(l -> {
+            int space = l.lastIndexOf(' ');
+            samples.put(l.substring(0, space), Double.parseDouble(l.substring(space + 1)));
+        });
+        return samples;
+    }
+
+    private void promtoolAccepts(String exposition) throws IOException, InterruptedException {
+        Path promtool = Stream.of(System.getenv("PATH").split(":")).map(d -> Path.of(d, "promtool"))
+                .filter(Files::isExecutable).findFirst()
+                .orElseThrow(() -> new AssertionError("promtool is missing: install Debian's prometheus package (bin/setup does)"));
+        Process check = new ProcessBuilder(promtool.toString(), "check", "metrics").redirectErrorStream(true).start();
+        try (OutputStream in = check.getOutputStream()) {
+            in.write(exposition.getBytes(StandardCharsets.UTF_8));
+        }
+        String said = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!check.waitFor(60, TimeUnit.SECONDS)) {
+            check.destroyForcibly().waitFor();
+            fail("promtool check metrics did not end in 60 s");
+        }
+        assertThat(check.exitValue()).as("promtool check metrics said: %s\non:\n%s", said, exposition).isZero();
+    }
+}
