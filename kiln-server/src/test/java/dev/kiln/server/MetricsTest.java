@@ -63,44 +63,46 @@ class MetricsTest {
         List<SimulatedHost> hosts = List.of(SimulatedHost.enrol(server.uri(), client, "h1", 4, 8),
                 SimulatedHost.enrol(server.uri(), client, "h2", 2, 4));
         List<String> jobs = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 5; i++) {
             jobs.add(client.submit(JobRequest.command(List.of("true"), 2, 4 * 1024, 10)).id());
         }
-        // Room for three 2-vCPU, 4 GiB jobs: the fourth waits.
-        await().atMost(Duration.ofSeconds(30)).until(() -> {
-            hosts.forEach(SimulatedHost::sync);
-            return hosts.stream().mapToInt(h -> h.launches().size()).sum() == 3;
-        });
-        String queued = jobs.stream().filter(j -> hostOf(hosts, j) == null).findFirst().orElseThrow();
-        assertThat(scrape().get("kiln_jobs{state=\"queued\"}")).isEqualTo(1.0);
-        assertThat(client.cancel(queued).state()).isEqualTo(JobState.CANCELLED);
+        // Room for three 2-vCPU, 4 GiB jobs: two wait.
+        syncUntil(hosts, () -> launchedCount(hosts) == 3);
+        List<String> first = jobs.stream().filter(j -> hostOf(hosts, j) != null).toList();
+        List<String> waiting = jobs.stream().filter(j -> hostOf(hosts, j) == null).toList();
+        assertThat(scrape()).containsEntry("kiln_jobs{state=\"queued\"}", 2.0)
+                .containsEntry("kiln_queue_wait_seconds_count", 3.0).containsEntry("kiln_queue_wait_seconds_sum", 0.0);
 
-        List<String> launched = jobs.stream().filter(j -> !j.equals(queued)).toList();
-        end(hosts, launched.get(0), 0);
-        end(hosts, launched.get(1), 1);
-        await().atMost(Duration.ofSeconds(30)).until(() -> {
-            hosts.forEach(SimulatedHost::sync);
-            return client.job(launched.get(2)).state() == JobState.RUNNING;
-        });
+        // Less than the 60 s after which a silent host is offline: the hosts stay active.
+        clock.advance(Duration.ofSeconds(45));
+        assertThat(client.cancel(waiting.get(1)).state()).isEqualTo(JobState.CANCELLED);
+        end(hosts, first.get(0), 0);
+        syncUntil(hosts, () -> client.job(waiting.get(0)).state() == JobState.RUNNING);
+        end(hosts, first.get(1), 1);
+        syncUntil(hosts, () -> client.job(first.get(2)).state() == JobState.RUNNING);
 
         Map<String, Double> m = scrape();
         assertThat(m).containsEntry("kiln_jobs{state=\"queued\"}", 0.0)
-                .containsEntry("kiln_jobs{state=\"running\"}", 1.0)
+                .containsEntry("kiln_jobs{state=\"running\"}", 2.0)
                 .containsEntry("kiln_jobs{state=\"succeeded\"}", 1.0)
                 .containsEntry("kiln_jobs{state=\"failed\"}", 1.0)
                 .containsEntry("kiln_jobs{state=\"cancelled\"}", 1.0)
                 .containsEntry("kiln_vm_launches_total{outcome=\"exited\"}", 2.0)
                 .containsEntry("kiln_vm_launches_total{outcome=\"failed\"}", 0.0)
-                .containsEntry("kiln_vms{state=\"running\"}", 1.0)
+                .containsEntry("kiln_vms{state=\"running\"}", 2.0)
                 .containsEntry("kiln_hosts{state=\"active\"}", 2.0)
-                .containsEntry("kiln_hosts{state=\"offline\"}", 0.0);
-        SimulatedHost busy = hostOf(hosts, launched.get(2));
-        SimulatedHost idle = hosts.stream().filter(h -> h != busy).findFirst().orElseThrow();
-        String arch = "arch=\"x86_64\"";
-        assertThat(m).containsEntry(room("vcpus", busy, arch, "used"), 2.0)
-                .containsEntry(room("memory_bytes", busy, arch, "used"), (double) (4L << 30))
-                .containsEntry(room("vcpus", idle, arch, "used"), 0.0)
-                .containsEntry(room("vcpus", idle, arch, "free"), idle.name().equals("h1") ? 4.0 : 2.0);
+                .containsEntry("kiln_hosts{state=\"offline\"}", 0.0)
+                // Three placed at once, the fourth after 45 s of the test's clock.
+                .containsEntry("kiln_queue_wait_seconds_count", 4.0)
+                .containsEntry("kiln_queue_wait_seconds_sum", 45.0)
+                .containsEntry("kiln_queue_wait_seconds_bucket{le=\"30.0\"}", 3.0)
+                .containsEntry("kiln_queue_wait_seconds_bucket{le=\"60.0\"}", 4.0);
+        assertThat(m.get("kiln_scheduling_pass_seconds_count")).isGreaterThanOrEqualTo(2.0);
+        assertThat(sum(m, "kiln_host_vcpus", "used")).isEqualTo(4.0);
+        assertThat(sum(m, "kiln_host_vcpus", "free")).isEqualTo(2.0);
+        assertThat(sum(m, "kiln_host_memory_bytes", "used")).isEqualTo((double) (8L << 30));
+        assertThat(sum(m, "kiln_host_memory_bytes", "free")).isEqualTo((double) (4L << 30));
+        assertThat(m).containsKey("kiln_host_vcpus{arch=\"x86_64\",host=\"h2\",use=\"free\"}");
 
         promtoolAccepts(get(ADMIN).body());
     }
@@ -114,8 +116,21 @@ class MetricsTest {
         assertThat(get(ADMIN).statusCode()).isEqualTo(200);
     }
 
-    private static String room(String what, SimulatedHost host, String arch, String use) {
-        return "kiln_host_" + what + "{" + arch + ",host=\"" + host.name() + "\",use=\"" + use + "\"}";
+    private static double sum(Map<String, Double> samples, String name, String use) {
+        return samples.entrySet().stream().filter(e -> e.getKey().startsWith(name + "{")
+                && e.getKey().endsWith(",use=\"" + use + "\"}")).mapToDouble(Map.Entry::getValue).sum();
+    }
+
+    private static int launchedCount(List<SimulatedHost> hosts) {
+        return hosts.stream().mapToInt(h -> h.launches().size()).sum();
+    }
+
+    /** Waits (the scheduling loop runs on its own thread) while the hosts keep syncing, as agents do. */
+    private static void syncUntil(List<SimulatedHost> hosts, java.util.function.BooleanSupplier done) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            hosts.forEach(SimulatedHost::sync);
+            return done.getAsBoolean();
+        });
     }
 
     private static SimulatedHost hostOf(List<SimulatedHost> hosts, String job) {
@@ -127,10 +142,7 @@ class MetricsTest {
         SimulatedHost host = hostOf(hosts, job);
         String vm = host.launches().values().stream().filter(l -> l.job().equals(job)).findFirst().orElseThrow().id();
         host.exit(vm, code);
-        await().atMost(Duration.ofSeconds(30)).until(() -> {
-            host.sync();
-            return client.job(job).state().terminal();
-        });
+        syncUntil(hosts, () -> client.job(job).state().terminal());
     }
 
     private HttpResponse<String> get(String token) throws IOException, InterruptedException {
