@@ -55,8 +55,8 @@ final class MetricsHandler implements HttpHandler {
                 body.writeTo(out);
             }
         } catch (RuntimeException e) {
-            log.warn("GET /metrics failed", e);
-            text(http, 500, "the metrics could not be read: " + e.getMessage() + "\n");
+            // As the API answers: a reference to the log line, never the exception's text.
+            new Exchange(http).sendUnexpected(log, e);
         }
     }
 

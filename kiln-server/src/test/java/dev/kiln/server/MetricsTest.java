@@ -114,6 +114,11 @@ class MetricsTest {
         assertThat(wrong.statusCode()).isEqualTo(401);
         assertThat(wrong.body()).contains("admin token").doesNotContain(ADMIN);
         assertThat(get(ADMIN).statusCode()).isEqualTo(200);
+        HttpResponse<String> post = http.send(HttpRequest.newBuilder(URI.create(server.uri() + "/metrics"))
+                .header("Authorization", "Bearer " + ADMIN).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(post.statusCode()).isEqualTo(405);
+        assertThat(post.headers().firstValue("Allow")).hasValue("GET");
     }
 
     private static double sum(Map<String, Double> samples, String name, String use) {
