@@ -38,8 +38,7 @@ final class MetricsHandler implements HttpHandler {
                 text(http, 405, "/metrics answers GET only\n");
                 return;
             }
-            String header = http.getRequestHeaders().getFirst("Authorization");
-            String token = header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) ? null : header.substring(7).strip();
+            String token = new Exchange(http).bearer();
             if (token == null || !Tokens.sameSecret(token, adminToken)) {
                 http.getResponseHeaders().set("WWW-Authenticate", "Bearer");
                 text(http, 401, "/metrics needs the admin token as `Authorization: Bearer TOKEN`"

@@ -36,25 +36,29 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(120)
 class MetricsTest {
-    static final String ADMIN = "metrics-test-admin-token-0123456789";
+    static final String ADMIN = ServerFleetTest.ADMIN;
 
     @TempDir
     Path dir;
-    final TestingClock clock = new TestingClock();
+    /** The same server, clock and client as ServerFleetTest's, started and stopped around each test here. */
+    final ServerFleetTest fleet = new ServerFleetTest();
     final HttpClient http = HttpClient.newHttpClient();
+    TestingClock clock;
     KilnServer server;
     KilnClient client;
 
     @BeforeEach
     void start() {
-        server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
-                .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50)), clock);
-        client = new KilnClient(server.uri(), ADMIN);
+        fleet.dir = dir;
+        fleet.start();
+        clock = fleet.clock;
+        server = fleet.server;
+        client = fleet.client;
     }
 
     @AfterEach
     void stop() {
-        server.close();
+        fleet.stop();
         http.close();
     }
 
