@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.api.HostView;
 import dev.kiln.api.JobRequest;
-import dev.kiln.api.JobState;
+import dev.kiln.core.JobState;
 import dev.kiln.api.JobView;
 import dev.kiln.api.VmLaunch;
 import dev.kiln.core.Arch;

@@ -71,6 +71,8 @@ public final class KilnServer implements AutoCloseable {
             // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
             server.createContext("/api/", new ApiHandler(config, stores, signals));
+            Metrics metrics = new Metrics(db, stores.hosts());
+            server.createContext("/metrics", new MetricsHandler(metrics, config.adminToken()));
             for (Provider provider : made) {
                 provider.intake().forEach(server::createContext);
             }
@@ -84,7 +86,7 @@ public final class KilnServer implements AutoCloseable {
                 scheduler = scheduler.withLimits(scheduler.limits().withOrgCaps(provider.orgCaps()));
             }
             this.scheduling = new SchedulingLoop(new SchedulingStore(db, clock), new Scheduler(scheduler, clock),
-                    signals, config.schedulingInterval());
+                    signals, config.schedulingInterval(), metrics);
             this.liveness = new LivenessLoop(new LivenessStore(db, clock), clock, config.offlineAfter(),
                     config.livenessInterval());
         } catch (IOException e) {

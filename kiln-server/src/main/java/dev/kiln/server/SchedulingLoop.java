@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.kiln.core.KilnException;
 import dev.kiln.core.Scheduler;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,8 +27,15 @@ final class SchedulingLoop implements AutoCloseable {
     private final AtomicLong placements = new AtomicLong();
     private final AtomicLong decisions = new AtomicLong();
     private final AtomicLong busyNanos = new AtomicLong();
+    private final Observer observer;
 
-    SchedulingLoop(SchedulingStore store, Scheduler scheduler, Signals signals, Duration interval) {
+    /** Told of each pass that had a queue: how long it took and how long each job it placed had waited. */
+    interface Observer {
+        void passed(Duration took, List<Duration> waited);
+    }
+
+    SchedulingLoop(SchedulingStore store, Scheduler scheduler, Signals signals, Duration interval, Observer observer) {
+        this.observer = requireNonNull(observer, "observer is null");
         this.store = requireNonNull(store, "store is null");
         this.scheduler = requireNonNull(scheduler, "scheduler is null");
         this.signals = requireNonNull(signals, "signals is null");
@@ -54,7 +62,9 @@ final class SchedulingLoop implements AutoCloseable {
                 long start = System.nanoTime();
                 SchedulingStore.Pass pass = store.pass(scheduler);
                 if (pass.queued() > 0) {
-                    busyNanos.addAndGet(System.nanoTime() - start);
+                    long took = System.nanoTime() - start;
+                    observer.passed(Duration.ofNanos(took), pass.waited());
+                    busyNanos.addAndGet(took);
                     passes.incrementAndGet();
                     placements.addAndGet(pass.placed());
                     decisions.addAndGet(pass.placed() + pass.rejected());

@@ -16,6 +16,7 @@ import dev.kiln.core.Scheduler;
 import dev.kiln.core.SchedulingResult;
 import dev.kiln.core.Size;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -41,8 +42,8 @@ final class SchedulingStore {
     private static final Logger log = LoggerFactory.getLogger(SchedulingStore.class);
     static final int MAX_QUEUE_PER_PASS = 20_000;
 
-    /** What a pass did. */
-    record Pass(int queued, int placed, int rejected, Set<String> hosts) {}
+    /** What a pass did; {@code waited}: how long each job it placed had been queued. */
+    record Pass(int queued, int placed, int rejected, Set<String> hosts, List<Duration> waited) {}
 
     private final Database db;
     private final InstantSource clock;
@@ -73,13 +74,14 @@ final class SchedulingStore {
                                 Instant.ofEpochMilli(row.getLong("queued_at")));
                     }, JobState.QUEUED, now);
             if (queue.isEmpty()) {
-                return new Pass(0, 0, 0, Set.of());
+                return new Pass(0, 0, 0, Set.of(), List.of());
             }
             List<Host> hosts = hosts(tx);
             SchedulingResult result = scheduler.schedule(queue, hosts);
             Map<String, PendingJob> byId = new HashMap<>();
             queue.forEach(job -> byId.put(job.id().value(), job));
             Set<String> touched = new java.util.HashSet<>();
+            List<Duration> waited = new ArrayList<>();
             for (SchedulingResult.Placement placement : result.placements()) {
                 PendingJob job = byId.get(placement.job().value());
                 String vm = Tokens.newId("vm-");
@@ -93,6 +95,7 @@ final class SchedulingStore {
                         job.size().vcpus(), job.size().memoryMib(), job.size().diskGib(), now, now);
                 tx.desiredChanged(host);
                 touched.add(host);
+                waited.add(Duration.ofMillis(Math.max(0, now - job.enqueuedAt().toEpochMilli())));
             }
             int waiting = 0;
             for (SchedulingResult.Rejection rejection : result.rejections()) {
@@ -112,7 +115,7 @@ final class SchedulingStore {
                     log.info("job {} rejected: {}", id, rejection.reason());
                 }
             }
-            return new Pass(queue.size(), result.placements().size(), result.rejections().size() - waiting, touched);
+            return new Pass(queue.size(), result.placements().size(), result.rejections().size() - waiting, touched, waited);
         });
     }
 

@@ -1,0 +1,73 @@
+package dev.kiln.server;
+
+import dev.kiln.api.JobRequest;
+import dev.kiln.api.KilnClient;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * bench/dashboard: a {@code /metrics} scrape against a store of 5,000 jobs and 100 enrolled hosts, beside
+ * {@code GET /api/v1/hosts} on the same server in the same run as the baseline. Prints a Markdown table.
+ */
+public final class MetricsBenchmark {
+    private static final String ADMIN = "metrics-benchmark-admin-token-0123456789";
+    private static final int HOSTS = 100;
+    private static final int JOBS = 5_000;
+    private static final int ROUNDS = 300;
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Files.createTempDirectory("kiln-metrics-bench");
+        try (KilnServer server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
+                .withListen("127.0.0.1", 0), InstantSource.system());
+                HttpClient http = HttpClient.newHttpClient()) {
+            KilnClient client = new KilnClient(server.uri(), ADMIN);
+            List<SimulatedHost> hosts = new ArrayList<>();
+            for (int i = 0; i < HOSTS; i++) {
+                SimulatedHost host = SimulatedHost.enrol(server.uri(), client, "h" + i, 64, 256);
+                host.sync();
+                hosts.add(host);
+            }
+            for (int i = 0; i < JOBS; i++) {
+                client.submit(JobRequest.command(List.of("true"), 2, 2048, 10));
+            }
+            hosts.forEach(SimulatedHost::sync);
+            System.out.println("| request (" + JOBS + " jobs, " + HOSTS + " hosts, " + ROUNDS + " rounds, interleaved)"
+                    + " | p50 ms | p95 ms | max ms | bytes |");
+            System.out.println("|---|---|---|---|---|");
+            long[][] times = new long[2][ROUNDS];
+            int[] bytes = new int[2];
+            String[] paths = {"/metrics", "/api/v1/hosts"};
+            for (int round = -20; round < ROUNDS; round++) {
+                for (int p = 0; p < paths.length; p++) {
+                    long start = System.nanoTime();
+                    HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(server.uri() + paths[p]))
+                            .header("Authorization", "Bearer " + ADMIN).timeout(Duration.ofSeconds(30)).build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    long took = System.nanoTime() - start;
+                    if (answer.statusCode() != 200) {
+                        throw new IllegalStateException(paths[p] + " answered " + answer.statusCode() + ": " + answer.body());
+                    }
+                    if (round >= 0) {
+                        times[p][round] = took;
+                        bytes[p] = answer.body().length();
+                    }
+                }
+            }
+            for (int p = 0; p < paths.length; p++) {
+                long[] t = times[p];
+                Arrays.sort(t);
+                System.out.printf("| GET %s | %.1f | %.1f | %.1f | %,d |%n", paths[p], t[ROUNDS / 2] / 1e6,
+                        t[ROUNDS * 95 / 100] / 1e6, t[ROUNDS - 1] / 1e6, bytes[p]);
+            }
+        }
+    }
+}
