@@ -27,6 +27,10 @@ final class AgentCommand implements Callable<Integer> {
             + " a token on a command line shows in ps)")
     java.nio.file.Path tokenFile;
 
+    @Option(names = "--drain-timeout", converter = Converters.Timeout.class, description = "on SIGTERM, how long"
+            + " running VMs may finish before they are stopped (default: 10m; kiln install's units allow 5m more)")
+    java.time.Duration drainTimeout = java.time.Duration.ofMinutes(10);
+
     final HostOptions host = new HostOptions();
 
     @Mixin
@@ -37,7 +41,7 @@ final class AgentCommand implements Callable<Integer> {
         var credentials = Enrolment.credentials(server, token != null ? token : tokenFromFile(), host.stateDir());
         Agent agent = new Agent(AgentConfig.of(server, credentials.hostToken()).withReplicas(replicas),
                 options.vmm(host, new dev.kiln.agent.ServerImageSource(server, credentials.hostToken())));
-        Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "kiln-agent-stop"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> agent.drain(drainTimeout), "kiln-agent-stop"));
         agent.start();
         System.out.println("kiln: agent of host " + credentials.host() + " syncing with " + server);
         System.out.flush();

@@ -27,6 +27,11 @@ final class ServiceUnits {
 
     private ServiceUnits() {}
 
+    static long drainSeconds(java.time.Duration stopAfter) {
+        long stop = stopAfter.toSeconds();
+        return stop > 600 ? stop - 300 : Math.max(1, stop / 2);
+    }
+
     /** The sysusers.d line that makes the server's user, with the server's data dir as its home. */
     static String sysusers() {
         return "# Made by `kiln install server`; `kiln uninstall` removes it.\n"
@@ -57,7 +62,9 @@ final class ServiceUnits {
         String command = switch (role) {
             case SERVER -> "server --data-dir /var/lib/kiln/server --listen " + listen;
             case AGENT -> "agent --server " + requireNonNull(server, "server is null")
-                    + " --token-file /" + ENROLMENT_TOKEN;
+                    + " --token-file /" + ENROLMENT_TOKEN
+                    // The agent's own drain ends 5 minutes (or half the time) before systemd kills it.
+                    + " --drain-timeout " + drainSeconds(stopAfter) + "s";
             case UP -> "up --listen " + listen;
         };
         unit.append("ExecStart=").append(kiln).append(' ').append(command).append('\n');

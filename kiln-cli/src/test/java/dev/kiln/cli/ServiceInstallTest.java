@@ -55,7 +55,7 @@ class ServiceInstallTest {
                 "ExecStart=" + kiln + " server --data-dir /var/lib/kiln/server");
         // The agent and up need root for VMs: no User= line.
         assertThat(agent).doesNotContain("User=").contains("Restart=on-failure", "KillMode=mixed",
-                "TimeoutStopSec=1200s", "--token-file /etc/kiln/agent-enrolment-token")
+                "TimeoutStopSec=1200s", "--token-file /etc/kiln/agent-enrolment-token", "--drain-timeout 900s")
                 .doesNotContain("enrol-secret-123");
         assertThat(up).doesNotContain("User=").contains("ExecStart=" + kiln + " up");
 
