@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 
 /** `kiln image build | list | rm | prune`. */
 @Command(name = "image", description = "Builds, lists and removes guest images.",
-        subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class,
+        subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class, ImageCommand.Rollback.class,
                 ImageCommand.Prune.class})
 final class ImageCommand {
 
@@ -109,6 +109,24 @@ final class ImageCommand {
         }
     }
 
+    @Command(name = "rollback", description = "Moves a name back to the digest it had before its last build.")
+    static final class Rollback implements Callable<Integer> {
+        @Parameters(paramLabel = "NAME", description = "the image's name")
+        String name;
+
+        final HostOptions host = new HostOptions();
+
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            ImageManifest image = host.images().rollback(name);
+            spec.commandLine().getOut().printf("%s now names %s (version %s)%n", name, image.digest(), image.version());
+            return ExitCodes.OK;
+        }
+    }
+
     @Command(name = "prune", description = "Removes the images no name points to (builds a newer one replaced) that no VM uses.")
     static final class Prune implements Callable<Integer> {
         final HostOptions host = new HostOptions();
@@ -121,7 +139,10 @@ final class ImageCommand {
             java.io.PrintWriter out = spec.commandLine().getOut();
             ImageStore store = host.images();
             Map<String, List<String>> names = store.namesByDigest();
-            List<ImageManifest> unnamed = store.list().stream().filter(image -> !names.containsKey(image.digest())).toList();
+            // The digest each name had before its last build stays, for `kiln image rollback`.
+            java.util.Set<String> kept = store.rollbackDigests();
+            List<ImageManifest> unnamed = store.list().stream()
+                    .filter(image -> !names.containsKey(image.digest()) && !kept.contains(image.digest())).toList();
             if (unnamed.isEmpty()) {
                 out.println("no unnamed images");
                 return ExitCodes.OK;
