@@ -47,8 +47,18 @@ final class ImageCommand {
         public Integer call() {
             ImageStore store = host.images();
             ImageBuilder builder = new ImageBuilder(HostOptions.recipes(), store, host.stateDir().resolve("cache"));
-            ImageManifest image = builder.build(recipe, name == null ? recipe : name, runnerTarball, kernel, force,
-                    System.out);
+            String named = name == null ? recipe : name;
+            ImageManifest image;
+            try {
+                image = builder.build(recipe, named, runnerTarball, kernel, force, System.out);
+            } catch (KilnException e) {
+                if (e.code() != ErrorCode.IMAGE_BUILD_FAILED) {
+                    throw e; // a mistake in the command, not a failed build
+                }
+                // The name stays on its last good digest; `kiln image list` shows why this build did not move it.
+                store.recordFailure(named, java.time.Instant.now(), e.getMessage());
+                throw e;
+            }
             image.runnerAgeWarning(java.time.LocalDate.now(java.time.ZoneOffset.UTC)).ifPresent(System.err::println);
             System.out.printf("%s %s%n", image.name(), image.digest());
             return ExitCodes.OK;
@@ -62,24 +72,30 @@ final class ImageCommand {
 
         final HostOptions host = new HostOptions();
 
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
+            java.io.PrintWriter out = spec.commandLine().getOut();
             ImageStore store = host.images();
             List<ImageManifest> images = store.list();
             Map<String, List<String>> names = store.namesByDigest();
             if (json) {
-                System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(images));
+                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(images));
                 return ExitCodes.OK;
             }
-            System.out.printf("%-16s %-14s %-24s %10s  %-28s %s%n", "NAMES", "DIGEST", "VERSION", "ROOTFS", "KERNEL",
+            out.printf("%-16s %-14s %-24s %10s  %-28s %s%n", "NAMES", "DIGEST", "VERSION", "ROOTFS", "KERNEL",
                     "RUNNER");
             var today = java.time.LocalDate.now(java.time.ZoneOffset.UTC);
             for (ImageManifest image : images) {
-                System.out.printf("%-16s %-14s %-24s %9dM  %-28s %s%n",
+                out.printf("%-16s %-14s %-24s %9dM  %-28s %s%n",
                         String.join(",", names.getOrDefault(image.digest(), List.of("-"))), image.shortDigest(),
                         image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernel(),
                         image.runnerVersion() == null ? "-" : image.runnerVersion() + " (" + image.runnerInstalledOn() + ")");
             }
+            store.failures().forEach((failed, why) -> out.printf(
+                    "FAILED %s: the last build failed, the name stays where it was: %s%n", failed, why));
             for (ImageManifest image : images) {
                 image.runnerAgeWarning(today).ifPresent(warning -> System.err.println("warning: " + warning));
             }

@@ -91,6 +91,39 @@ class ImagePruneTest {
         assertThat(image("prune").out()).contains("removed runner " + third.digest(), "removed runner " + second.digest());
     }
 
+    @Test
+    void aFailedBuildLeavesTheNameWhereItWasAndTheListShowsTheFailureUntilABuildSucceeds() throws IOException {
+        ImageStore store = new ImageStore(state.resolve("images"));
+        ImageManifest good = add(store, "runner", "good kernel");
+        // A recipe whose build script fails as a real one does (debootstrap refused, say): exit status, output.
+        Path home = Files.createDirectories(state.resolve("home"));
+        Path script = Files.createDirectories(home.resolve("images/broken")).resolveSibling("build-image.sh");
+        Files.writeString(home.resolve("images/broken/recipe.env"), "SUITE=bookworm\n");
+        Files.writeString(Files.createDirectories(home.resolve("images/guest")).resolve("init"), "#!/bin/sh\n");
+        Files.writeString(script, "#!/bin/sh\necho 'debootstrap: mirror unreachable'\nexit 3\n");
+        Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        String before = System.getProperty("kiln.home");
+        System.setProperty("kiln.home", home.toString());
+        Outcome build;
+        try {
+            build = image("build", "broken", "--name", "runner", "--kernel", "debian-cloud");
+        } finally {
+            if (before == null) {
+                System.clearProperty("kiln.home");
+            } else {
+                System.setProperty("kiln.home", before);
+            }
+        }
+
+        assertThat(build.code()).as(build.err()).isEqualTo(ExitCodes.of(dev.kiln.core.ErrorCode.IMAGE_BUILD_FAILED));
+        assertThat(store.resolve("runner").digest()).isEqualTo(good.digest());
+        assertThat(image("list").out()).contains("FAILED runner: the last build failed, the name stays where it was:",
+                "build-image.sh exited with 3");
+
+        add(store, "runner", "fixed kernel");
+        assertThat(image("list").out()).doesNotContain("FAILED");
+    }
+
     private record Outcome(int code, String out, String err) {}
 
     private Outcome image(String... args) {

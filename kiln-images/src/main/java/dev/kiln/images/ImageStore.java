@@ -148,6 +148,7 @@ public final class ImageStore {
                 Files.move(builtDir, target, StandardCopyOption.ATOMIC_MOVE);
             }
             pointName(name, digest);
+            Files.deleteIfExists(failureFile(name));
         } catch (IOException e) {
             throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "cannot store image " + name + ": " + e.getMessage(), e);
         }
@@ -319,6 +320,38 @@ public final class ImageStore {
             throw new KilnException(ErrorCode.HOST_COMMAND_FAILED, "cannot roll " + name + " back: " + e.getMessage(), e);
         }
         return image;
+    }
+
+    /**
+     * Records that a build (or its smoke test) for a name failed: the name stays where it was, and
+     * {@link #failures()} shows why until a build of that name succeeds.
+     */
+    public void recordFailure(String name, java.time.Instant at, String why) {
+        try {
+            writeAtomically(failureFile(name), at + " " + why.replace('\n', ' ').strip() + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot record the failed build of " + name + " in " + imagesDir, e);
+        }
+    }
+
+    /** The last failed build of each name that has not built since: name to "INSTANT why". */
+    public Map<String, String> failures() {
+        Path dir = namesDir().resolve(".failed");
+        if (!Files.isDirectory(dir)) {
+            return Map.of();
+        }
+        Map<String, String> failures = new TreeMap<>();
+        try (var stream = Files.list(dir)) {
+            stream.filter(file -> !file.getFileName().toString().startsWith("."))
+                    .forEach(file -> failures.put(file.getFileName().toString(), readString(file).strip()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return failures;
+    }
+
+    private Path failureFile(String name) {
+        return namesDir().resolve(".failed").resolve(name);
     }
 
     /** The digests a rollback moves names back to: kept by a prune although no name points at them. */
