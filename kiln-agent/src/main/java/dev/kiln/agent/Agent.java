@@ -66,6 +66,8 @@ public final class Agent implements AutoCloseable {
     private final Thread syncThread;
     private final Thread reportThread;
     private volatile boolean stopped;
+    /** Set by {@link #drain}: launches the server asks for are no longer made. */
+    private volatile boolean draining;
     private volatile KilnException failure;
 
     public Agent(AgentConfig config, Vmm vmm) {
@@ -303,6 +305,7 @@ public final class Agent implements AutoCloseable {
                     local.endSent = true;
                 }
             }
+            news.signalAll(); // a drain waits for the server to take every end
         } finally {
             lock.unlock();
         }
@@ -338,7 +341,7 @@ public final class Agent implements AutoCloseable {
             Map<String, VmLaunch> wanted = new LinkedHashMap<>();
             for (VmLaunch launch : answer.vms()) {
                 wanted.put(launch.id(), launch);
-                if (!vms.containsKey(launch.id()) && !tombstones.containsKey(launch.id())) {
+                if (!draining && !vms.containsKey(launch.id()) && !tombstones.containsKey(launch.id())) {
                     vms.put(launch.id(), new LocalVm(launch, VmState.BOOTING));
                     toLaunch.add(launch);
                 }
@@ -385,6 +388,55 @@ public final class Agent implements AutoCloseable {
 
     private void stopInBackground() {
         Thread.ofPlatform().name("kiln-agent-stop").daemon().start(this::close);
+    }
+
+    /**
+     * The clean stop (SIGTERM): takes no more launches, lets the running VMs finish for up to {@code deadline},
+     * then stops those left (they end CANCELLED), reports every end to the server, and closes. A launch the
+     * server asked for and this agent did not make is the server's to requeue once the host is offline.
+     */
+    public void drain(Duration deadline) {
+        requireNonNull(deadline, "deadline is null");
+        draining = true;
+        int running = vms().size();
+        log.info("draining: no more launches; waiting up to {} s for {} VM(s)", deadline.toSeconds(), running);
+        if (!awaitEndsSent(deadline)) {
+            List<String> left = new ArrayList<>();
+            lock.lock();
+            try {
+                vms.values().stream().filter(vm -> !vm.ended()).forEach(vm -> left.add(vm.launch.id()));
+            } finally {
+                lock.unlock();
+            }
+            log.warn("drain deadline of {} s passed: stopping VM(s) {}", deadline.toSeconds(), left);
+            left.forEach(vmm::cancel);
+            // Their ends are reported as any other; bounded so that a server gone away cannot hold the stop.
+            if (!awaitEndsSent(Duration.ofSeconds(30))) {
+                log.warn("the ends of VM(s) {} were not taken by the server within 30 s; it will find the host"
+                        + " offline and settle their jobs", left);
+            }
+        }
+        close();
+    }
+
+    /** Waits until every VM ended and the server took its end; false if the wait ran out first. */
+    private boolean awaitEndsSent(Duration wait) {
+        long nanos = wait.toNanos();
+        lock.lock();
+        try {
+            while (!vms.values().stream().allMatch(vm -> vm.ended() && vm.endSent)) {
+                if (nanos <= 0 || stopped) {
+                    return false;
+                }
+                nanos = news.awaitNanos(nanos);
+            }
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Stops syncing and closes the VMM (see {@link Vmm#close()} for what becomes of running VMs). */

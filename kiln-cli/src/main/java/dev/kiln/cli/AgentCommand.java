@@ -23,6 +23,14 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--token", description = "the one-time token from `kiln hosts add NAME` (first start only)")
     String token;
 
+    @Option(names = "--token-file", description = "a file holding that token (what `kiln install agent` writes:"
+            + " a token on a command line shows in ps)")
+    java.nio.file.Path tokenFile;
+
+    @Option(names = "--drain-timeout", converter = Converters.Timeout.class, description = "on SIGTERM, how long"
+            + " running VMs may finish before they are stopped (default: 10m; kiln install's units allow 5m more)")
+    java.time.Duration drainTimeout = java.time.Duration.ofMinutes(10);
+
     final HostOptions host = new HostOptions();
 
     @Mixin
@@ -30,10 +38,10 @@ final class AgentCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        var credentials = Enrolment.credentials(server, token, host.stateDir());
+        var credentials = Enrolment.credentials(server, token != null ? token : tokenFromFile(), host.stateDir());
         Agent agent = new Agent(AgentConfig.of(server, credentials.hostToken()).withReplicas(replicas),
                 options.vmm(host, new dev.kiln.agent.ServerImageSource(server, credentials.hostToken())));
-        Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "kiln-agent-stop"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> agent.drain(drainTimeout), "kiln-agent-stop"));
         agent.start();
         System.out.println("kiln: agent of host " + credentials.host() + " syncing with " + server);
         System.out.flush();
@@ -42,5 +50,17 @@ final class AgentCommand implements Callable<Integer> {
             throw agent.failure();
         }
         return ExitCodes.OK;
+    }
+
+    private String tokenFromFile() {
+        if (tokenFile == null) {
+            return null;
+        }
+        try {
+            return java.nio.file.Files.readString(tokenFile).strip();
+        } catch (java.io.IOException e) {
+            throw new dev.kiln.core.KilnException(dev.kiln.core.ErrorCode.INVALID_ARGUMENT,
+                    "cannot read the enrolment token in " + tokenFile + ": " + e.getMessage(), e);
+        }
     }
 }

@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 
 /** `kiln image build | list | rm | prune`. */
 @Command(name = "image", description = "Builds, lists and removes guest images.",
-        subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class,
+        subcommands = {ImageCommand.Build.class, ImageCommand.ListImages.class, ImageCommand.Remove.class, ImageCommand.Rollback.class,
                 ImageCommand.Prune.class})
 final class ImageCommand {
 
@@ -56,8 +56,18 @@ final class ImageCommand {
         public Integer call() {
             ImageStore store = host.images();
             ImageBuilder builder = new ImageBuilder(HostOptions.recipes(), store, host.stateDir().resolve("cache"));
-            ImageManifest image = builder.build(recipe, name == null ? ImageStore.nameFor(recipe, arch) : name, arch,
-                    runnerTarball, gitlabRunner, kernel, force, System.out);
+            String named = name == null ? ImageStore.nameFor(recipe, arch) : name;
+            ImageManifest image;
+            try {
+                image = builder.build(recipe, named, arch, runnerTarball, gitlabRunner, kernel, force, System.out);
+            } catch (KilnException e) {
+                if (e.code() != ErrorCode.IMAGE_BUILD_FAILED) {
+                    throw e; // a mistake in the command, not a failed build
+                }
+                // The name stays on its last good digest; `kiln image list` shows why this build did not move it.
+                store.recordFailure(named, java.time.Instant.now(), e.getMessage());
+                throw e;
+            }
             image.runnerAgeWarning(java.time.LocalDate.now(java.time.ZoneOffset.UTC)).ifPresent(System.err::println);
             System.out.printf("%s %s%n", image.name(), image.digest());
             return ExitCodes.OK;
@@ -71,24 +81,30 @@ final class ImageCommand {
 
         final HostOptions host = new HostOptions();
 
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
+            java.io.PrintWriter out = spec.commandLine().getOut();
             ImageStore store = host.images();
             List<ImageManifest> images = store.list();
             Map<String, List<String>> names = store.namesByDigest();
             if (json) {
-                System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(images));
+                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(images));
                 return ExitCodes.OK;
             }
-            System.out.printf("%-16s %-14s %-7s %-24s %10s  %-28s %s%n", "NAMES", "DIGEST", "ARCH", "VERSION", "ROOTFS",
+            out.printf("%-16s %-14s %-7s %-24s %10s  %-28s %s%n", "NAMES", "DIGEST", "ARCH", "VERSION", "ROOTFS",
                     "KERNEL", "RUNNER");
             var today = java.time.LocalDate.now(java.time.ZoneOffset.UTC);
             for (ImageManifest image : images) {
-                System.out.printf("%-16s %-14s %-7s %-24s %9dM  %-28s %s%n",
+                out.printf("%-16s %-14s %-7s %-24s %9dM  %-28s %s%n",
                         String.join(",", names.getOrDefault(image.digest(), List.of("-"))), image.shortDigest(),
                         image.arch(), image.version(), image.files().get(ImageManifest.ROOTFS).size() >> 20, image.kernel(),
                         image.runnerVersion() == null ? "-" : image.runnerVersion() + " (" + image.runnerInstalledOn() + ")");
             }
+            store.failures().forEach((failed, why) -> out.printf(
+                    "FAILED %s: the last build failed, the name stays where it was: %s%n", failed, why));
             for (ImageManifest image : images) {
                 image.runnerAgeWarning(today).ifPresent(warning -> System.err.println("warning: " + warning));
             }
@@ -118,6 +134,24 @@ final class ImageCommand {
         }
     }
 
+    @Command(name = "rollback", description = "Moves a name back to the digest it had before its last build.")
+    static final class Rollback implements Callable<Integer> {
+        @Parameters(paramLabel = "NAME", description = "the image's name")
+        String name;
+
+        final HostOptions host = new HostOptions();
+
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            ImageManifest image = host.images().rollback(name);
+            spec.commandLine().getOut().printf("%s now names %s (version %s)%n", name, image.digest(), image.version());
+            return ExitCodes.OK;
+        }
+    }
+
     @Command(name = "prune", description = "Removes the images no name points to (builds a newer one replaced) that no VM uses.")
     static final class Prune implements Callable<Integer> {
         final HostOptions host = new HostOptions();
@@ -130,7 +164,10 @@ final class ImageCommand {
             java.io.PrintWriter out = spec.commandLine().getOut();
             ImageStore store = host.images();
             Map<String, List<String>> names = store.namesByDigest();
-            List<ImageManifest> unnamed = store.list().stream().filter(image -> !names.containsKey(image.digest())).toList();
+            // The digest each name had before its last build stays, for `kiln image rollback`.
+            java.util.Set<String> kept = store.rollbackDigests();
+            List<ImageManifest> unnamed = store.list().stream()
+                    .filter(image -> !names.containsKey(image.digest()) && !kept.contains(image.digest())).toList();
             if (unnamed.isEmpty()) {
                 out.println("no unnamed images");
                 return ExitCodes.OK;

@@ -36,6 +36,8 @@ public final class Kiln {
         CANCEL { Object create() { return new CancelCommand(); } },
         WARMUP { Object create() { return new WarmupCommand(); } },
         GITHUB { Object create() { return new GitHubCommand(); } },
+        INSTALL { Object create() { return new InstallCommand(); } },
+        UNINSTALL { Object create() { return new UninstallCommand(); } },
         HELP { Object create() { return new CommandLine.HelpCommand(); } };
 
         /** The command's user object, or its model when it is built in code. */
@@ -127,7 +129,7 @@ public final class Kiln {
             }
         }
         if (args.length > 0 && !args[0].startsWith("-") && Subcommand.named(args[0]) == null) {
-            // Else picocli takes `kiln install --help` for the root's help and exits 0.
+            // Else picocli takes `kiln deploy --help` for the root's help and exits 0.
             err.println("kiln: unknown command '" + args[0] + "'" + Subcommand.suggestion(args[0])
                     + "; `kiln --help` lists the commands");
             err.flush();

@@ -68,12 +68,12 @@ class CommandTreeTest {
         assertThat(outcome.err()).contains("rnu");
     }
 
-    /** Before, picocli took `kiln install --help` for the root's help, printed it and exited 0. */
+    /** Before, picocli took `kiln deploy --help` for the root's help, printed it and exited 0. */
     @Test
     void helpAfterAnUnknownCommandIsRefused() {
-        Outcome outcome = kiln("install", "--help");
+        Outcome outcome = kiln("deploy", "--help");
         assertThat(outcome.code()).isEqualTo(ExitCodes.USAGE);
-        assertThat(outcome.err()).contains("unknown command 'install'");
+        assertThat(outcome.err()).contains("unknown command 'deploy'");
         assertThat(outcome.out()).isEmpty();
         assertThat(kiln("rnu", "--help").err()).contains("did you mean 'run'?");
     }

@@ -170,6 +170,7 @@ public final class ImageStore {
                 Files.move(builtDir, target, StandardCopyOption.ATOMIC_MOVE);
             }
             pointName(name, digest);
+            Files.deleteIfExists(failureFile(name));
         } catch (IOException e) {
             throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "cannot store image " + name + ": " + e.getMessage(), e);
         }
@@ -316,12 +317,112 @@ public final class ImageStore {
         return Files.createTempDirectory(imagesDir, ".build-" + name + "-");
     }
 
-    private void pointName(String name, String digest) throws IOException {
-        Files.createDirectories(namesDir());
-        Path temp = namesDir().resolve("." + name + ".tmp");
-        Files.writeString(temp, digest + "\n");
+    /**
+     * Moves a name back to the digest it had before its last move (the image store keeps each name's earlier
+     * digests); a second rollback goes one further back.
+     */
+    public ImageManifest rollback(String name) {
+        Path named = namesDir().resolve(name);
+        if (!Files.exists(named)) {
+            throw new KilnException(ErrorCode.IMAGE_NOT_FOUND, "no image is named " + name + " in " + imagesDir);
+        }
+        List<String> history = history(name);
+        if (history.isEmpty()) {
+            throw new KilnException(ErrorCode.CONFLICT, "image " + name + " has had one digest only ("
+                    + readString(named).strip() + "): there is nothing to roll back to");
+        }
+        String previous = history.getLast();
+        ImageManifest image = load(previous).orElseThrow(() -> new KilnException(ErrorCode.IMAGE_NOT_FOUND,
+                "the previous digest of " + name + ", " + previous + ", is no longer in " + imagesDir
+                        + " (removed by hand?); build the image again"));
         try {
-            Files.move(temp, namesDir().resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            writeAtomically(named, previous + "\n");
+            writeAtomically(historyFile(name), lines(history.subList(0, history.size() - 1)));
+        } catch (IOException e) {
+            throw new KilnException(ErrorCode.HOST_COMMAND_FAILED, "cannot roll " + name + " back: " + e.getMessage(), e);
+        }
+        return image;
+    }
+
+    /**
+     * Records that a build (or its smoke test) for a name failed: the name stays where it was, and
+     * {@link #failures()} shows why until a build of that name succeeds.
+     */
+    public void recordFailure(String name, java.time.Instant at, String why) {
+        try {
+            writeAtomically(failureFile(name), at + " " + why.replace('\n', ' ').strip() + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot record the failed build of " + name + " in " + imagesDir, e);
+        }
+    }
+
+    /** The last failed build of each name that has not built since: name to "INSTANT why". */
+    public Map<String, String> failures() {
+        Path dir = namesDir().resolve(".failed");
+        if (!Files.isDirectory(dir)) {
+            return Map.of();
+        }
+        Map<String, String> failures = new TreeMap<>();
+        try (var stream = Files.list(dir)) {
+            stream.filter(file -> !file.getFileName().toString().startsWith("."))
+                    .forEach(file -> failures.put(file.getFileName().toString(), readString(file).strip()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return failures;
+    }
+
+    private Path failureFile(String name) {
+        return namesDir().resolve(".failed").resolve(name);
+    }
+
+    /** The digests a rollback moves names back to: kept by a prune although no name points at them. */
+    public java.util.Set<String> rollbackDigests() {
+        java.util.Set<String> digests = new java.util.HashSet<>();
+        for (String name : names()) {
+            List<String> history = history(name);
+            if (!history.isEmpty()) {
+                digests.add(history.getLast());
+            }
+        }
+        return digests;
+    }
+
+    /** A name's earlier digests, oldest first. */
+    private List<String> history(String name) {
+        Path file = historyFile(name);
+        return Files.exists(file) ? readString(file).lines().filter(line -> !line.isBlank()).toList() : List.of();
+    }
+
+    private Path historyFile(String name) {
+        return namesDir().resolve(".history").resolve(name);
+    }
+
+    private static String lines(List<String> digests) {
+        return digests.stream().map(digest -> digest + "\n").collect(java.util.stream.Collectors.joining());
+    }
+
+    private void pointName(String name, String digest) throws IOException {
+        Path named = namesDir().resolve(name);
+        if (Files.exists(named)) {
+            String current = readString(named).strip();
+            if (!current.equals(digest)) {
+                // Written before the move: a crash between leaves one digest too many in the history, never one lost.
+                List<String> history = new ArrayList<>(history(name));
+                history.add(current);
+                Files.createDirectories(historyFile(name).getParent());
+                writeAtomically(historyFile(name), lines(history));
+            }
+        }
+        writeAtomically(named, digest + "\n");
+    }
+
+    private void writeAtomically(Path file, String text) throws IOException {
+        Files.createDirectories(file.getParent());
+        Path temp = file.resolveSibling("." + file.getFileName() + ".tmp");
+        Files.writeString(temp, text);
+        try {
+            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
             throw new IOException("the image store needs a file system with atomic renames", e);
         }
