@@ -11,6 +11,7 @@ import dev.kiln.github.GitHubConfig;
 import dev.kiln.github.Secret;
 import dev.kiln.images.ImageStore;
 import dev.kiln.server.github.GitHubSettings;
+import dev.kiln.testkit.Closing;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
@@ -53,19 +54,7 @@ class GitHubRealVmTest {
 
     @AfterEach
     void close() {
-        try {
-            if (fleet != null) {
-                fleet.close();
-            }
-        } finally {
-            try {
-                if (hosts != null) {
-                    hosts.close();
-                }
-            } finally {
-                fake.close();
-            }
-        }
+        Closing.all(fleet, hosts, fake);
     }
 
     /** The server, the App installed on acme, and {@code count} real hosts whose VMs reach the fake. */

@@ -13,6 +13,7 @@ import dev.kiln.gitlab.GitLabConfig;
 import dev.kiln.server.ServerConfig;
 import dev.kiln.server.gitlab.GitLabProvider;
 import dev.kiln.server.gitlab.GitLabSettings;
+import dev.kiln.testkit.Closing;
 import dev.kiln.testkit.NetworkLab;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.gitlab.FakeGitLab;
@@ -53,19 +54,7 @@ class GitLabRealVmTest {
 
     @AfterEach
     void close() {
-        try {
-            if (fleet != null) {
-                fleet.close();
-            }
-        } finally {
-            try {
-                if (hosts != null) {
-                    hosts.close();
-                }
-            } finally {
-                fake.close();
-            }
-        }
+        Closing.all(fleet, hosts, fake);
     }
 
     /** The server serving acme/widgets, and one real host (1 vCPU, 1.5 GiB) whose VMs reach the fake. */

@@ -10,6 +10,7 @@ import dev.kiln.api.LogPage;
 import dev.kiln.core.JobState;
 import dev.kiln.images.ImageManifest;
 import dev.kiln.images.ImageStore;
+import dev.kiln.testkit.Closing;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -40,15 +41,7 @@ class RealVmFleetTest {
 
     @AfterEach
     void stop() {
-        try {
-            if (fleet != null) {
-                fleet.close();
-            }
-        } finally {
-            if (hosts != null) {
-                hosts.close();
-            }
-        }
+        Closing.all(fleet, hosts);
     }
 
     private TestFleet fleet(ImageStore served) {
