@@ -13,6 +13,7 @@
 #   4. soak: the runner image booted SOAK times with a first `docker run` each.
 set -euo pipefail
 home=$(cd "$(dirname "$0")/../.." && pwd)
+# RUNS, DOCKER_RUNS or SOAK set to 0 leaves that part out (a partial run, e.g. while mending one part).
 runs=${RUNS:-7}
 docker_runs=${DOCKER_RUNS:-5}
 soak=${SOAK:-50}
@@ -68,27 +69,34 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mkdir -p /var/lib/docker
 mount -t ext4 /dev/vdb /var/lib/docker
 echo 1 > /proc/sys/net/ipv4/ip_forward
 dockerd > /run/dockerd.log 2>&1 &
 until [ -S /run/docker.sock ]; do busybox usleep 20000; done
-docker version > /dev/null
+docker version > /dev/null || { echo dockerd-failed; tail -n 20 /run/dockerd.log; busybox reboot -f; }
 PATH=/usr/sbin:/usr/bin:/sbin:/bin sh -c "$(cat /bench-script)"
 busybox reboot -f'
-min_digest=$(printf '%s' "$min_init" | sha256sum | cut -c1-12)
+# The root is kept by what debootstrap put in it; the init is written into each copy (debugfs, no mount).
+min_packages=docker.io,busybox-static
+min_digest=$(printf 'bookworm minbase %s' "$min_packages" | sha256sum | cut -c1-12)
 if [ ! -f "$keep/docker-min-$min_digest.ext4" ]; then
   echo "making the minimal Docker guest's root (debootstrap)..." >&2
   mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   root=$work/docker-min
-  debootstrap --variant=minbase --include=docker.io,busybox-static --cache-dir="$cache/debs" bookworm "$root" \
+  debootstrap --variant=minbase --include="$min_packages" --cache-dir="$cache/debs" bookworm "$root" \
     "${mirror:-http://deb.debian.org/debian}" > "$work/debootstrap.log" 2>&1 || { tail "$work/debootstrap.log" >&2; exit 4; }
-  printf '%s\n' "$min_init" > "$root/init"
-  chmod 755 "$root/init"
   rm -rf "$root/var/cache/apt/"* "$root/var/lib/apt/lists/"*
   mkfs.ext4 -q -F -O ^has_journal -d "$root" "$keep/docker-min-$min_digest.ext4" "$(( $(du -sm "$root" | cut -f1) * 12 / 10 + 128 ))M"
   rm -rf "$root"
 fi
 cp --sparse=always "$keep/docker-min-$min_digest.ext4" "$work/docker-min.ext4"
+printf '%s\n' "$min_init" > "$work/min-init"
+debugfs -w -R "rm init" "$work/docker-min.ext4" >/dev/null 2>&1 || true
+debugfs -w -f - "$work/docker-min.ext4" >/dev/null 2>&1 <<EOF
+write $work/min-init init
+set_inode_field init mode 0100755
+EOF
 # One reactor build: the sibling modules resolve to their target/classes (no `mvn install` needed);
 # kiln-vm, built last, leaves its classpath in cp.txt.
 (cd "$home" && mvn -q -B -pl kiln-vm -am test-compile dependency:build-classpath -Dmdep.outputFile="$work/cp.txt" >/dev/null)
@@ -106,9 +114,17 @@ debugfs -w -R "write $work/bench-script bench-script" "$work/docker-min.ext4" >/
 echo "kernel and guest path: $runs interleaved rounds..." >&2
 export KILN_NO_REBUILD=1
 "$home/bin/kiln" run -- true > /dev/null   # the distribution and its class-data archive, before timing
-bench boot "$work" "$runs" "$home/bin/kiln" > "$work/boot.txt"
+if [ "$runs" -gt 0 ]; then
+  bench boot "$work" "$runs" "$home/bin/kiln" > "$work/boot.txt"
+else
+  : > "$work/boot.txt"
+fi
 echo "Docker: $docker_runs interleaved rounds..." >&2
-bench docker "$work" "$docker_runs" > "$work/docker.txt"
+if [ "$docker_runs" -gt 0 ]; then
+  bench docker "$work" "$docker_runs" > "$work/docker.txt"
+else
+  : > "$work/docker.txt"
+fi
 if [ "$soak" -gt 0 ]; then
   echo "soak: $soak boots of runner-test..." >&2
   bench soak "$work" "$soak" > "$work/soak.txt"
