@@ -61,6 +61,7 @@ chmod 755 "$work/initrd/init"
 # The minimal Docker guest: Debian's docker.io (and busybox for the job's tarball), an init that
 # mounts what Docker needs, starts dockerd and waits on its socket, as Kiln's runner image does.
 min_init='#!/bin/sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /run
@@ -75,7 +76,7 @@ echo 1 > /proc/sys/net/ipv4/ip_forward
 dockerd > /run/dockerd.log 2>&1 &
 until [ -S /run/docker.sock ]; do busybox usleep 20000; done
 docker version > /dev/null || { echo dockerd-failed; tail -n 20 /run/dockerd.log; busybox reboot -f; }
-PATH=/usr/sbin:/usr/bin:/sbin:/bin sh -c "$(cat /bench-script)"
+sh -c "$(cat /bench-script)"
 busybox reboot -f'
 # The root is kept by what debootstrap put in it; the init is written into each copy (debugfs, no mount).
 min_packages=docker.io,busybox-static
