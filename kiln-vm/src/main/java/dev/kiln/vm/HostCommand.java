@@ -54,14 +54,8 @@ final class HostCommand {
             }
             in.close();
             // stderr is drained on its own thread so a chatty tool cannot block on a full pipe.
-            var errText = new StringBuilder();
-            Thread errReader = Thread.ofVirtual().start(() -> {
-                try {
-                    errText.append(new String(err.readAllBytes(), StandardCharsets.UTF_8));
-                } catch (IOException e) {
-                    errText.append("(stderr unreadable: ").append(e.getMessage()).append(')');
-                }
-            });
+            var errDrain = new StderrDrain(err);
+            Thread errReader = Thread.ofVirtual().start(errDrain);
             String stdout = new String(out.readAllBytes(), StandardCharsets.UTF_8);
             if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 process.destroyForcibly().waitFor();
@@ -69,7 +63,7 @@ final class HostCommand {
                         "`%s` did not finish within %d s".formatted(String.join(" ", command), TIMEOUT_SECONDS));
             }
             errReader.join();
-            return new Result(process.exitValue(), stdout, errText.toString());
+            return new Result(process.exitValue(), stdout, errDrain.text.toString());
         } catch (IOException e) {
             throw new KilnException(ErrorCode.HOST_COMMAND_FAILED,
                     "`%s` failed: %s".formatted(String.join(" ", command), e.getMessage()), e);
@@ -77,6 +71,29 @@ final class HostCommand {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
             throw new KilnException(ErrorCode.CANCELLED, "interrupted while running " + command.getFirst(), e);
+        }
+    }
+
+    /**
+     * Reads a tool's stderr to its end. A class rather than a lambda: VM set-up runs host commands on
+     * several threads at once, and when two link a lambda's call site together the loser's class is
+     * spun at run time instead of coming from the launcher's class-data archive.
+     */
+    private static final class StderrDrain implements Runnable {
+        private final InputStream err;
+        private final StringBuilder text = new StringBuilder();
+
+        StderrDrain(InputStream err) {
+            this.err = err;
+        }
+
+        @Override
+        public void run() {
+            try {
+                text.append(new String(err.readAllBytes(), StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                text.append("(stderr unreadable: ").append(e.getMessage()).append(')');
+            }
         }
     }
 
