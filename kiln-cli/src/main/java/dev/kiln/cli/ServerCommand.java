@@ -6,6 +6,8 @@ import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
 import dev.kiln.server.github.GitHubProvider;
 import dev.kiln.server.github.GitHubSettings;
+import dev.kiln.server.gitlab.GitLabProvider;
+import dev.kiln.server.gitlab.GitLabSettings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,24 +56,33 @@ final class ServerCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     GitHubOptions github = new GitHubOptions();
 
+    @picocli.CommandLine.Mixin
+    GitLabOptions gitlab = new GitLabOptions();
+
     @Override
     public Integer call() throws InterruptedException {
         GitHubSettings gitHub = github.settings();
+        GitLabSettings gitLab = gitlab.settings();
         Path data = dataDir(dataDir);
         ServerConfig config = config(data);
         KilnServer server = KilnServer.start(config, InstantSource.system(),
                 new dev.kiln.images.ImageStore(imagesDir != null ? imagesDir : HostOptions.defaultStateDir().resolve("images")),
-                GitHubProvider.factories(gitHub));
+                providers(gitHub, gitLab));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
             stopped.countDown();
         }, "kiln-server-stop"));
         System.out.println("kiln: server listening on " + server.uri()
-                + GitHubOptions.webhooksNote(gitHub, server.uri()));
+                + GitHubOptions.webhooksNote(gitHub, server.uri()) + GitLabOptions.webhooksNote(gitLab, server.uri()));
         System.out.flush();
         stopped.await();
         return ExitCodes.OK;
+    }
+
+    /** The providers the server runs: each one whose config was given. */
+    static java.util.List<dev.kiln.server.Provider.Factory> providers(GitHubSettings gitHub, GitLabSettings gitLab) {
+        return java.util.stream.Stream.concat(GitHubProvider.factories(gitHub).stream(), GitLabProvider.factories(gitLab).stream()).toList();
     }
 
     ServerConfig config(Path data) {
