@@ -32,6 +32,9 @@ final class UpCommand implements Callable<Integer> {
     @Mixin
     GitHubOptions github = new GitHubOptions();
 
+    @Mixin
+    PipelineOptions pipeline = new PipelineOptions();
+
     @Override
     public Integer call() throws InterruptedException {
         // Read first: a bad GitHub config stops `kiln up` before it makes or starts anything.
@@ -41,7 +44,10 @@ final class UpCommand implements Callable<Integer> {
         serverOptions.listen = listen;
         ServerConfig config = serverOptions.config(data);
         // Server and agent share this host's image store: launches name digests the agent has.
-        KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(), GitHubProvider.factories(gitHub));
+        var keeper = pipeline.factory(host, host.images(), host.stateDir().resolve("images"));
+        KilnServer server = keeper == null
+                ? KilnServer.start(config, InstantSource.system(), host.images(), GitHubProvider.factories(gitHub))
+                : KilnServer.start(config, InstantSource.system(), host.images(), GitHubProvider.factories(gitHub), keeper);
         Agent agent;
         try {
             // The agent's credentials follow the server to a new --listen address: it enrolled with this
