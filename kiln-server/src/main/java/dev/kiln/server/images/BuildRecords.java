@@ -51,11 +51,8 @@ final class BuildRecords {
 
     /** When the name last moved to a build of the pipeline's, if it ever did. */
     Optional<Long> lastMoved(String name) {
-        return db.read(tx -> tx.queryOne("SELECT MAX(ended_at) FROM image_builds WHERE name = ? AND outcome = ?",
-                row -> {
-                    long at = row.getLong(1);
-                    return row.wasNull() ? null : at;
-                }, name, MOVED));
+        return db.read(tx -> tx.queryOne("SELECT ended_at FROM image_builds WHERE name = ? AND outcome = ?"
+                + " ORDER BY ended_at DESC LIMIT 1", row -> row.getLong(1), name, MOVED));
     }
 
     List<Build> all() {

@@ -140,7 +140,7 @@ public final class ImagePipeline implements AutoCloseable {
             try {
                 pass();
             } catch (RuntimeException e) {
-                log.error("image pipeline: a pass failed; the next one runs in {} s", config.tick().toSeconds(), e);
+                log.error("image pipeline: a pass failed; the next one runs in {} ms", config.tick().toMillis(), e);
             }
             synchronized (wake) {
                 if (stopped) {

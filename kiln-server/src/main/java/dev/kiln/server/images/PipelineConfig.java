@@ -95,8 +95,8 @@ public record PipelineConfig(List<KeptImage> images, Duration schedule, Duration
         List<String> problems = new ArrayList<>();
         for (String key : properties.stringPropertyNames()) {
             if (!KEYS.contains(key)) {
-                String hint = KEYS.stream().filter(k -> k.startsWith(key.substring(0, Math.min(3, key.length()))))
-                        .findFirst().map(k -> " (did you mean " + k + "?)").orElse("");
+                String hint = KEYS.stream().filter(k -> distance(k, key) <= 2).sorted().findFirst()
+                        .map(k -> " (did you mean " + k + "?)").orElse("");
                 problems.add("unknown key '" + key + "'" + hint + "; the keys are " + new java.util.TreeSet<>(KEYS));
             }
         }
@@ -134,6 +134,24 @@ public record PipelineConfig(List<KeptImage> images, Duration schedule, Duration
                     + " problem(s):\n  - " + String.join("\n  - ", problems));
         }
         return new PipelineConfig(images, schedule, poll, retry, rollout, api, downloads, workDir, defaults.tick());
+    }
+
+    /** Levenshtein's distance, for the "did you mean" of a mistyped key. */
+    static int distance(String a, String b) {
+        int[] previous = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            previous[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            int[] row = new int[b.length() + 1];
+            row[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                row[j] = Math.min(Math.min(row[j - 1], previous[j]) + 1,
+                        previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+            }
+            previous = row;
+        }
+        return previous[b.length()];
     }
 
     private static Duration duration(Properties properties, String key, Duration fallback, List<String> problems) {
