@@ -125,7 +125,7 @@ class ImagePipelineRealVmTest {
         var vmm = new SimulatedVmm(new Capacity(Arch.X86_64, 1, 1536, 64), Duration.ZERO,
                 secondHost.resolve("agent").resolve("simulated-vms.json"));
         fleet.run("h2", credentials, vmm, new ImagePrefetch(h2, new ServerImageSource(fleet.server.uri(),
-                credentials.hostToken()), Set.of(Arch.X86_64)));
+                credentials.hostToken()), Set.of(Arch.X86_64), secondHost.resolve("agent").resolve("prefetched-images"), image -> false));
         // A host that joins holds the kept names' images before its first launch.
         await().atMost(Duration.ofSeconds(120)).until(() -> heldBySecondHost().contains(old.digest()));
     }

@@ -415,6 +415,12 @@ public final class ImageStore {
         return digests;
     }
 
+    /** The digest a rollback of {@code name} moves it back to, if it has one. */
+    public Optional<String> previous(String name) {
+        List<String> history = history(name);
+        return history.isEmpty() ? Optional.empty() : Optional.of(history.getLast());
+    }
+
     /** A name's earlier digests, oldest first. */
     private List<String> history(String name) {
         Path file = historyFile(name);

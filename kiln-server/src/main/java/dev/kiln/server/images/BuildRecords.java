@@ -3,8 +3,9 @@ package dev.kiln.server.images;
 import static java.util.Objects.requireNonNull;
 
 import dev.kiln.server.Database;
-import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import dev.kiln.core.JobState;
 import java.util.UUID;
 
 /** The pipeline's builds in the {@code image_builds} table: why each was made, what became of it and why not. */
@@ -55,9 +56,11 @@ final class BuildRecords {
                 + " ORDER BY ended_at DESC LIMIT 1", row -> row.getLong(1), name, MOVED));
     }
 
-    List<Build> all() {
-        return db.read(tx -> tx.query("SELECT id, name, trigger_reason, runner_version, digest, outcome, message,"
-                + " started_at, ended_at FROM image_builds ORDER BY started_at, id", BuildRecords::build));
+    /** The images (digests or names) of the jobs that have not ended: their launches may still name them. */
+    Set<String> imagesOfUnfinishedJobs() {
+        return Set.copyOf(db.read(tx -> tx.query("SELECT DISTINCT image FROM jobs WHERE state NOT IN (?, ?, ?, ?)",
+                row -> row.getString(1), JobState.SUCCEEDED.name(), JobState.FAILED.name(), JobState.CANCELLED.name(),
+                JobState.LOST.name())));
     }
 
     /** Builds a dead server left half-way (it was killed while building or rolling out): failed, saying so. */

@@ -23,6 +23,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.HashSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,6 +87,7 @@ public final class ImagePipeline implements AutoCloseable {
     private final Thread thread;
     private final Object wake = new Object();
     private volatile boolean stopped;
+    private volatile List<String> offered = List.of();
     /** Guarded by this. */
     private final Map<String, Rollout> rollouts = new LinkedHashMap<>();
     /** When each name was first seen without a build of the pipeline's: its schedule counts from then. Pass thread only. */
@@ -117,10 +120,17 @@ public final class ImagePipeline implements AutoCloseable {
     }
 
     /**
-     * The digests every host should hold before a launch names them: the builds being rolled out, and the current
-     * digest of every kept name (so that a host that joins later has them before its first launch).
+     * The digests every host should hold before a launch names them: the builds being rolled out, the current digest
+     * of every kept name (so that a host that joins later has them before its first launch) and the one its rollback
+     * returns to. An agent removes the images it prefetched once they leave this list and no VM of its uses them.
+     * Read on every sync answer: computed by the pipeline's thread, not here.
      */
     public List<String> prefetch() {
+        return offered;
+    }
+
+    /** Recomputes {@link #prefetch}. */
+    private void offer() {
         LinkedHashSet<String> digests = new LinkedHashSet<>();
         synchronized (this) {
             rollouts.values().forEach(rollout -> digests.add(rollout.image().digest()));
@@ -128,11 +138,36 @@ public final class ImagePipeline implements AutoCloseable {
         for (PipelineConfig.KeptImage kept : config.images()) {
             try {
                 images.findByName(kept.name()).ifPresent(image -> digests.add(image.digest()));
+                images.previous(kept.name()).ifPresent(digests::add);
             } catch (RuntimeException e) {
                 log.debug("image pipeline: cannot read the name {}: {}", kept.name(), e.getMessage());
             }
         }
-        return List.copyOf(digests);
+        offered = List.copyOf(digests);
+    }
+
+    /**
+     * Removes the builds of kept names that nothing needs any more: no name points at them, no rollback returns to
+     * them, no job that has not ended names them (a job keeps the digest it was submitted with), and they are not
+     * being rolled out. A refused build goes too.
+     */
+    private void prune() {
+        Set<String> kept = new HashSet<>();
+        config.images().forEach(image -> kept.add(image.name()));
+        Set<String> needed = new HashSet<>(images.namesByDigest().keySet());
+        needed.addAll(images.rollbackDigests());
+        needed.addAll(offered);
+        needed.addAll(records.imagesOfUnfinishedJobs());
+        for (ImageManifest image : images.list()) {
+            if (kept.contains(image.name()) && !needed.contains(image.digest())) {
+                try {
+                    images.remove(image);
+                    log.info("image pipeline: removed {} ({}), which nothing uses any more", image.name(), image.digest());
+                } catch (RuntimeException e) {
+                    log.warn("image pipeline: cannot remove {} ({}): {}", image.name(), image.digest(), e.getMessage());
+                }
+            }
+        }
     }
 
     private void loop() {
@@ -157,6 +192,7 @@ public final class ImagePipeline implements AutoCloseable {
 
     /** One look at every kept image's triggers, then at the rollouts. */
     void pass() {
+        offer();
         for (PipelineConfig.KeptImage kept : config.images()) {
             if (stopped) {
                 return;
@@ -167,8 +203,12 @@ public final class ImagePipeline implements AutoCloseable {
                 }
             }
             dueBuild(kept).ifPresent(reason -> build(kept, reason));
+            offer();
         }
-        advanceRollouts();
+        if (advanceRollouts()) {
+            offer();
+            prune();
+        }
     }
 
     /** Why the image should be built now, or nothing. */
@@ -268,8 +308,9 @@ public final class ImagePipeline implements AutoCloseable {
         }
     }
 
-    /** Moves each rolled-out name once its hosts hold the new digest, or once the rollout timed out. */
-    private void advanceRollouts() {
+    /** Moves each rolled-out name once its hosts hold the new digest, or once the rollout timed out; true if any moved. */
+    private boolean advanceRollouts() {
+        boolean moved = false;
         List<Rollout> pending;
         synchronized (this) {
             pending = List.copyOf(rollouts.values());
@@ -294,7 +335,9 @@ public final class ImagePipeline implements AutoCloseable {
             synchronized (this) {
                 rollouts.remove(rollout.kept().name());
             }
+            moved = true;
         }
+        return moved;
     }
 
     @Override

@@ -182,6 +182,8 @@ class ImagePipelineTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> releases.apiCalls() > polls);
         assertThat(builds).hasValue(2);
 
+        assertThat(store.list()).extracting(ImageManifest::version).contains("test-2");
+
         smokeFails.set(null);
         clock.advance(Duration.ofHours(5));
         await().atMost(Duration.ofSeconds(30)).until(() -> report(List.of(first)).size() == 2);
@@ -190,6 +192,10 @@ class ImagePipelineTest {
         report(List.of(first, fixed));
         await().atMost(Duration.ofSeconds(30)).until(() -> store.findByName(NAME).orElseThrow().digest().equals(fixed));
         assertThat(store.failures()).as("a good build clears the failure").isEmpty();
+        // The refused build is removed once a name moved; the rollback's stays.
+        await().atMost(Duration.ofSeconds(30)).until(() -> store.list().stream().map(ImageManifest::version)
+                .sorted().toList().equals(List.of("test-1", "test-3")));
+        assertThat(report(List.of(first, fixed))).containsExactlyInAnyOrder(first, fixed);
     }
 
     @Test
