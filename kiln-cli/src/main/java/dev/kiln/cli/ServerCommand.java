@@ -62,11 +62,12 @@ final class ServerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         GitHubSettings gitHub = github.settings();
-        Path data = dataDir(dataDir);
-        ServerConfig config = config(data);
+        // Read first: a bad pipeline configuration stops the server before it makes anything.
         Path images = imagesDir != null ? imagesDir : host.stateDir().resolve("images");
         var store = new dev.kiln.images.ImageStore(images);
         var keeper = pipeline.factory(host, store, images);
+        Path data = dataDir(dataDir);
+        ServerConfig config = config(data);
         KilnServer server = keeper == null
                 ? KilnServer.start(config, InstantSource.system(), store, GitHubProvider.factories(gitHub))
                 : KilnServer.start(config, InstantSource.system(), store, GitHubProvider.factories(gitHub), keeper);

@@ -37,14 +37,14 @@ final class UpCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        // Read first: a bad GitHub config stops `kiln up` before it makes or starts anything.
+        // Read first: a bad GitHub or pipeline config stops `kiln up` before it makes or starts anything.
         GitHubSettings gitHub = github.settings();
+        var keeper = pipeline.factory(host, host.images(), host.stateDir().resolve("images"));
         Path data = host.stateDir().resolve("server");
         ServerCommand serverOptions = new ServerCommand();
         serverOptions.listen = listen;
         ServerConfig config = serverOptions.config(data);
         // Server and agent share this host's image store: launches name digests the agent has.
-        var keeper = pipeline.factory(host, host.images(), host.stateDir().resolve("images"));
         KilnServer server = keeper == null
                 ? KilnServer.start(config, InstantSource.system(), host.images(), GitHubProvider.factories(gitHub))
                 : KilnServer.start(config, InstantSource.system(), host.images(), GitHubProvider.factories(gitHub), keeper);

@@ -9,7 +9,6 @@ import dev.kiln.images.ImageStore;
 import dev.kiln.server.Database;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -299,8 +298,10 @@ public final class ImagePipeline implements AutoCloseable {
             synchronized (this) {
                 rollouts.put(kept.name(), new Rollout(kept, image, buildId, clock.instant()));
             }
-        } catch (KilnException | IOException | UncheckedIOException e) {
-            String why = (image == null ? "" : "build " + image.shortDigest() + ": ") + e.getMessage();
+        } catch (IOException | RuntimeException e) {
+            // Whatever went wrong, the name stays and the build is recorded as failed, never left BUILDING.
+            String why = (image == null ? "" : "build " + image.shortDigest() + ": ")
+                    + (e instanceof KilnException ? e.getMessage() : e.toString());
             log.warn("image pipeline: {} stays on {}: {} (build output in {})", kept.name(),
                     images.findByName(kept.name()).map(ImageManifest::shortDigest).orElse("no image"), why, logFile);
             images.recordFailure(kept.name(), clock.instant(), why);

@@ -199,6 +199,14 @@ class ImagePipelineTest {
     }
 
     @Test
+    void aReportOfImagesThatAreNotDigestsIsRefused() {
+        start();
+        assertThatThrownBy(() -> report(List.of("sha256:" + "a".repeat(64), "default")))
+                .isInstanceOf(KilnException.class).hasMessageContaining("images: 'default' is not sha256:");
+        assertThat(report(List.of("sha256:" + "a".repeat(64)))).isEmpty();
+    }
+
+    @Test
     void theConfigurationListsEveryProblemAtOnce() throws Exception {
         Properties properties = new Properties();
         properties.load(new StringReader("""
