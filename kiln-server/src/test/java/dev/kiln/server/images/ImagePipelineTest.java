@@ -77,11 +77,16 @@ class ImagePipelineTest {
             }
             return image.name() + " booted";
         });
-        ServerConfig server = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN).withListen("127.0.0.1", 0)
+        ServerConfig server = ServerConfig.defaults(databaseUrl(), ADMIN).withListen("127.0.0.1", 0)
                 .withLiveness(Duration.ofDays(30), Duration.ofSeconds(1)).withSyncHold(Duration.ZERO);
         this.server = KilnServer.start(server, clock, store, List.of(), pipeline);
         String token = new KilnClient(this.server.uri(), ADMIN).addHost("h1").enrolmentToken();
         host = new AgentClient(this.server.uri(), AgentClient.enrol(this.server.uri(), token).hostToken());
+    }
+
+    /** The store the server runs on: SQLite here, PostgreSQL in {@link PostgresImagePipelineTest}. */
+    String databaseUrl() {
+        return "jdbc:sqlite:" + dir.resolve("kiln.db");
     }
 
     /** A small image standing in for a build: its bytes differ per build, its runner is the tarball's. */
