@@ -9,7 +9,10 @@ import java.util.List;
 
 /** Which hosts still lack an image, from the digests their agents report holding. */
 final class HostImages {
-    /** A host that boots VMs of the arch, online and taking launches, whose agent says which images it holds. */
+    /**
+     * Of the online, undrained hosts that run an arch: {@code hosts} lack the image, {@code silent} do not say what they
+     * hold (an agent older than its images report).
+     */
     record Lacking(List<String> hosts, List<String> silent) {}
 
     private final Database db;

@@ -218,10 +218,12 @@ public final class ImagePipeline implements AutoCloseable {
         RunnerRelease release = null;
         if (kept.runner()) {
             release = latestRelease(kept.arch(), now);
-            if (release != null && (current.isEmpty() || !release.version().equals(current.get().runnerVersion()))) {
+            if (release == null) {
+                // Nothing to build it with until the releases answer: a runner image is never built without its runner.
+                return Optional.empty();
+            }
+            if (current.isEmpty() || !release.version().equals(current.get().runnerVersion())) {
                 reasons.add("runner " + release.version() + " released " + release.publishedAt());
-            } else if (release == null && current.isEmpty()) {
-                return Optional.empty(); // nothing to build it with until the releases answer
             }
         }
         if (current.isEmpty()) {

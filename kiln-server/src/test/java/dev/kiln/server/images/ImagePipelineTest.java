@@ -204,6 +204,31 @@ class ImagePipelineTest {
     }
 
     @Test
+    void aRunnerImageDueByTheScheduleWaitsForTheReleasesToAnswerRatherThanBeBuiltWithoutItsRunner() {
+        startWithTheFirstRelease();
+        await().atMost(Duration.ofSeconds(30)).until(() -> !report(List.of()).isEmpty());
+        String first = report(List.of()).getFirst();
+        report(List.of(first));
+        await().atMost(Duration.ofSeconds(30)).until(() -> store.findByName(NAME).isPresent());
+
+        releases.fault(FakeRunnerReleases.Fault.SERVER_ERROR);
+        clock.advance(Duration.ofDays(7));
+        report(List.of(first));
+        await().atMost(Duration.ofSeconds(30)).until(() -> store.failures().getOrDefault(NAME, "").contains("answered 503"));
+        assertThat(builds).hasValue(1);
+
+        releases.fault(FakeRunnerReleases.Fault.NONE);
+        clock.advance(Duration.ofHours(1));
+        report(List.of(first));
+        await().atMost(Duration.ofSeconds(30)).until(() -> builds.get() == 2);
+        await().atMost(Duration.ofSeconds(30)).until(() -> report(List.of(first)).size() == 2);
+        String weekly = report(List.of(first)).stream().filter(d -> !d.equals(first)).findFirst().orElseThrow();
+        report(List.of(first, weekly));
+        await().atMost(Duration.ofSeconds(30)).until(() -> store.findByName(NAME).orElseThrow().digest().equals(weekly));
+        assertThat(store.findByName(NAME).orElseThrow().runnerVersion()).isEqualTo("2.330.0");
+    }
+
+    @Test
     void aReportOfImagesThatAreNotDigestsIsRefused() {
         start();
         assertThatThrownBy(() -> report(List.of("sha256:" + "a".repeat(64), "default")))
