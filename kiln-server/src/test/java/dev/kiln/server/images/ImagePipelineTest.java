@@ -120,6 +120,16 @@ class ImagePipelineTest {
         clock.advance(Duration.ofHours(1));
     }
 
+    /** The first release built, offered, held by the host and named: its digest. */
+    private String firstMoved() {
+        startWithTheFirstRelease();
+        await().atMost(Duration.ofSeconds(30)).until(() -> !report(List.of()).isEmpty());
+        String first = report(List.of()).getFirst();
+        report(List.of(first));
+        await().atMost(Duration.ofSeconds(30)).until(() -> store.findByName(NAME).isPresent());
+        return first;
+    }
+
     private void publish(String version) {
         releases.publish(version, Map.of("x64", ("runner " + version).getBytes(UTF_8)), ChecksumIn.BOTH, clock.instant());
     }
@@ -166,11 +176,7 @@ class ImagePipelineTest {
 
     @Test
     void aFailedSmokeTestKeepsTheOldDigestAndIsTriedAgainOnlyAfterRetryAfter() {
-        startWithTheFirstRelease();
-        await().atMost(Duration.ofSeconds(30)).until(() -> !report(List.of()).isEmpty());
-        String first = report(List.of()).getFirst();
-        report(List.of(first));
-        await().atMost(Duration.ofSeconds(30)).until(() -> store.findByName(NAME).isPresent());
+        String first = firstMoved();
 
         smokeFails.set("dockerd did not answer");
         publish("2.331.0");
@@ -205,11 +211,7 @@ class ImagePipelineTest {
 
     @Test
     void aRunnerImageDueByTheScheduleWaitsForTheReleasesToAnswerRatherThanBeBuiltWithoutItsRunner() {
-        startWithTheFirstRelease();
-        await().atMost(Duration.ofSeconds(30)).until(() -> !report(List.of()).isEmpty());
-        String first = report(List.of()).getFirst();
-        report(List.of(first));
-        await().atMost(Duration.ofSeconds(30)).until(() -> store.findByName(NAME).isPresent());
+        String first = firstMoved();
 
         releases.fault(FakeRunnerReleases.Fault.SERVER_ERROR);
         clock.advance(Duration.ofDays(7));
