@@ -274,7 +274,8 @@ final class SyncStore {
             if (!waiting.isEmpty() && issue && waiting.stream().anyMatch(providers::containsKey)) {
                 return null;
             }
-            return new SyncAnswer(host, version(vms, draining), generation, draining, vms, prefetch.get());
+            List<String> offered = prefetch.get();
+            return new SyncAnswer(host, version(vms, draining, offered), generation, draining, vms, offered);
         });
     }
 
@@ -317,12 +318,16 @@ final class SyncStore {
         }
     }
 
-    private static String version(List<VmLaunch> vms, boolean draining) {
+    /** Identifies what the host should have: its VMs, whether it drains, and the images it should prefetch. */
+    private static String version(List<VmLaunch> vms, boolean draining, List<String> prefetch) {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             digest.update((draining ? "draining\n" : "active\n").getBytes(StandardCharsets.UTF_8));
             for (VmLaunch vm : vms) {
                 digest.update((vm.id() + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            for (String image : prefetch) {
+                digest.update(("prefetch " + image + "\n").getBytes(StandardCharsets.UTF_8));
             }
             return HexFormat.of().formatHex(digest.digest(), 0, 8);
         } catch (NoSuchAlgorithmException e) {

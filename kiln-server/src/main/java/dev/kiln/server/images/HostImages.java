@@ -21,6 +21,16 @@ final class HostImages {
         this.db = requireNonNull(db, "db is null");
     }
 
+    /** What every host should hold changed: each one's held sync answers now (and on other replicas too). */
+    void offerChanged() {
+        db.tx(tx -> {
+            for (String host : tx.query("SELECT name FROM hosts", row -> row.getString(1))) {
+                tx.desiredChanged(host);
+            }
+            return null;
+        });
+    }
+
     /**
      * The online, undrained hosts that run {@code arch} (natively or emulated) and do not hold {@code digest}; apart,
      * those whose agent does not report its images (an older agent): they fetch at a launch, as before.

@@ -142,7 +142,12 @@ public final class ImagePipeline implements AutoCloseable {
                 log.debug("image pipeline: cannot read the name {}: {}", kept.name(), e.getMessage());
             }
         }
-        offered = List.copyOf(digests);
+        List<String> now = List.copyOf(digests);
+        if (!now.equals(offered)) {
+            offered = now;
+            // The hosts' held syncs wake and answer with the new offer at once, not when their hold ends.
+            hosts.offerChanged();
+        }
     }
 
     /**

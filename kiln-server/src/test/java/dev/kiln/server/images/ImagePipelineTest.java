@@ -52,6 +52,8 @@ class ImagePipelineTest {
     final AtomicInteger builds = new AtomicInteger();
     /** What the smoke test says of the next builds: null passes. */
     final AtomicReference<String> smokeFails = new AtomicReference<>();
+    /** The longest the server holds a sync: none but where a test holds one. */
+    Duration syncHold = Duration.ZERO;
     ImageStore store;
     KilnServer server;
     AgentClient host;
@@ -78,7 +80,7 @@ class ImagePipelineTest {
             return image.name() + " booted";
         });
         ServerConfig server = ServerConfig.defaults(databaseUrl(), ADMIN).withListen("127.0.0.1", 0)
-                .withLiveness(Duration.ofDays(30), Duration.ofSeconds(1)).withSyncHold(Duration.ZERO);
+                .withLiveness(Duration.ofDays(30), Duration.ofSeconds(1)).withSyncHold(syncHold);
         this.server = KilnServer.start(server, clock, store, List.of(), pipeline);
         String token = new KilnClient(this.server.uri(), ADMIN).addHost("h1").enrolmentToken();
         host = new AgentClient(this.server.uri(), AgentClient.enrol(this.server.uri(), token).hostToken());
@@ -228,6 +230,26 @@ class ImagePipelineTest {
         report(List.of(first, weekly));
         await().atMost(Duration.ofSeconds(30)).until(() -> store.findByName(NAME).orElseThrow().digest().equals(weekly));
         assertThat(store.findByName(NAME).orElseThrow().runnerVersion()).isEqualTo("2.330.0");
+    }
+
+    @Test
+    @Timeout(60)
+    void aNewOfferWakesTheHostsHeldSyncs() throws Exception {
+        syncHold = Duration.ofSeconds(50);
+        start();
+        SyncAnswer idle = host.sync(new AgentReport("boot1", ++sequence, "test", "x86_64", 2, 4096, 50, null, List.of(),
+                List.of(), List.of()), Duration.ZERO);
+        assertThat(idle.prefetch()).isEmpty();
+        var held = java.util.concurrent.CompletableFuture.supplyAsync(() -> host.sync(new AgentReport("boot1", ++sequence,
+                "test", "x86_64", 2, 4096, 50, idle.desiredVersion(), List.of(), List.of(), List.of()), syncHold));
+        publish("2.330.0");
+        clock.advance(Duration.ofHours(1));
+
+        // Answered once the build is offered, well before the 50 s hold ends.
+        SyncAnswer woken = held.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(woken.prefetch()).hasSize(1);
+        assertThat(woken.desiredVersion()).isNotEqualTo(idle.desiredVersion());
+        assertThat(woken.generation()).isGreaterThan(idle.generation());
     }
 
     @Test
