@@ -43,6 +43,7 @@ public final class Agent implements AutoCloseable {
 
     private final AgentConfig config;
     private final Vmm vmm;
+    private final ImagePrefetch prefetch;
     private final AgentClient client;
     private final String bootId;
     private final LogBuffer logs = new LogBuffer();
@@ -71,6 +72,12 @@ public final class Agent implements AutoCloseable {
     private volatile KilnException failure;
 
     public Agent(AgentConfig config, Vmm vmm) {
+        this(config, vmm, null);
+    }
+
+    /** @param prefetch fetches the images the server asks its hosts to hold before launches name them, or null */
+    public Agent(AgentConfig config, Vmm vmm, ImagePrefetch prefetch) {
+        this.prefetch = prefetch;
         this.config = requireNonNull(config, "config is null");
         this.vmm = requireNonNull(vmm, "vmm is null");
         this.client = new AgentClient(config.servers(), config.hostToken());
@@ -128,6 +135,17 @@ public final class Agent implements AutoCloseable {
     /** Blocks until the agent stops (closed, or refused by the server). */
     public void awaitStop() throws InterruptedException {
         stoppedLatch.await();
+    }
+
+    /** Reports at once (an image arrived): the server learns of it without waiting for the held sync. */
+    private void reportSoon() {
+        lock.lock();
+        try {
+            reportDue = true;
+            news.signalAll();
+        } finally {
+            lock.unlock();
+        }
     }
 
     private final Vmm.Listener listener = new Vmm.Listener() {
@@ -321,7 +339,7 @@ public final class Agent implements AutoCloseable {
             }
             return new AgentReport(bootId, ++sequence, AgentConfig.VERSION, capacity.arch().id(), capacity.vcpus(),
                     capacity.memoryMib(), capacity.diskGib(), desiredVersion, reports,
-                    capacity.emulated().stream().map(Arch::id).sorted().toList());
+                    capacity.emulated().stream().map(Arch::id).sorted().toList(), prefetch == null ? null : prefetch.held());
         } finally {
             lock.unlock();
         }
@@ -329,6 +347,9 @@ public final class Agent implements AutoCloseable {
 
     /** Makes the host match the answer: launch what is missing, stop what is not wanted. */
     private void converge(SyncAnswer answer) {
+        if (prefetch != null && !draining) {
+            prefetch.want(answer.prefetch(), this::reportSoon);
+        }
         List<VmLaunch> toLaunch = new ArrayList<>();
         List<String> toCancel = new ArrayList<>();
         lock.lock();

@@ -47,11 +47,23 @@ final class TestFleet implements AutoCloseable {
     /** A fleet whose server serves these providers (GitLab, say), on the given clock. */
     TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
             List<dev.kiln.server.Provider.Factory> providers) {
+        this(dir, tweak, images, clock, providers, null);
+    }
+
+    /** A fleet whose server keeps the images of {@code images} fresh with the pipeline {@code pipeline} makes. */
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
+            dev.kiln.server.images.ImagePipeline.Factory pipeline) {
+        this(dir, tweak, images, clock, List.of(), java.util.Objects.requireNonNull(pipeline, "pipeline is null"));
+    }
+
+    private TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
+            List<dev.kiln.server.Provider.Factory> providers, dev.kiln.server.images.ImagePipeline.Factory pipeline) {
         this.clock = clock;
         this.dir = dir;
         ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
                 .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50));
-        server = KilnServer.start(tweak.apply(config), clock, images, providers);
+        server = pipeline == null ? KilnServer.start(tweak.apply(config), clock, images, providers)
+                : KilnServer.start(tweak.apply(config), clock, images, providers, pipeline);
         client = new KilnClient(server.uri(), ADMIN);
     }
 
@@ -89,8 +101,13 @@ final class TestFleet implements AutoCloseable {
 
     /** Starts an agent with credentials it enrolled for already. */
     Agent run(String name, Enrolment.Credentials credentials, Vmm vmm) {
+        return run(name, credentials, vmm, null);
+    }
+
+    /** Starts an agent that also prefetches the images the server rolls out (null: none). */
+    Agent run(String name, Enrolment.Credentials credentials, Vmm vmm, ImagePrefetch prefetch) {
         Agent agent = new Agent(new AgentConfig(server.uri(), credentials.hostToken(), Duration.ofSeconds(25),
-                Duration.ofMillis(200)), vmm);
+                Duration.ofMillis(200)), vmm, prefetch);
         agent.start();
         agents.add(agent);
         await().atMost(Duration.ofSeconds(30)).until(() -> client.hosts().stream()

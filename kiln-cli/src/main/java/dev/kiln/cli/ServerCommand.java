@@ -46,7 +46,7 @@ final class ServerCommand implements Callable<Integer> {
     Path adminTokenFile;
 
     @Option(names = "--images-dir", description = "the images served to agents by digest;"
-            + " default: $KILN_STATE_DIR/images or /var/lib/kiln/images")
+            + " default: STATE_DIR/images ($KILN_STATE_DIR or /var/lib/kiln)")
     Path imagesDir;
 
     @Option(names = "--offline-after", converter = Converters.Timeout.class,
@@ -59,15 +59,24 @@ final class ServerCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     GitLabOptions gitlab = new GitLabOptions();
 
+    @picocli.CommandLine.Mixin
+    PipelineOptions pipeline = new PipelineOptions();
+
+    final HostOptions host = new HostOptions();
+
     @Override
     public Integer call() throws InterruptedException {
         GitHubSettings gitHub = github.settings();
         GitLabSettings gitLab = gitlab.settings();
+        // Read first: a bad pipeline configuration stops the server before it makes anything.
+        Path images = imagesDir != null ? imagesDir : host.stateDir().resolve("images");
+        var store = new dev.kiln.images.ImageStore(images);
+        var keeper = pipeline.factory(host, store, images);
         Path data = dataDir(dataDir);
         ServerConfig config = config(data);
-        KilnServer server = KilnServer.start(config, InstantSource.system(),
-                new dev.kiln.images.ImageStore(imagesDir != null ? imagesDir : HostOptions.defaultStateDir().resolve("images")),
-                providers(gitHub, gitLab));
+        KilnServer server = keeper == null
+                ? KilnServer.start(config, InstantSource.system(), store, providers(gitHub, gitLab))
+                : KilnServer.start(config, InstantSource.system(), store, providers(gitHub, gitLab), keeper);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();

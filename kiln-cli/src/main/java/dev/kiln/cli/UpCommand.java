@@ -35,17 +35,23 @@ final class UpCommand implements Callable<Integer> {
     @Mixin
     GitLabOptions gitlab = new GitLabOptions();
 
+    @Mixin
+    PipelineOptions pipeline = new PipelineOptions();
+
     @Override
     public Integer call() throws InterruptedException {
-        // Read first: a bad GitHub or GitLab config stops `kiln up` before it makes or starts anything.
+        // Read first: a bad GitHub, GitLab or pipeline config stops `kiln up` before it makes or starts anything.
         GitHubSettings gitHub = github.settings();
         GitLabSettings gitLab = gitlab.settings();
+        var keeper = pipeline.factory(host, host.images(), host.stateDir().resolve("images"));
         Path data = host.stateDir().resolve("server");
         ServerCommand serverOptions = new ServerCommand();
         serverOptions.listen = listen;
         ServerConfig config = serverOptions.config(data);
         // Server and agent share this host's image store: launches name digests the agent has.
-        KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(), ServerCommand.providers(gitHub, gitLab));
+        KilnServer server = keeper == null
+                ? KilnServer.start(config, InstantSource.system(), host.images(), ServerCommand.providers(gitHub, gitLab))
+                : KilnServer.start(config, InstantSource.system(), host.images(), ServerCommand.providers(gitHub, gitLab), keeper);
         Agent agent;
         try {
             // The agent's credentials follow the server to a new --listen address: it enrolled with this

@@ -37,16 +37,19 @@ public final class KilnServer implements AutoCloseable {
     private final HttpServer http;
     private final ExecutorService requests;
     private final List<ProviderLoop> providers;
+    /** The image pipeline, or null where this server keeps no images fresh. */
+    private final dev.kiln.server.images.ImagePipeline pipeline;
     private final DeliveryMemory deliveryMemory = new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT);
 
     private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
-            List<Provider.Factory> factories) {
+            List<Provider.Factory> factories, dev.kiln.server.images.ImagePipeline.Factory pipelineFactory) {
         this.config = config;
         Signals signals = new Signals();
         this.db = new Database(config.databaseUrl(), config.databaseUser(), config.databasePassword(), signals);
         PgNotifier pg = null;
         HttpServer server = null;
         List<Provider> made = new ArrayList<>();
+        dev.kiln.server.images.ImagePipeline madePipeline = null;
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         try {
             if (db.dialect() == Dialect.POSTGRESQL) {
@@ -63,10 +66,14 @@ public final class KilnServer implements AutoCloseable {
                     throw new IllegalArgumentException("two providers serve jobs of kind " + provider.kind());
                 }
             }
+            if (pipelineFactory != null) {
+                madePipeline = pipelineFactory.create(db, clock, requireNonNull(images, "an image pipeline needs images"));
+            }
+            java.util.function.Supplier<List<String>> prefetch = madePipeline == null ? List::of : madePipeline::prefetch;
             EnvSeal envs = new EnvSeal(config.adminToken());
             EnvResealing.run(db, envs);
             var stores = new ApiHandler.Stores(new JobStore(db, clock, envs, byKind), new HostStore(db, clock),
-                    new SyncStore(db, clock, byKind, envs, new LaunchImages(images)), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
+                    new SyncStore(db, clock, byKind, envs, new LaunchImages(images), prefetch), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
                     config.defaultImage(), config.defaultTimeout(), config.maxTimeout(), digests));
             // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
@@ -91,16 +98,23 @@ public final class KilnServer implements AutoCloseable {
                     config.livenessInterval());
         } catch (IOException e) {
             made.forEach(Provider::close);
+            if (madePipeline != null) {
+                madePipeline.close();
+            }
             db.close();
             executor.shutdownNow();
             throw new UncheckedIOException("cannot listen on " + config.bindAddress() + ":" + config.port(), e);
         } catch (RuntimeException e) {
             made.forEach(Provider::close);
+            if (madePipeline != null) {
+                madePipeline.close();
+            }
             db.close();
             executor.shutdownNow();
             throw e;
         }
         this.notifier = pg;
+        this.pipeline = madePipeline;
         StalledLaunches stalled = new StalledLaunches(db, clock);
         this.providers = made.stream().map(p -> new ProviderLoop(p, stalled, clock)).toList();
         this.http = server;
@@ -121,6 +135,21 @@ public final class KilnServer implements AutoCloseable {
     }
 
     /**
+     * Starts a server as {@link #start(ServerConfig, InstantSource, dev.kiln.images.ImageStore, List)} does that also
+     * keeps the images of {@code images} fresh with the pipeline {@code pipeline} makes, and asks its agents to prefetch
+     * what the pipeline rolls out.
+     */
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
+            List<Provider.Factory> factories, dev.kiln.server.images.ImagePipeline.Factory pipeline) {
+        requireNonNull(config, "config is null");
+        requireNonNull(clock, "clock is null");
+        requireNonNull(factories, "factories is null");
+        requireNonNull(pipeline, "pipeline is null");
+        config.check();
+        return started(new KilnServer(config, clock, images, List.copyOf(factories), pipeline));
+    }
+
+    /**
      * Starts a server that also serves the providers {@code factories} make (GitHub, GitLab): each provider's intake
      * on the server's listener, its loop on the server's clock, its jobs' launches with its runner credentials.
      */
@@ -130,15 +159,21 @@ public final class KilnServer implements AutoCloseable {
         requireNonNull(clock, "clock is null");
         requireNonNull(factories, "factories is null");
         config.check();
-        KilnServer server = new KilnServer(config, clock, images, List.copyOf(factories));
+        return started(new KilnServer(config, clock, images, List.copyOf(factories), null));
+    }
+
+    private static KilnServer started(KilnServer server) {
         if (server.notifier != null) {
             server.notifier.start();
         }
         server.scheduling.start();
         server.liveness.start();
         server.providers.forEach(ProviderLoop::start);
+        if (server.pipeline != null) {
+            server.pipeline.start();
+        }
         server.http.start();
-        log.info("Kiln server listening on {} with database {}", server.uri(), Database.redact(config.databaseUrl()));
+        log.info("Kiln server listening on {} with database {}", server.uri(), Database.redact(server.config.databaseUrl()));
         return server;
     }
 
@@ -166,6 +201,9 @@ public final class KilnServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (pipeline != null) {
+            pipeline.close();
+        }
         http.stop(0);
         scheduling.close();
         liveness.close();

@@ -44,6 +44,7 @@ final class SyncStore {
     private final Map<String, Provider> providers;
     private final EnvSeal envs;
     private final LaunchImages images;
+    private final java.util.function.Supplier<List<String>> prefetch;
 
     SyncStore(Database db, InstantSource clock, EnvSeal envs) {
         this(db, clock, Map.of(), envs, LaunchImages.NONE);
@@ -60,6 +61,13 @@ final class SyncStore {
      * @param images the image of a launch for its VM's arch
      */
     SyncStore(Database db, InstantSource clock, Map<String, Provider> providers, EnvSeal envs, LaunchImages images) {
+        this(db, clock, providers, envs, images, List::of);
+    }
+
+    /** @param prefetch the digests every host should hold before launches name them (the image pipeline's) */
+    SyncStore(Database db, InstantSource clock, Map<String, Provider> providers, EnvSeal envs, LaunchImages images,
+            java.util.function.Supplier<List<String>> prefetch) {
+        this.prefetch = requireNonNull(prefetch, "prefetch is null");
         this.db = requireNonNull(db, "db is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.providers = Map.copyOf(providers);
@@ -92,9 +100,10 @@ final class SyncStore {
                     || report.memoryMib() != (Long) p[4] || report.diskGib() != (Integer) p[5] || !emulated.equals(p[7]);
             boolean wasOffline = (Integer) p[6] == 1;
             tx.update("UPDATE hosts SET arch = ?, vcpus = ?, memory_mib = ?, disk_gib = ?, version = ?, boot_id = ?,"
-                            + " report_seq = ?, last_seen = ?, offline = 0, emulated_arches = ? WHERE name = ?", arch,
-                    report.vcpus(), report.memoryMib(), report.diskGib(), report.version(), report.bootId(),
-                    report.sequence(), now, emulated, host);
+                            + " report_seq = ?, last_seen = ?, offline = 0, emulated_arches = ?, images = ? WHERE name = ?",
+                    arch, report.vcpus(), report.memoryMib(), report.diskGib(), report.version(), report.bootId(),
+                    report.sequence(), now, emulated, report.images() == null ? null
+                            : String.join(" ", new java.util.TreeSet<>(report.images())), host);
             if (capacityChanged || wasOffline) {
                 log.info("host {} {}: {} vCPUs, {} MiB, {} GiB, {}{}", host, wasOffline ? "is back" : "reports",
                         report.vcpus(), report.memoryMib(), report.diskGib(), arch,
@@ -265,7 +274,8 @@ final class SyncStore {
             if (!waiting.isEmpty() && issue && waiting.stream().anyMatch(providers::containsKey)) {
                 return null;
             }
-            return new SyncAnswer(host, version(vms, draining), generation, draining, vms);
+            List<String> offered = prefetch.get();
+            return new SyncAnswer(host, version(vms, draining, offered), generation, draining, vms, offered);
         });
     }
 
@@ -308,12 +318,16 @@ final class SyncStore {
         }
     }
 
-    private static String version(List<VmLaunch> vms, boolean draining) {
+    /** Identifies what the host should have: its VMs, whether it drains, and the images it should prefetch. */
+    private static String version(List<VmLaunch> vms, boolean draining, List<String> prefetch) {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             digest.update((draining ? "draining\n" : "active\n").getBytes(StandardCharsets.UTF_8));
             for (VmLaunch vm : vms) {
                 digest.update((vm.id() + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            for (String image : prefetch) {
+                digest.update(("prefetch " + image + "\n").getBytes(StandardCharsets.UTF_8));
             }
             return HexFormat.of().formatHex(digest.digest(), 0, 8);
         } catch (NoSuchAlgorithmException e) {
