@@ -73,12 +73,6 @@ final class TestFleet implements AutoCloseable {
         return start(name, token, vcpus, memoryGib, bootTime);
     }
 
-    /** A host with this capacity (its arch, the arches it emulates) and a running agent. */
-    Host host(String name, Capacity capacity) {
-        SimulatedVmm vmm = new SimulatedVmm(capacity, Duration.ZERO, agentState(name).resolve("simulated-vms.json"));
-        return new Host(name, run(name, client.addHost(name).enrolmentToken(), vmm), vmm);
-    }
-
     /** An agent for the host (again, after a restart: it finds its kept credentials and VMs). */
     Host start(String name, String enrolmentToken, int vcpus, long memoryGib, Duration bootTime) {
         SimulatedVmm vmm = new SimulatedVmm(new Capacity(Arch.X86_64, vcpus, memoryGib * 1024, 100), bootTime,
