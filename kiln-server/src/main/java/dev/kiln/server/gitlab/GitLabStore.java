@@ -274,7 +274,10 @@ final class GitLabStore {
         db.tx(tx -> {
             tx.update("UPDATE gitlab_jobs SET updated_at = ? WHERE id = ?", now, open.gitlabJob());
             Optional<String> vm = tx.queryOne("SELECT vm FROM jobs WHERE id = ? AND vm IS NOT NULL", row -> row.getString(1), open.demand());
-            if (vm.isEmpty() || Vms.live(tx, vm.get()) || open.tookJob() != null) {
+            // Read again, locked: since the demand was listed its runner may have taken a job (another one, even).
+            boolean tookOne = open.tookJob() != null || tx.queryOne("SELECT 1 FROM gitlab_runners WHERE demand = ? AND took_job IS NOT NULL"
+                    + tx.dialect().forUpdate(), row -> 1, open.demand()).isPresent();
+            if (vm.isEmpty() || Vms.live(tx, vm.get()) || tookOne) {
                 return null;
             }
             String why = "its runner VM " + vm.get() + " ended without taking a job; GitLab has job " + open.gitlabJob() + " " + status;
