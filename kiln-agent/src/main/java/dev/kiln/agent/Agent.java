@@ -147,6 +147,21 @@ public final class Agent implements AutoCloseable {
         }
 
         @Override
+        public void ssh(String vmId, dev.kiln.vm.GuestSshEndpoint endpoint) {
+            lock.lock();
+            try {
+                LocalVm vm = vms.get(vmId);
+                if (vm != null) {
+                    vm.ssh = endpoint;
+                    reportDue = true;
+                    news.signalAll();
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
         public void output(String vmId, String stream, byte[] bytes, int offset, int length) {
             logs.append(vmId, stream, bytes, offset, length);
             lock.lock();
@@ -176,6 +191,18 @@ public final class Agent implements AutoCloseable {
             log.info("VM {} ended: {}", vmId, ending.detail());
         }
     };
+
+    /** Where this host reaches a VM's sshd, while the VM runs and has one. */
+    java.util.Optional<dev.kiln.vm.GuestSshEndpoint> sshEndpoint(String vmId) {
+        lock.lock();
+        try {
+            LocalVm vm = vms.get(vmId);
+            return vm == null || vm.ended() || vm.state != VmState.RUNNING ? java.util.Optional.empty()
+                    : java.util.Optional.ofNullable(vm.ssh);
+        } finally {
+            lock.unlock();
+        }
+    }
 
     private void syncLoop() {
         Duration backoff = Duration.ofMillis(100);
