@@ -9,6 +9,7 @@ import dev.kiln.api.SyncAnswer;
 import dev.kiln.api.VmLaunch;
 import dev.kiln.api.VmReport;
 import dev.kiln.api.VmState;
+import dev.kiln.agent.ssh.SshRelay;
 import dev.kiln.core.Arch;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
@@ -65,6 +66,8 @@ public final class Agent implements AutoCloseable {
     private boolean logsDue;
     private final Thread syncThread;
     private final Thread reportThread;
+    /** Debugging shells: relays the server's SSH gateway's sessions to this host's VMs. */
+    private final SshRelay relay;
     private volatile boolean stopped;
     /** Set by {@link #drain}: launches the server asks for are no longer made. */
     private volatile boolean draining;
@@ -79,6 +82,7 @@ public final class Agent implements AutoCloseable {
         this.bootId = HexFormat.of().formatHex(random);
         this.syncThread = Thread.ofPlatform().name("kiln-agent-sync").daemon().unstarted(this::syncLoop);
         this.reportThread = Thread.ofPlatform().name("kiln-agent-report").daemon().unstarted(this::reportLoop);
+        this.relay = new SshRelay(client, config.server(), config.hostToken(), this::sshEndpoint);
     }
 
     /** Adopts or cleans what an earlier agent left, then starts syncing. */
@@ -98,6 +102,7 @@ public final class Agent implements AutoCloseable {
         }
         syncThread.start();
         reportThread.start();
+        relay.start();
     }
 
     /** The host's name as the server knows it, once the first answer came. */
@@ -188,12 +193,13 @@ public final class Agent implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
+            relay.vmEnded(vmId);
             log.info("VM {} ended: {}", vmId, ending.detail());
         }
     };
 
     /** Where this host reaches a VM's sshd, while the VM runs and has one. */
-    java.util.Optional<dev.kiln.vm.GuestSshEndpoint> sshEndpoint(String vmId) {
+    private java.util.Optional<dev.kiln.vm.GuestSshEndpoint> sshEndpoint(String vmId) {
         lock.lock();
         try {
             LocalVm vm = vms.get(vmId);
@@ -489,6 +495,7 @@ public final class Agent implements AutoCloseable {
                 }
             }
         }
+        relay.close();
         vmm.close();
         stoppedLatch.countDown();
     }

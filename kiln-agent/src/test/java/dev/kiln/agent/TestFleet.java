@@ -47,11 +47,17 @@ final class TestFleet implements AutoCloseable {
     /** A fleet whose server serves these providers (GitLab, say), on the given clock. */
     TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
             List<dev.kiln.server.Provider.Factory> providers) {
+        this(dir, tweak, images, clock, providers, null);
+    }
+
+    /** A fleet whose server also runs the SSH gateway {@code ssh} describes. */
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
+            List<dev.kiln.server.Provider.Factory> providers, dev.kiln.server.ssh.SshGateway.Config ssh) {
         this.clock = clock;
         this.dir = dir;
         ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
                 .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50));
-        server = KilnServer.start(tweak.apply(config), clock, images, providers);
+        server = KilnServer.start(tweak.apply(config), clock, images, providers, ssh);
         client = new KilnClient(server.uri(), ADMIN);
     }
 

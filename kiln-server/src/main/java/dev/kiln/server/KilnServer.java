@@ -37,15 +37,18 @@ public final class KilnServer implements AutoCloseable {
     private final HttpServer http;
     private final ExecutorService requests;
     private final List<ProviderLoop> providers;
+    /** The SSH gateway for debugging shells, or null. */
+    private final dev.kiln.server.ssh.SshGateway ssh;
     private final DeliveryMemory deliveryMemory = new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT);
 
     private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
-            List<Provider.Factory> factories) {
+            List<Provider.Factory> factories, dev.kiln.server.ssh.SshGateway.Config sshConfig) {
         this.config = config;
         Signals signals = new Signals();
         this.db = new Database(config.databaseUrl(), config.databaseUser(), config.databasePassword(), signals);
         PgNotifier pg = null;
         HttpServer server = null;
+        dev.kiln.server.ssh.SshGateway ssh = null;
         List<Provider> made = new ArrayList<>();
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         try {
@@ -70,7 +73,15 @@ public final class KilnServer implements AutoCloseable {
                     config.defaultImage(), config.defaultTimeout(), config.maxTimeout(), digests));
             // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
-            server.createContext("/api/", new ApiHandler(config, stores, signals));
+            ApiHandler.Ssh sshApi = null;
+            if (sshConfig != null) {
+                SshStore sshStore = new SshStore(db, stores.hosts());
+                ssh = dev.kiln.server.ssh.SshGateway.start(sshConfig, sshStore, java.time.Clock.systemUTC());
+                sshApi = new ApiHandler.Ssh(new dev.kiln.api.SshGatewayInfo(ssh.port(), ssh.hostKey()), sshStore);
+                List<String> adminKeys = SshKeys.read(sshConfig.authorizedKeys());
+                stores.sync().sshAuthorizedKeys(() -> adminKeys);
+            }
+            server.createContext("/api/", new ApiHandler(config, stores, signals, sshApi));
             Metrics metrics = new Metrics(db, stores.hosts());
             server.createContext("/metrics", new MetricsHandler(metrics, config.adminToken()));
             for (Provider provider : made) {
@@ -90,11 +101,17 @@ public final class KilnServer implements AutoCloseable {
             this.liveness = new LivenessLoop(new LivenessStore(db, clock), clock, config.offlineAfter(),
                     config.livenessInterval());
         } catch (IOException e) {
+            if (ssh != null) {
+                ssh.close();
+            }
             made.forEach(Provider::close);
             db.close();
             executor.shutdownNow();
             throw new UncheckedIOException("cannot listen on " + config.bindAddress() + ":" + config.port(), e);
         } catch (RuntimeException e) {
+            if (ssh != null) {
+                ssh.close();
+            }
             made.forEach(Provider::close);
             db.close();
             executor.shutdownNow();
@@ -105,6 +122,7 @@ public final class KilnServer implements AutoCloseable {
         this.providers = made.stream().map(p -> new ProviderLoop(p, stalled, clock)).toList();
         this.http = server;
         this.requests = executor;
+        this.ssh = ssh;
     }
 
     /** Checks the config, migrates the store and starts serving. */
@@ -126,11 +144,17 @@ public final class KilnServer implements AutoCloseable {
      */
     public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
             List<Provider.Factory> factories) {
+        return start(config, clock, images, factories, null);
+    }
+
+    /** Starts a server that also runs the SSH gateway {@code ssh} describes (null: none), for debugging shells. */
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
+            List<Provider.Factory> factories, dev.kiln.server.ssh.SshGateway.Config ssh) {
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");
         requireNonNull(factories, "factories is null");
         config.check();
-        KilnServer server = new KilnServer(config, clock, images, List.copyOf(factories));
+        KilnServer server = new KilnServer(config, clock, images, List.copyOf(factories), ssh);
         if (server.notifier != null) {
             server.notifier.start();
         }
@@ -144,6 +168,11 @@ public final class KilnServer implements AutoCloseable {
 
     public int port() {
         return http.getAddress().getPort();
+    }
+
+    /** The SSH gateway's port, or -1 without one. */
+    public int sshPort() {
+        return ssh == null ? -1 : ssh.port();
     }
 
     public URI uri() {
@@ -166,6 +195,9 @@ public final class KilnServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (ssh != null) {
+            ssh.close();
+        }
         http.stop(0);
         scheduling.close();
         liveness.close();
