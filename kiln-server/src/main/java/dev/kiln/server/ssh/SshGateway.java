@@ -87,7 +87,10 @@ public final class SshGateway implements AutoCloseable {
                 return true;
             }).orElse(false);
         });
+        // Users by key, agents by their host token: nothing else is offered.
         server.setKeyboardInteractiveAuthenticator(null);
+        server.setUserAuthFactories(List.of(org.apache.sshd.server.auth.pubkey.UserAuthPublicKeyFactory.INSTANCE,
+                org.apache.sshd.server.auth.password.UserAuthPasswordFactory.INSTANCE));
         server.setChannelFactories(List.<ChannelFactory>of(ChannelSessionFactory.INSTANCE, new ChannelFactory() {
             @Override
             public String getName() {
