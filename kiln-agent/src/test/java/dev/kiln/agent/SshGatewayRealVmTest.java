@@ -10,6 +10,7 @@ import dev.kiln.api.LogPage;
 import dev.kiln.api.SshSessionView;
 import dev.kiln.core.JobState;
 import dev.kiln.server.ssh.SshGateway;
+import dev.kiln.testkit.OpenSsh;
 import dev.kiln.testkit.TestingClock;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -20,7 +21,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -66,7 +66,7 @@ class SshGatewayRealVmTest {
         RealHosts.requireImage(IMAGE);
         Path admin = keyPair("admin");
         Path stranger = keyPair("stranger");
-        Path authorized = Files.writeString(dir.resolve("authorized_keys"), Files.readString(pub(admin)));
+        Path authorized = Files.writeString(dir.resolve("authorized_keys"), Files.readString(OpenSsh.publicKey(admin)));
         fleet = new TestFleet(dir, c -> c, null, new TestingClock(), List.of(),
                 new SshGateway.Config("127.0.0.1", 0, dir.resolve("gateway-host-key"), authorized));
         assertThat(Files.getPosixFilePermissions(dir.resolve("gateway-host-key"))).hasSize(2);
@@ -83,13 +83,13 @@ class SshGatewayRealVmTest {
                 + job.id() + " " + ssh.hostKey() + "\n");
         Path config = config(admin, ssh.gatewayPort());
 
-        Result shell = run("ssh", "-F", config.toString(), "-J", "kiln-gateway", "runner@" + job.id(),
+        OpenSsh.Result shell = run("ssh", "-F", config.toString(), "-J", "kiln-gateway", "runner@" + job.id(),
                 "echo \"$(id -un) on $(hostname)\"; exit 7");
         assertThat(shell.output()).as(shell.toString()).isEqualTo("runner on kiln-" + fleet.client.job(job.id()).vm().replaceFirst("^vm-", ""));
         assertThat(shell.code()).isEqualTo(7);
 
         Path payload = Files.writeString(dir.resolve("payload"), "through the gateway\n".repeat(5000));
-        Result copy = run("scp", "-q", "-F", config.toString(), "-J", "kiln-gateway", payload.toString(),
+        OpenSsh.Result copy = run("scp", "-q", "-F", config.toString(), "-J", "kiln-gateway", payload.toString(),
                 "runner@" + job.id() + ":/tmp/payload");
         assertThat(copy.code()).as(copy.toString()).isZero();
         assertThat(run("ssh", "-F", config.toString(), "-J", "kiln-gateway", "runner@" + job.id(), "wc -c < /tmp/payload")
@@ -117,10 +117,10 @@ class SshGatewayRealVmTest {
         }
 
         Path strangerConfig = config(stranger, ssh.gatewayPort());
-        Result refused = run("ssh", "-F", strangerConfig.toString(), "-J", "kiln-gateway", "runner@" + job.id(), "true");
+        OpenSsh.Result refused = run("ssh", "-F", strangerConfig.toString(), "-J", "kiln-gateway", "runner@" + job.id(), "true");
         assertThat(refused.code()).isEqualTo(255);
         assertThat(refused.output()).contains("Permission denied");
-        Result unknown = run("ssh", "-F", config.toString(), "-J", "kiln-gateway", "runner@no-such-job", "true");
+        OpenSsh.Result unknown = run("ssh", "-F", config.toString(), "-J", "kiln-gateway", "runner@no-such-job", "true");
         assertThat(unknown.code()).isEqualTo(255);
         assertThat(unknown.output()).contains("open failed: connect failed");
 
@@ -148,20 +148,14 @@ class SshGatewayRealVmTest {
 
         await().atMost(Duration.ofSeconds(30)).until(() -> fleet.client.vms().isEmpty());
         hosts.assertNothingLeft(List.of(fleet.client.job(job.id()).vm()));
-        Result sockets = run("ip", "netns", "exec", host.lab().hostNamespace(), "ss", "-tanH");
+        OpenSsh.Result sockets = run("ip", "netns", "exec", host.lab().hostNamespace(), "ss", "-tanH");
         assertThat(sockets.output()).as("nothing stays connected to the VM, nor listens for it, in the VMs' namespace")
                 .doesNotContain("10.216.").doesNotContain(":22 ");
         assertThat(run("pgrep", "-f", "socat - TCP:10.216.").code()).as("no relay process is left").isEqualTo(1);
     }
 
-    private Path keyPair(String name) throws Exception {
-        Path key = dir.resolve(name);
-        assertThat(run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key.toString()).code()).isZero();
-        return key;
-    }
-
-    private static Path pub(Path key) {
-        return key.resolveSibling(key.getFileName() + ".pub");
+    private Path keyPair(String name) {
+        return OpenSsh.keyPair(dir, name);
     }
 
     /** An ssh_config naming the gateway, the key, and the known hosts, strictly checked. */
@@ -181,11 +175,7 @@ class SshGatewayRealVmTest {
                 """.formatted(port, key, dir.resolve("known_hosts")));
     }
 
-    private record Result(int code, String output) {}
-
-    private static Result run(String... command) throws Exception {
-        Process process = new ProcessBuilder(new ArrayList<>(List.of(command))).redirectErrorStream(true).start();
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        return new Result(process.waitFor(), out);
+    private static OpenSsh.Result run(String... command) {
+        return OpenSsh.run(List.of(command));
     }
 }

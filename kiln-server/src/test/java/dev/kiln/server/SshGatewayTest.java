@@ -8,11 +8,10 @@ import dev.kiln.api.JobSsh;
 import dev.kiln.api.KilnClient;
 import dev.kiln.api.SshGatewayInfo;
 import dev.kiln.server.ssh.SshGateway;
+import dev.kiln.testkit.OpenSsh;
 import dev.kiln.testkit.TestingClock;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -51,7 +50,7 @@ class SshGatewayTest {
         Path user = keyPair("user");
         Path stranger = keyPair("stranger");
         Path authorized = Files.writeString(dir.resolve("authorized_keys"),
-                "# the admins\n" + Files.readString(user.resolveSibling("user.pub")));
+                "# the admins\n" + Files.readString(OpenSsh.publicKey(user)));
         server = start(authorized);
         KilnClient client = new KilnClient(server.uri(), ADMIN);
         String token = AgentClient.enrol(server.uri(), client.addHost("h1").enrolmentToken()).hostToken();
@@ -60,33 +59,33 @@ class SshGatewayTest {
         assertThat(Files.getPosixFilePermissions(dir.resolve("ssh-host-key"))).hasSize(2);
         Files.writeString(dir.resolve("known_hosts"), "[127.0.0.1]:" + gateway.port() + " " + gateway.hostKey() + "\n");
 
-        Result shell = ssh(user, gateway.port(), "whoami");
+        OpenSsh.Result shell = ssh(user, gateway.port(), "whoami");
         assertThat(shell.code()).as(shell.toString()).isEqualTo(1);
         assertThat(shell.output()).contains("opens no shell").contains("kiln ssh JOB");
 
-        Result unknown = ssh(user, gateway.port(), "-W", "no-such-job:22");
+        OpenSsh.Result unknown = ssh(user, gateway.port(), "-W", "no-such-job:22");
         assertThat(unknown.code()).isEqualTo(255);
         // MINA sends the reason's code, never its text (the gateway logs it): `kiln ssh` says why before it connects.
         assertThat(unknown.output()).contains("open failed: connect failed");
 
         String queued = client.submit(JobRequest.command(List.of("true"), 1, 512, 1)).id();
-        Result notRunning = ssh(user, gateway.port(), "-W", queued + ":22");
+        OpenSsh.Result notRunning = ssh(user, gateway.port(), "-W", queued + ":22");
         assertThat(notRunning.output()).contains("open failed: connect failed");
         JobSsh view = client.jobSsh(queued);
         assertThat(view.hostKey()).isNull();
         assertThat(view.gatewayPort()).isEqualTo(gateway.port());
         assertThat(view.sessions()).isEmpty();
 
-        Result otherPort = ssh(user, gateway.port(), "-W", queued + ":80");
+        OpenSsh.Result otherPort = ssh(user, gateway.port(), "-W", queued + ":80");
         assertThat(otherPort.output()).contains("open failed: administratively prohibited");
 
-        Result refused = ssh(stranger, gateway.port(), "whoami");
+        OpenSsh.Result refused = ssh(stranger, gateway.port(), "whoami");
         assertThat(refused.code()).isEqualTo(255);
         assertThat(refused.output()).contains("Permission denied (publickey,password)");
 
         server.close();
         server = start(authorized);
-        Result again = ssh(user, server.sshPort() == gateway.port() ? gateway.port() : rewrite(gateway, server.sshPort()),
+        OpenSsh.Result again = ssh(user, server.sshPort() == gateway.port() ? gateway.port() : rewrite(gateway, server.sshPort()),
                 "whoami");
         assertThat(again.output()).as("the restarted gateway answers with the same host key").contains("opens no shell");
     }
@@ -96,27 +95,15 @@ class SshGatewayTest {
         return port;
     }
 
-    private Path keyPair(String name) throws Exception {
-        Path key = dir.resolve(name);
-        assertThat(run(List.of("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key.toString())).code()).isZero();
-        return key;
+    private Path keyPair(String name) {
+        return OpenSsh.keyPair(dir, name);
     }
 
-    private Result ssh(Path key, int port, String... rest) throws Exception {
+    private OpenSsh.Result ssh(Path key, int port, String... rest) throws Exception {
         List<String> command = new ArrayList<>(List.of("ssh", "-i", key.toString(), "-o", "IdentitiesOnly=yes",
                 "-o", "UserKnownHostsFile=" + dir.resolve("known_hosts"), "-o", "StrictHostKeyChecking=yes",
                 "-o", "BatchMode=yes", "-p", String.valueOf(port), "admin@127.0.0.1"));
         command.addAll(List.of(rest));
-        return run(command);
-    }
-
-    private record Result(int code, String output) {}
-
-    private static Result run(List<String> command) throws Exception {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
-        process.getOutputStream().close();
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        process.waitFor(Duration.ofSeconds(60).toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
-        return new Result(process.exitValue(), out);
+        return OpenSsh.run(command);
     }
 }

@@ -2,6 +2,7 @@ package dev.kiln.vm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kiln.testkit.OpenSsh;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,7 +39,7 @@ class GuestSshTest {
         Path other = keyPair("other");
         VmSpec spec = host.spec(1, 512, Duration.ofMinutes(4), "sh", "-c",
                 "while [ ! -e /tmp/kiln-done ]; do sleep 0.2; done; echo finished")
-                .withSshAuthorizedKeys(List.of(Files.readString(key.resolveSibling("allowed.pub")).strip()));
+                .withSshAuthorizedKeys(List.of(Files.readString(OpenSsh.publicKey(key)).strip()));
         AtomicReference<GuestSshEndpoint> endpoint = new AtomicReference<>();
         CompletableFuture<Void> ready = new CompletableFuture<>();
         TestHost.Output output = new TestHost.Output() {
@@ -62,25 +63,25 @@ class GuestSshTest {
         assertThat(at.hostKey()).startsWith("ssh-ed25519 ");
         Path knownHosts = Files.writeString(dir.resolve("known_hosts"), at.address() + " " + at.hostKey() + "\n");
 
-        Result shell = ssh(key, knownHosts, at, "echo \"$(id -un) on $(hostname)\"; exit 7");
+        OpenSsh.Result shell = ssh(key, knownHosts, at, "echo \"$(id -un) on $(hostname)\"; exit 7");
         assertThat(shell.output()).as(shell.toString()).isEqualTo("runner on kiln-" + spec.vmId().replaceFirst("^vm-", ""));
         assertThat(shell.code()).isEqualTo(7);
 
         Path file = Files.write(dir.resolve("payload"), "bytes to the VM\n".repeat(1000).getBytes(StandardCharsets.UTF_8));
-        Result copy = run(List.of("scp", "-q", "-i", key.toString(), "-o", "UserKnownHostsFile=" + knownHosts,
+        OpenSsh.Result copy = run(List.of("scp", "-q", "-i", key.toString(), "-o", "UserKnownHostsFile=" + knownHosts,
                 "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", file.toString(),
                 "runner@" + at.address() + ":/tmp/payload"));
         assertThat(copy.code()).as(copy.toString()).isZero();
-        Result sum = ssh(key, knownHosts, at, "sha256sum < /tmp/payload");
+        OpenSsh.Result sum = ssh(key, knownHosts, at, "sha256sum < /tmp/payload");
         assertThat(sum.output()).startsWith(run(List.of("sh", "-c", "sha256sum < " + file)).output());
 
-        Result wrongKey = ssh(other, knownHosts, at, "true");
+        OpenSsh.Result wrongKey = ssh(other, knownHosts, at, "true");
         assertThat(wrongKey.code()).isEqualTo(255);
         assertThat(wrongKey.output()).contains("Permission denied (publickey)");
 
         Path impostor = Files.writeString(dir.resolve("known_hosts_other"),
                 at.address() + " " + SshHostKey.generate("impostor").publicKey() + "\n");
-        Result unverified = ssh(key, impostor, at, "true");
+        OpenSsh.Result unverified = ssh(key, impostor, at, "true");
         assertThat(unverified.code()).as("a host key other than the one the host made is refused").isEqualTo(255);
         assertThat(unverified.output()).contains("Host key verification failed");
 
@@ -89,37 +90,27 @@ class GuestSshTest {
         assertThat(result.exitCode()).hasValue(0);
         assertThat(output.stdout()).isEqualTo("finished\n");
 
-        Result after = ssh(key, knownHosts, at, "true");
+        OpenSsh.Result after = ssh(key, knownHosts, at, "true");
         assertThat(after.code()).as("the shell goes with the VM").isEqualTo(255);
-        Result sockets = run(List.of("ip", "netns", "exec", host.lab.hostNamespace(), "ss", "-tanH"));
+        OpenSsh.Result sockets = run(List.of("ip", "netns", "exec", host.lab.hostNamespace(), "ss", "-tanH"));
         assertThat(sockets.output()).as("nothing listens or stays connected in the VMs' namespace")
                 .doesNotContain(at.address());
     }
 
-    private Path keyPair(String name) throws Exception {
-        Path key = dir.resolve(name);
-        assertThat(run(List.of("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key.toString())).code())
-                .isZero();
-        return key;
+    private Path keyPair(String name) {
+        return OpenSsh.keyPair(dir, name);
     }
 
-    private Result ssh(Path key, Path knownHosts, GuestSshEndpoint at, String command) throws Exception {
+    private OpenSsh.Result ssh(Path key, Path knownHosts, GuestSshEndpoint at, String command) throws Exception {
         return run(List.of("ssh", "-i", key.toString(), "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=" + knownHosts,
                 "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=60",
                 "runner@" + at.address(), command));
     }
 
-    private record Result(int code, String output) {}
-
     /** Runs a command in the VMs' namespace (where their taps are), as the agent reaches its VMs. */
-    private Result run(List<String> command) throws Exception {
+    private OpenSsh.Result run(List<String> command) {
         List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", host.lab.hostNamespace()));
         full.addAll(command);
-        if (command.getFirst().equals("ip")) {
-            full = command;
-        }
-        Process process = new ProcessBuilder(full).redirectErrorStream(true).start();
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        return new Result(process.waitFor(), out);
+        return OpenSsh.run(command.getFirst().equals("ip") ? command : full);
     }
 }
