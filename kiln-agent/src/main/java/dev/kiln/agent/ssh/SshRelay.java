@@ -128,6 +128,13 @@ public final class SshRelay implements AutoCloseable {
         Optional<GuestSshEndpoint> endpoint = endpoints.apply(vm);
         if (endpoint.isEmpty()) {
             log.info("the SSH gateway asked for VM {}, which runs no sshd here (now)", vm);
+            try (ChannelExec refusal = session.createExecChannel("kiln-tunnel-refused " + tunnel + " VM " + vm
+                    + " does not run here (now)")) {
+                refusal.open().verify(TIMEOUT);
+                refusal.waitFor(java.util.EnumSet.of(org.apache.sshd.client.channel.ClientChannelEvent.CLOSED), TIMEOUT);
+            } catch (IOException | RuntimeException e) {
+                log.warn("cannot tell the SSH gateway that VM {} does not run here: {}", vm, e.getMessage());
+            }
             return;
         }
         GuestSshEndpoint at = endpoint.get();

@@ -18,6 +18,8 @@ import org.apache.sshd.server.command.CommandFactory;
 final class AgentCommands implements CommandFactory {
     static final String CONTROL = "kiln-agent-control";
     static final String TUNNEL = "kiln-tunnel ";
+    static final String REFUSED = "kiln-tunnel-refused ";
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(AgentCommands.class);
 
     private final AgentLinks links;
 
@@ -53,6 +55,15 @@ final class AgentCommands implements CommandFactory {
                     if (links.answered(host, id, new AgentLinks.Tunnel(in, out, closed::countDown))) {
                         closed.await();
                     }
+                }
+            };
+        }
+        if (host != null && command.startsWith(REFUSED)) {
+            String[] words = command.substring(REFUSED.length()).split(" ", 2);
+            return new Streams() {
+                @Override
+                void run() {
+                    links.refused(host, words[0], words.length > 1 ? words[1] : "no reason given");
                 }
             };
         }
@@ -104,6 +115,7 @@ final class AgentCommands implements CommandFactory {
                 try {
                     run();
                 } catch (Exception e) {
+                    log.warn("SSH gateway command failed: {}", e.toString());
                     status = 1;
                 } finally {
                     exit.onExit(status);

@@ -60,6 +60,15 @@ final class AgentLinks {
         return tunnel;
     }
 
+    /** The agent of {@code host} cannot open tunnel {@code id} (its VM ended, say), for this reason. */
+    void refused(String host, String id, String reason) {
+        Pending waiting = pending.get(id);
+        if (waiting != null && waiting.host().equals(host)) {
+            waiting.tunnel().completeExceptionally(new KilnException(ErrorCode.CONFLICT,
+                    "the agent of host " + host + " refused: " + reason));
+        }
+    }
+
     /** The agent of {@code host} answered tunnel {@code id}; false when no such tunnel waits for that host. */
     boolean answered(String host, String id, Tunnel tunnel) {
         Pending waiting = pending.get(id);
