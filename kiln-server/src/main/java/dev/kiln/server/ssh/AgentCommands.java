@@ -114,6 +114,8 @@ final class AgentCommands implements CommandFactory {
             thread = Thread.ofVirtual().name("kiln-ssh-command").start(() -> {
                 try {
                     run();
+                } catch (java.io.InterruptedIOException | InterruptedException e) {
+                    status = 1; // its channel closed (destroy)
                 } catch (Exception e) {
                     log.warn("SSH gateway command failed: {}", e.toString());
                     status = 1;

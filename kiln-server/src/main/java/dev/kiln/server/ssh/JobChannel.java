@@ -85,10 +85,12 @@ final class JobChannel extends AbstractServerChannel {
                     clock.millis()));
             log.info("SSH session {}: user {} ({}) from {} to job {} (VM {} on {})", sessionId, user, fingerprint, remote,
                     job, at.vm(), at.host());
+            // Confirmed first: the VM's sshd speaks at once (its banner), and data on a channel the client has not
+            // yet seen confirmed is lost.
+            opened.setOpened();
             OutputStream toUser = new ChannelOutputStream(this, getRemoteWindow(), log, SshConstants.SSH_MSG_CHANNEL_DATA, true);
             Thread.ofVirtual().name("kiln-ssh-to-vm").start(() -> pump(fromUser, opening.toVm(), "user"));
             Thread.ofVirtual().name("kiln-ssh-to-user").start(() -> pump(opening.fromVm(), toUser, "VM"));
-            opened.setOpened();
         });
         return opened;
     }
