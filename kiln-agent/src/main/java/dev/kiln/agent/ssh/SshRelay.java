@@ -49,6 +49,8 @@ public final class SshRelay implements AutoCloseable {
     private final Object wake = new Object();
     private volatile boolean closed;
     private volatile SshClient ssh;
+    /** Whether the gateway can reach this host now (its control channel is open). */
+    private volatile boolean connected;
     private Thread thread;
 
     /**
@@ -110,6 +112,7 @@ public final class SshRelay implements AutoCloseable {
             try (ChannelExec control = session.createExecChannel("kiln-agent-control")) {
                 control.open().verify(TIMEOUT);
                 log.info("relaying debugging shells from the SSH gateway at {}:{}", serverHost, gateway.port());
+                connected = true;
                 BufferedReader requests = new BufferedReader(new InputStreamReader(control.getInvertedOut(), StandardCharsets.US_ASCII));
                 for (String line; (line = requests.readLine()) != null; ) {
                     String[] words = line.split(" ");
@@ -119,6 +122,7 @@ public final class SshRelay implements AutoCloseable {
                 }
             }
         } finally {
+            connected = false;
             made.stop();
             ssh = null;
         }
@@ -178,6 +182,10 @@ public final class SshRelay implements AutoCloseable {
                 // Closing.
             }
         }
+    }
+
+    boolean connected() {
+        return connected;
     }
 
     /** The VM ended: its sessions end with it (its address stops answering, so nothing else would end them). */

@@ -87,6 +87,8 @@ final class JobChannel extends AbstractServerChannel {
                     job, at.vm(), at.host());
             // Confirmed first: the VM's sshd speaks at once (its banner), and data on a channel the client has not
             // yet seen confirmed is lost.
+            // MINA sends the confirmation when told of the success (the future alone sends nothing).
+            signalChannelOpenSuccess();
             opened.setOpened();
             OutputStream toUser = new ChannelOutputStream(this, getRemoteWindow(), log, SshConstants.SSH_MSG_CHANNEL_DATA, true);
             Thread.ofVirtual().name("kiln-ssh-to-vm").start(() -> pump(fromUser, opening.toVm(), "user"));
