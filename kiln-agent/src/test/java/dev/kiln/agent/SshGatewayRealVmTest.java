@@ -50,14 +50,9 @@ class SshGatewayRealVmTest {
 
     @AfterEach
     void stop() {
-        try {
-            if (fleet != null) {
-                fleet.close();
-            }
-        } finally {
-            if (hosts != null) {
-                hosts.close();
-            }
+        // The fleet first, then the hosts' labs; each even when the other fails (null ones are skipped).
+        try (RealHosts labs = hosts; TestFleet server = fleet) {
+            // Closed on the way out.
         }
     }
 
