@@ -9,6 +9,7 @@ import dev.kiln.api.SyncAnswer;
 import dev.kiln.api.VmLaunch;
 import dev.kiln.api.VmReport;
 import dev.kiln.api.VmState;
+import dev.kiln.agent.ssh.SshRelay;
 import dev.kiln.core.Arch;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
@@ -66,6 +67,8 @@ public final class Agent implements AutoCloseable {
     private boolean logsDue;
     private final Thread syncThread;
     private final Thread reportThread;
+    /** Debugging shells: relays the server's SSH gateway's sessions to this host's VMs. */
+    private final SshRelay relay;
     private volatile boolean stopped;
     /** Set by {@link #drain}: launches the server asks for are no longer made. */
     private volatile boolean draining;
@@ -86,6 +89,7 @@ public final class Agent implements AutoCloseable {
         this.bootId = HexFormat.of().formatHex(random);
         this.syncThread = Thread.ofPlatform().name("kiln-agent-sync").daemon().unstarted(this::syncLoop);
         this.reportThread = Thread.ofPlatform().name("kiln-agent-report").daemon().unstarted(this::reportLoop);
+        this.relay = new SshRelay(client, config.server(), config.hostToken(), this::sshEndpoint);
     }
 
     /** Adopts or cleans what an earlier agent left, then starts syncing. */
@@ -105,6 +109,7 @@ public final class Agent implements AutoCloseable {
         }
         syncThread.start();
         reportThread.start();
+        relay.start();
     }
 
     /** The host's name as the server knows it, once the first answer came. */
@@ -165,6 +170,21 @@ public final class Agent implements AutoCloseable {
         }
 
         @Override
+        public void ssh(String vmId, dev.kiln.vm.GuestSshEndpoint endpoint) {
+            lock.lock();
+            try {
+                LocalVm vm = vms.get(vmId);
+                if (vm != null) {
+                    vm.ssh = endpoint;
+                    reportDue = true;
+                    news.signalAll();
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
         public void output(String vmId, String stream, byte[] bytes, int offset, int length) {
             logs.append(vmId, stream, bytes, offset, length);
             lock.lock();
@@ -191,9 +211,22 @@ public final class Agent implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
+            relay.vmEnded(vmId);
             log.info("VM {} ended: {}", vmId, ending.detail());
         }
     };
+
+    /** Where this host reaches a VM's sshd, while the VM runs and has one. */
+    private java.util.Optional<dev.kiln.vm.GuestSshEndpoint> sshEndpoint(String vmId) {
+        lock.lock();
+        try {
+            LocalVm vm = vms.get(vmId);
+            return vm == null || vm.ended() || vm.state != VmState.RUNNING ? java.util.Optional.empty()
+                    : java.util.Optional.ofNullable(vm.ssh);
+        } finally {
+            lock.unlock();
+        }
+    }
 
     private void syncLoop() {
         Duration backoff = Duration.ofMillis(100);
@@ -483,6 +516,7 @@ public final class Agent implements AutoCloseable {
                 }
             }
         }
+        relay.close();
         vmm.close();
         stoppedLatch.countDown();
     }

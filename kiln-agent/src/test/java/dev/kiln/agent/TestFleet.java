@@ -53,17 +53,23 @@ final class TestFleet implements AutoCloseable {
     /** A fleet whose server keeps the images of {@code images} fresh with the pipeline {@code pipeline} makes. */
     TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
             dev.kiln.server.images.ImagePipeline.Factory pipeline) {
-        this(dir, tweak, images, clock, List.of(), java.util.Objects.requireNonNull(pipeline, "pipeline is null"));
+        this(dir, tweak, images, clock, List.of(), java.util.Objects.requireNonNull(pipeline, "pipeline is null"), null);
+    }
+
+    /** A fleet whose server also runs the SSH gateway {@code ssh} describes. */
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
+            List<dev.kiln.server.Provider.Factory> providers, dev.kiln.server.ssh.SshGateway.Config ssh) {
+        this(dir, tweak, images, clock, providers, null, ssh);
     }
 
     private TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
-            List<dev.kiln.server.Provider.Factory> providers, dev.kiln.server.images.ImagePipeline.Factory pipeline) {
+            List<dev.kiln.server.Provider.Factory> providers, dev.kiln.server.images.ImagePipeline.Factory pipeline,
+            dev.kiln.server.ssh.SshGateway.Config ssh) {
         this.clock = clock;
         this.dir = dir;
         ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
                 .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50));
-        server = pipeline == null ? KilnServer.start(tweak.apply(config), clock, images, providers)
-                : KilnServer.start(tweak.apply(config), clock, images, providers, pipeline);
+        server = KilnServer.start(tweak.apply(config), clock, images, providers, pipeline, ssh);
         client = new KilnClient(server.uri(), ADMIN);
     }
 

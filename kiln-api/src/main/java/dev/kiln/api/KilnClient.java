@@ -43,6 +43,11 @@ public final class KilnClient {
         return api.post("/api/v1/jobs/" + HttpApi.encode(id) + "/cancel", null, new TypeReference<JobView>() {});
     }
 
+    /** The job's debugging shell: its VM's host key, the gateway's, and every session so far. */
+    public JobSsh jobSsh(String id) {
+        return api.get("/api/v1/jobs/" + HttpApi.encode(id) + "/ssh", new TypeReference<JobSsh>() {});
+    }
+
     /** The job's output from a cursor on, waiting up to {@code wait} for more when there is none yet. */
     public LogPage logs(String id, long after, Duration wait) {
         return api.get("/api/v1/jobs/" + HttpApi.encode(id) + "/logs?after=" + after + "&waitMs=" + wait.toMillis(),

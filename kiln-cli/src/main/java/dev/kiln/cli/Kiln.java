@@ -31,6 +31,7 @@ public final class Kiln {
         HOSTS { Object create() { return new HostsCommand(); } },
         JOBS { Object create() { return new JobsCommand(); } },
         JOB { Object create() { return new JobCommand(); } },
+        SSH { Object create() { return new SshCommand(); } },
         VMS { Object create() { return new VmsCommand(); } },
         LOGS { Object create() { return new LogsCommand(); } },
         CANCEL { Object create() { return new CancelCommand(); } },

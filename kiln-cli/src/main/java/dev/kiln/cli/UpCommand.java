@@ -49,9 +49,8 @@ final class UpCommand implements Callable<Integer> {
         serverOptions.listen = listen;
         ServerConfig config = serverOptions.config(data);
         // Server and agent share this host's image store: launches name digests the agent has.
-        KilnServer server = keeper == null
-                ? KilnServer.start(config, InstantSource.system(), host.images(), ServerCommand.providers(gitHub, gitLab))
-                : KilnServer.start(config, InstantSource.system(), host.images(), ServerCommand.providers(gitHub, gitLab), keeper);
+        KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(),
+                ServerCommand.providers(gitHub, gitLab), keeper, null);
         Agent agent;
         try {
             // The agent's credentials follow the server to a new --listen address: it enrolled with this

@@ -39,15 +39,19 @@ public final class KilnServer implements AutoCloseable {
     private final List<ProviderLoop> providers;
     /** The image pipeline, or null where this server keeps no images fresh. */
     private final dev.kiln.server.images.ImagePipeline pipeline;
+    /** The SSH gateway for debugging shells, or null. */
+    private final dev.kiln.server.ssh.SshGateway ssh;
     private final DeliveryMemory deliveryMemory = new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT);
 
     private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
-            List<Provider.Factory> factories, dev.kiln.server.images.ImagePipeline.Factory pipelineFactory) {
+            List<Provider.Factory> factories, dev.kiln.server.images.ImagePipeline.Factory pipelineFactory,
+            dev.kiln.server.ssh.SshGateway.Config sshConfig) {
         this.config = config;
         Signals signals = new Signals();
         this.db = new Database(config.databaseUrl(), config.databaseUser(), config.databasePassword(), signals);
         PgNotifier pg = null;
         HttpServer server = null;
+        dev.kiln.server.ssh.SshGateway ssh = null;
         List<Provider> made = new ArrayList<>();
         dev.kiln.server.images.ImagePipeline madePipeline = null;
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -77,7 +81,15 @@ public final class KilnServer implements AutoCloseable {
                     config.defaultImage(), config.defaultTimeout(), config.maxTimeout(), digests));
             // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
-            server.createContext("/api/", new ApiHandler(config, stores, signals));
+            ApiHandler.Ssh sshApi = null;
+            if (sshConfig != null) {
+                SshStore sshStore = new SshStore(db, stores.hosts());
+                ssh = dev.kiln.server.ssh.SshGateway.start(sshConfig, sshStore, java.time.Clock.systemUTC());
+                sshApi = new ApiHandler.Ssh(new dev.kiln.api.SshGatewayInfo(ssh.port(), ssh.hostKey()), sshStore);
+                List<String> adminKeys = SshKeys.read(sshConfig.authorizedKeys());
+                stores.sync().sshAuthorizedKeys(() -> adminKeys);
+            }
+            server.createContext("/api/", new ApiHandler(config, stores, signals, sshApi));
             Metrics metrics = new Metrics(db, stores.hosts());
             server.createContext("/metrics", new MetricsHandler(metrics, config.adminToken()));
             for (Provider provider : made) {
@@ -97,6 +109,9 @@ public final class KilnServer implements AutoCloseable {
             this.liveness = new LivenessLoop(new LivenessStore(db, clock), clock, config.offlineAfter(),
                     config.livenessInterval());
         } catch (IOException e) {
+            if (ssh != null) {
+                ssh.close();
+            }
             made.forEach(Provider::close);
             if (madePipeline != null) {
                 madePipeline.close();
@@ -105,6 +120,9 @@ public final class KilnServer implements AutoCloseable {
             executor.shutdownNow();
             throw new UncheckedIOException("cannot listen on " + config.bindAddress() + ":" + config.port(), e);
         } catch (RuntimeException e) {
+            if (ssh != null) {
+                ssh.close();
+            }
             made.forEach(Provider::close);
             if (madePipeline != null) {
                 madePipeline.close();
@@ -119,6 +137,7 @@ public final class KilnServer implements AutoCloseable {
         this.providers = made.stream().map(p -> new ProviderLoop(p, stalled, clock)).toList();
         this.http = server;
         this.requests = executor;
+        this.ssh = ssh;
     }
 
     /** Checks the config, migrates the store and starts serving. */
@@ -135,34 +154,27 @@ public final class KilnServer implements AutoCloseable {
     }
 
     /**
-     * Starts a server as {@link #start(ServerConfig, InstantSource, dev.kiln.images.ImageStore, List)} does that also
-     * keeps the images of {@code images} fresh with the pipeline {@code pipeline} makes, and asks its agents to prefetch
-     * what the pipeline rolls out.
-     */
-    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
-            List<Provider.Factory> factories, dev.kiln.server.images.ImagePipeline.Factory pipeline) {
-        requireNonNull(config, "config is null");
-        requireNonNull(clock, "clock is null");
-        requireNonNull(factories, "factories is null");
-        requireNonNull(pipeline, "pipeline is null");
-        config.check();
-        return started(new KilnServer(config, clock, images, List.copyOf(factories), pipeline));
-    }
-
-    /**
      * Starts a server that also serves the providers {@code factories} make (GitHub, GitLab): each provider's intake
      * on the server's listener, its loop on the server's clock, its jobs' launches with its runner credentials.
      */
     public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
             List<Provider.Factory> factories) {
+        return start(config, clock, images, factories, null, null);
+    }
+
+    /**
+     * Starts a server as {@link #start(ServerConfig, InstantSource, dev.kiln.images.ImageStore, List)} does that may also
+     * keep the images of {@code images} fresh with the pipeline {@code pipeline} makes (asking its agents to prefetch
+     * what it rolls out), and run the SSH gateway {@code ssh} describes for debugging shells; null leaves either out.
+     */
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
+            List<Provider.Factory> factories, dev.kiln.server.images.ImagePipeline.Factory pipeline,
+            dev.kiln.server.ssh.SshGateway.Config ssh) {
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");
         requireNonNull(factories, "factories is null");
         config.check();
-        return started(new KilnServer(config, clock, images, List.copyOf(factories), null));
-    }
-
-    private static KilnServer started(KilnServer server) {
+        KilnServer server = new KilnServer(config, clock, images, List.copyOf(factories), pipeline, ssh);
         if (server.notifier != null) {
             server.notifier.start();
         }
@@ -179,6 +191,11 @@ public final class KilnServer implements AutoCloseable {
 
     public int port() {
         return http.getAddress().getPort();
+    }
+
+    /** The SSH gateway's port, or -1 without one. */
+    public int sshPort() {
+        return ssh == null ? -1 : ssh.port();
     }
 
     public URI uri() {
@@ -203,6 +220,9 @@ public final class KilnServer implements AutoCloseable {
     public void close() {
         if (pipeline != null) {
             pipeline.close();
+        }
+        if (ssh != null) {
+            ssh.close();
         }
         http.stop(0);
         scheduling.close();

@@ -94,8 +94,16 @@ final class Reports {
             if (vm.detail() != null && vm.detail().length() > MAX_DETAIL) {
                 throw invalid("VM " + vm.id() + " has a detail longer than " + MAX_DETAIL + " characters");
             }
+            if (vm.sshHostKey() != null && !SSH_PUBLIC_KEY.matcher(vm.sshHostKey()).matches()) {
+                throw invalid("VM " + vm.id() + " has an sshHostKey that is not `ssh-ed25519 BASE64` (" + Math.min(
+                        vm.sshHostKey().length(), 200) + "+ characters)");
+            }
         }
     }
+
+    /** A VM's host key as its host makes it (SshHostKey): an Ed25519 key's 51 bytes of wire format in base64. */
+    private static final java.util.regex.Pattern SSH_PUBLIC_KEY =
+            java.util.regex.Pattern.compile("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}=?");
 
     /** The error code a FAILED VM gives its job. */
     static ErrorCode outcome(VmReport vm) {

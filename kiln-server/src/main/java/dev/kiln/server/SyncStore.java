@@ -45,6 +45,8 @@ final class SyncStore {
     private final EnvSeal envs;
     private final LaunchImages images;
     private final java.util.function.Supplier<List<String>> prefetch;
+    /** The public keys every VM lets in through the SSH gateway (the admins'), read at each launch; none: no sshd. */
+    private volatile java.util.function.Supplier<List<String>> sshKeys = List::of;
 
     SyncStore(Database db, InstantSource clock, EnvSeal envs) {
         this(db, clock, Map.of(), envs, LaunchImages.NONE);
@@ -73,6 +75,11 @@ final class SyncStore {
         this.providers = Map.copyOf(providers);
         this.envs = requireNonNull(envs, "envs is null");
         this.images = requireNonNull(images, "images is null");
+    }
+
+    /** Launches from now on carry the keys {@code keys} gives (the SSH gateway's admins'). */
+    void sshAuthorizedKeys(java.util.function.Supplier<List<String>> keys) {
+        this.sshKeys = requireNonNull(keys, "keys is null");
     }
 
     /** Applies a checked report from the host; false when it was stale and changed nothing. */
@@ -141,6 +148,10 @@ final class SyncStore {
 
     /** Moves a VM and its job forward to what the agent reports; never backward. */
     private void advance(Tx tx, String host, Held vm, VmReport report, long now) throws SQLException {
+        if (report.sshHostKey() != null && (report.state() == VmState.BOOTING || report.state() == VmState.RUNNING)) {
+            // The VM's own host key, which its host made before the boot: kept as first reported.
+            tx.update("UPDATE vms SET ssh_host_key = ? WHERE id = ? AND ssh_host_key IS NULL", report.sshHostKey(), vm.id());
+        }
         switch (report.state()) {
             case BOOTING -> {
                 if (vm.state() == VmState.PENDING) {
@@ -302,7 +313,7 @@ final class SyncStore {
         return new VmLaunch(id, row.getString("job_id"), images.forArch(row.getString("image"), vmArch), row.getInt("cpus"),
                 row.getLong("memory_mib"), row.getInt("disk_gib"), JobStore.read(row.getString("command"),
                 new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), envs.open(row.getString("job_id"), row.getString("env")),
-                row.getLong("timeout_s"), credential, vmArch.id());
+                row.getLong("timeout_s"), credential, vmArch.id(), sshKeys.get());
     }
 
     public static Optional<String> hostOfVm(Tx tx, String vm) throws SQLException {
