@@ -117,7 +117,7 @@ final class GitLabStore {
             }
             int slash = project.indexOf('/');
             String id = Jobs.create(tx, NewJob.demand(KIND, runnerImage.get(), wanted, runnerTimeout,
-                    slash < 0 ? project : project.substring(0, slash), project), "{}", "runner demand for " + what, now);
+                    slash < 0 ? project : project.substring(0, slash), project, job.tags()), "{}", "runner demand for " + what, now);
             tx.update("INSERT INTO gitlab_jobs (id, project_id, project, name, tags, status, demand, created_at, updated_at)"
                             + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", job.id(), job.projectId(), project, shorten(job.name(), 255),
                     StoredJson.write(job.tags()), job.status(), id, now, now);
