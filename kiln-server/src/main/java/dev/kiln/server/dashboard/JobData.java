@@ -63,8 +63,9 @@ final class JobData {
         for (int i = 0; i < open.size(); i++) {
             Open step = open.get(i);
             boolean last = i == open.size() - 1;
-            Double seconds = !last ? (open.get(i + 1).at() - step.at()) / 1000.0
-                    : step.state().terminal() ? null : Math.max(0, now - step.at()) / 1000.0;
+            // A Double throughout: a ternary of a double and a null would unbox the null.
+            Double seconds = !last ? Double.valueOf((open.get(i + 1).at() - step.at()) / 1000.0)
+                    : step.state().terminal() ? null : Double.valueOf(Math.max(0, now - step.at()) / 1000.0);
             steps.add(new Step(step.state(), Instant.ofEpochMilli(step.at()).toString(), seconds,
                     last && !state.terminal(), List.copyOf(step.notes())));
         }

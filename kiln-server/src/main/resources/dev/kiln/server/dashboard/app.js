@@ -254,7 +254,7 @@ function usageTable(id, title, rows) {
   return [h('h2', {}, title), rows.length === 0 ? h('p', {class: 'quiet'}, 'No jobs in these 14 days.') :
     h('table', {id}, h('thead', {}, h('tr', {}, ['Name', 'Jobs', 'VM-minutes', 'Queue wait p50', 'p95'].map(t => h('th', {}, t)))),
       h('tbody', {}, rows.map(r => h('tr', {}, h('td', {}, r.name), h('td', {class: 'num'}, r.jobs), h('td', {class: 'num'}, r.vmMinutes.toFixed(1)),
-        h('td', {class: 'num'}, s(r.queueWaitP50)), h('td', {class: 'num'}, s(r.queueWaitP95)))))))];
+        h("td", {class: "num"}, s(r.queueWaitP50)), h("td", {class: "num"}, s(r.queueWaitP95))))))];
 }
 
 async function launches() {
