@@ -42,6 +42,8 @@ public final class MetricsBenchmark {
                 someJob = client.submit(new JobRequest(List.of("true"), java.util.Map.of(), null, List.of("kiln-2cpu-2gb"),
                         null, null, 10, null, null, "org" + (i % 5), "org" + (i % 5) + "/repo" + (i % 40), null)).id();
             }
+            // Twice: the first sync starts the VMs it is told of, the second reports them running.
+            hosts.forEach(SimulatedHost::sync);
             hosts.forEach(SimulatedHost::sync);
             HttpResponse<String> signedIn = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build()
                     .send(HttpRequest.newBuilder(URI.create(server.uri() + "/sign-in"))
