@@ -42,21 +42,25 @@ class DashboardAccessTest {
 
     @TempDir
     Path dir;
-    final TestingClock clock = new TestingClock();
+    /** The same server, clock and client as ServerFleetTest's, started and stopped around each test here. */
+    final ServerFleetTest fleet = new ServerFleetTest();
     final HttpClient http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build();
+    TestingClock clock;
     KilnServer server;
     KilnClient client;
 
     @BeforeEach
     void start() {
-        server = KilnServer.start(ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
-                .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50)), clock);
-        client = new KilnClient(server.uri(), ADMIN);
+        fleet.dir = dir;
+        fleet.start();
+        clock = fleet.clock;
+        server = fleet.server;
+        client = fleet.client;
     }
 
     @AfterEach
     void stop() {
-        server.close();
+        fleet.stop();
         http.close();
     }
 

@@ -75,8 +75,7 @@ final class ViewerTokenHandler implements HttpHandler {
     }
 
     private void admin(Web web) {
-        String header = web.header("Authorization");
-        String token = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).strip() : null;
+        String token = web.bearer();
         if (!control.isAdmin(token)) {
             throw new KilnException(ErrorCode.UNAUTHENTICATED, token == null
                     ? "viewer tokens are the admin's: send `Authorization: Bearer ADMIN_TOKEN`" : "the admin token is wrong");

@@ -7,12 +7,11 @@ import dev.kiln.api.ApiError;
 import dev.kiln.api.Json;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.server.Exchange;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
 import java.util.Map;
 
 /** One request to the dashboard: its path, query, cookie and small form body, and the answers pages give. */
@@ -27,41 +26,33 @@ final class Web {
             "X-Frame-Options", "DENY");
 
     private final HttpExchange http;
-    private final Map<String, String> query;
+    private final Exchange exchange;
 
     Web(HttpExchange http) {
         this.http = http;
-        this.query = parse(http.getRequestURI().getRawQuery());
+        this.exchange = new Exchange(http);
     }
 
     String method() {
-        return http.getRequestMethod();
+        return exchange.method();
     }
 
     String path() {
-        return http.getRequestURI().getPath();
+        return exchange.path();
     }
 
+    /** A query parameter, null when absent or blank (an empty filter field). */
     String query(String name) {
-        String value = query.get(name);
+        String value = exchange.query(name);
         return value == null || value.isBlank() ? null : value.strip();
     }
 
     long queryLong(String name, long fallback, long min, long max) {
-        String value = query(name);
-        if (value == null) {
-            return fallback;
-        }
-        try {
-            long parsed = Long.parseLong(value);
-            if (parsed >= min && parsed <= max) {
-                return parsed;
-            }
-        } catch (NumberFormatException e) {
-            // Below.
-        }
-        throw new KilnException(ErrorCode.INVALID_ARGUMENT, "query parameter " + name + " must be a whole number from "
-                + min + " to " + max + ", got '" + (value.length() > 20 ? value.substring(0, 20) : value) + "'");
+        return query(name) == null ? fallback : exchange.queryLong(name, fallback, min, max);
+    }
+
+    String bearer() {
+        return exchange.bearer();
     }
 
     String header(String name) {
@@ -107,7 +98,7 @@ final class Web {
             if (bytes.length > limit) {
                 throw new KilnException(ErrorCode.INVALID_ARGUMENT, "the form has more than " + limit + " bytes");
             }
-            return parse(new String(bytes, StandardCharsets.US_ASCII));
+            return Exchange.parseQuery(new String(bytes, StandardCharsets.US_ASCII));
         } catch (IOException e) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "cannot read the form: " + e.getMessage(), e);
         }
@@ -142,22 +133,5 @@ final class Web {
                 out.write(body);
             }
         }
-    }
-
-    static Map<String, String> parse(String raw) {
-        Map<String, String> result = new HashMap<>();
-        if (raw == null || raw.isEmpty()) {
-            return result;
-        }
-        for (String pair : raw.split("&")) {
-            int eq = pair.indexOf('=');
-            try {
-                String name = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-                result.put(name, eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
-            } catch (IllegalArgumentException e) {
-                throw new KilnException(ErrorCode.INVALID_ARGUMENT, "a query or form field is not URL-encoded: " + e.getMessage());
-            }
-        }
-        return result;
     }
 }
