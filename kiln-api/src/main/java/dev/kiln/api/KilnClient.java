@@ -78,6 +78,20 @@ public final class KilnClient {
         return api.get("/api/v1/vms", new TypeReference<List<VmView>>() {});
     }
 
+    /** Makes a read-only dashboard token; the answer is the only time it is shown. */
+    public ViewerToken.Created createViewerToken(String name) {
+        return api.post("/api/v1/viewer-tokens", new ViewerToken.Create(name), new TypeReference<ViewerToken.Created>() {});
+    }
+
+    public List<ViewerToken> viewerTokens() {
+        return api.get("/api/v1/viewer-tokens", new TypeReference<List<ViewerToken>>() {});
+    }
+
+    /** Revokes a viewer token; the dashboard sessions it opened end. */
+    public void revokeViewerToken(String name) {
+        api.delete("/api/v1/viewer-tokens/" + HttpApi.encode(name), null);
+    }
+
     /** The body of {@code POST /api/v1/hosts}. */
     public record AddHost(String name) {}
 }

@@ -92,6 +92,8 @@ public final class KilnServer implements AutoCloseable {
             server.createContext("/api/", new ApiHandler(config, stores, signals, sshApi));
             Metrics metrics = new Metrics(db, stores.hosts());
             server.createContext("/metrics", new MetricsHandler(metrics, config.adminToken()));
+            WaitReasons waitReasons = new WaitReasons();
+            dev.kiln.server.dashboard.Dashboard.install(server, new ControlPlane(db, clock, config.adminToken(), stores, waitReasons));
             for (Provider provider : made) {
                 provider.intake().forEach(server::createContext);
             }
@@ -105,7 +107,7 @@ public final class KilnServer implements AutoCloseable {
                 scheduler = scheduler.withLimits(scheduler.limits().withOrgCaps(provider.orgCaps()));
             }
             this.scheduling = new SchedulingLoop(new SchedulingStore(db, clock), new Scheduler(scheduler, clock),
-                    signals, config.schedulingInterval(), metrics);
+                    signals, config.schedulingInterval(), metrics, waitReasons);
             this.liveness = new LivenessLoop(new LivenessStore(db, clock), clock, config.offlineAfter(),
                     config.livenessInterval());
         } catch (IOException e) {

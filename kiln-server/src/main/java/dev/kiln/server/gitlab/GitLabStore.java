@@ -122,7 +122,7 @@ final class GitLabStore {
             }
             int slash = project.indexOf('/');
             String id = Jobs.create(tx, NewJob.demand(KIND, runnerImage.get(), wanted, runnerTimeout,
-                    slash < 0 ? project : project.substring(0, slash), project), "{}", "runner demand for " + what, now);
+                    slash < 0 ? project : project.substring(0, slash), project, job.tags()), "{}", "runner demand for " + what, now);
             tx.update("UPDATE gitlab_jobs SET demand = ? WHERE id = ?", id, job.id());
             if (problem != null) {
                 String why = "no runner for " + what + ": " + problem + "; GitLab keeps the job pending until it is canceled"
