@@ -41,7 +41,7 @@ class SshGatewayTest {
 
     private KilnServer start(Path authorized) {
         ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN).withListen("127.0.0.1", 0);
-        return KilnServer.start(config, new TestingClock(), null, List.of(),
+        return KilnServer.start(config, new TestingClock(), null, List.of(), null,
                 new SshGateway.Config("127.0.0.1", 0, dir.resolve("ssh-host-key"), authorized));
     }
 

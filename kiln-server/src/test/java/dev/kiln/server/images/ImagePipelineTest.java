@@ -81,7 +81,7 @@ class ImagePipelineTest {
         });
         ServerConfig server = ServerConfig.defaults(databaseUrl(), ADMIN).withListen("127.0.0.1", 0)
                 .withLiveness(Duration.ofDays(30), Duration.ofSeconds(1)).withSyncHold(syncHold);
-        this.server = KilnServer.start(server, clock, store, List.of(), pipeline);
+        this.server = KilnServer.start(server, clock, store, List.of(), pipeline, null);
         String token = new KilnClient(this.server.uri(), ADMIN).addHost("h1").enrolmentToken();
         host = new AgentClient(this.server.uri(), AgentClient.enrol(this.server.uri(), token).hostToken());
     }
