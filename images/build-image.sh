@@ -94,6 +94,8 @@ fi
 chroot "$rootfs" /usr/sbin/useradd --create-home --uid 1001 --shell /bin/bash runner
 echo 'runner ALL=(ALL) NOPASSWD:ALL' > "$rootfs/etc/sudoers.d/runner"
 chmod 440 "$rootfs/etc/sudoers.d/runner"
+# No SSH host keys baked into an image every VM shares: a VM's sshd gets the one its host made for it.
+rm -f "$rootfs"/etc/ssh/ssh_host_*
 install -m 755 "$here/guest/kiln-init" "$rootfs/sbin/kiln-init"
 install -m 755 "$here/guest/kiln-root" "$rootfs/sbin/kiln-root"
 # The boot's tools as busybox applets (static: no dynamic loading, cheap to start under emulation).

@@ -42,7 +42,8 @@ if [ -n "${KILN_RUNNER_TARBALL:-}" ]; then
   fi
   version=$(basename "$tarball" | sed -n 's/.*-\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\)\(-[a-z0-9]*\)\{0,1\}\.tar\.gz$/\1\2/p')
   mkdir -p "$rootfs/usr/lib/kiln"
-  printf 'RUNNER_VERSION=%s\nRUNNER_INSTALLED=%s\n' "${version:-unknown}" "$(date -u +%Y-%m-%d)" > "$rootfs/usr/lib/kiln/runner.env"
+  # KILN_BUILD_DATE: the image pipeline's day (its clock's, which tests move); today's otherwise.
+  printf 'RUNNER_VERSION=%s\nRUNNER_INSTALLED=%s\n' "${version:-unknown}" "${KILN_BUILD_DATE:-$(date -u +%Y-%m-%d)}" > "$rootfs/usr/lib/kiln/runner.env"
   echo "[kiln image build] installed actions runner ${version:-of unknown version} from $(basename "$tarball")"
 fi
 if [ -n "${KILN_GITLAB_RUNNER:-}" ]; then

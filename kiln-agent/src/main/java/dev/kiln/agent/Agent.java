@@ -9,6 +9,7 @@ import dev.kiln.api.SyncAnswer;
 import dev.kiln.api.VmLaunch;
 import dev.kiln.api.VmReport;
 import dev.kiln.api.VmState;
+import dev.kiln.agent.ssh.SshRelay;
 import dev.kiln.core.Arch;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
@@ -43,6 +44,7 @@ public final class Agent implements AutoCloseable {
 
     private final AgentConfig config;
     private final Vmm vmm;
+    private final ImagePrefetch prefetch;
     private final AgentClient client;
     private final String bootId;
     private final LogBuffer logs = new LogBuffer();
@@ -65,12 +67,20 @@ public final class Agent implements AutoCloseable {
     private boolean logsDue;
     private final Thread syncThread;
     private final Thread reportThread;
+    /** Debugging shells: relays the server's SSH gateway's sessions to this host's VMs. */
+    private final SshRelay relay;
     private volatile boolean stopped;
     /** Set by {@link #drain}: launches the server asks for are no longer made. */
     private volatile boolean draining;
     private volatile KilnException failure;
 
     public Agent(AgentConfig config, Vmm vmm) {
+        this(config, vmm, null);
+    }
+
+    /** @param prefetch fetches the images the server asks its hosts to hold before launches name them, or null */
+    public Agent(AgentConfig config, Vmm vmm, ImagePrefetch prefetch) {
+        this.prefetch = prefetch;
         this.config = requireNonNull(config, "config is null");
         this.vmm = requireNonNull(vmm, "vmm is null");
         this.client = new AgentClient(config.servers(), config.hostToken());
@@ -79,6 +89,7 @@ public final class Agent implements AutoCloseable {
         this.bootId = HexFormat.of().formatHex(random);
         this.syncThread = Thread.ofPlatform().name("kiln-agent-sync").daemon().unstarted(this::syncLoop);
         this.reportThread = Thread.ofPlatform().name("kiln-agent-report").daemon().unstarted(this::reportLoop);
+        this.relay = new SshRelay(client, config.server(), config.hostToken(), this::sshEndpoint);
     }
 
     /** Adopts or cleans what an earlier agent left, then starts syncing. */
@@ -98,6 +109,7 @@ public final class Agent implements AutoCloseable {
         }
         syncThread.start();
         reportThread.start();
+        relay.start();
     }
 
     /** The host's name as the server knows it, once the first answer came. */
@@ -130,6 +142,17 @@ public final class Agent implements AutoCloseable {
         stoppedLatch.await();
     }
 
+    /** Reports at once (an image arrived): the server learns of it without waiting for the held sync. */
+    private void reportSoon() {
+        lock.lock();
+        try {
+            reportDue = true;
+            news.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private final Vmm.Listener listener = new Vmm.Listener() {
         @Override
         public void running(String vmId) {
@@ -138,6 +161,21 @@ public final class Agent implements AutoCloseable {
                 LocalVm vm = vms.get(vmId);
                 if (vm != null && vm.state == VmState.BOOTING) {
                     vm.state = VmState.RUNNING;
+                    reportDue = true;
+                    news.signalAll();
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        public void ssh(String vmId, dev.kiln.vm.GuestSshEndpoint endpoint) {
+            lock.lock();
+            try {
+                LocalVm vm = vms.get(vmId);
+                if (vm != null) {
+                    vm.ssh = endpoint;
                     reportDue = true;
                     news.signalAll();
                 }
@@ -173,9 +211,22 @@ public final class Agent implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
+            relay.vmEnded(vmId);
             log.info("VM {} ended: {}", vmId, ending.detail());
         }
     };
+
+    /** Where this host reaches a VM's sshd, while the VM runs and has one. */
+    private java.util.Optional<dev.kiln.vm.GuestSshEndpoint> sshEndpoint(String vmId) {
+        lock.lock();
+        try {
+            LocalVm vm = vms.get(vmId);
+            return vm == null || vm.ended() || vm.state != VmState.RUNNING ? java.util.Optional.empty()
+                    : java.util.Optional.ofNullable(vm.ssh);
+        } finally {
+            lock.unlock();
+        }
+    }
 
     private void syncLoop() {
         Duration backoff = Duration.ofMillis(100);
@@ -321,7 +372,7 @@ public final class Agent implements AutoCloseable {
             }
             return new AgentReport(bootId, ++sequence, AgentConfig.VERSION, capacity.arch().id(), capacity.vcpus(),
                     capacity.memoryMib(), capacity.diskGib(), desiredVersion, reports,
-                    capacity.emulated().stream().map(Arch::id).sorted().toList());
+                    capacity.emulated().stream().map(Arch::id).sorted().toList(), prefetch == null ? null : prefetch.held());
         } finally {
             lock.unlock();
         }
@@ -329,6 +380,9 @@ public final class Agent implements AutoCloseable {
 
     /** Makes the host match the answer: launch what is missing, stop what is not wanted. */
     private void converge(SyncAnswer answer) {
+        if (prefetch != null && !draining) {
+            prefetch.want(answer.prefetch(), this::reportSoon);
+        }
         List<VmLaunch> toLaunch = new ArrayList<>();
         List<String> toCancel = new ArrayList<>();
         lock.lock();
@@ -462,6 +516,7 @@ public final class Agent implements AutoCloseable {
                 }
             }
         }
+        relay.close();
         vmm.close();
         stoppedLatch.countDown();
     }

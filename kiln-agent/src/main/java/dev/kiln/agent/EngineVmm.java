@@ -9,6 +9,7 @@ import dev.kiln.images.ImageManifest;
 import dev.kiln.images.ImageSource;
 import dev.kiln.images.ImageStore;
 import dev.kiln.vm.GuestOutput;
+import dev.kiln.vm.GuestSshEndpoint;
 import dev.kiln.vm.VmEngine;
 import dev.kiln.vm.VmResult;
 import dev.kiln.vm.VmSpec;
@@ -88,10 +89,16 @@ public final class EngineVmm implements Vmm {
                             launch.runnerJitConfig(), launch.env())
                     : new VmSpec(id, image, launch.cpus(), launch.memoryMib(), launch.diskGib(), timeout,
                             launch.command(), launch.env(), true);
+            spec = spec.withSshAuthorizedKeys(launch.sshAuthorizedKeys());
             if (cancelled.contains(id)) {
                 return Ending.failed("CANCELLED", "cancelled before it started");
             }
             result = engine.run(spec, new GuestOutput() {
+                @Override
+                public void ssh(GuestSshEndpoint endpoint) {
+                    listener.ssh(id, endpoint);
+                }
+
                 @Override
                 public void ready() {
                     listener.running(id);

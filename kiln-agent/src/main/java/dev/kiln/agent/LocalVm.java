@@ -13,6 +13,8 @@ final class LocalVm {
     boolean endReportable;
     /** Set once a report carrying the VM's end has been answered: only then may the VM be forgotten. */
     boolean endSent;
+    /** Where this host reaches the VM's sshd, for a VM with a debugging shell; null otherwise. */
+    dev.kiln.vm.GuestSshEndpoint ssh;
 
     LocalVm(VmLaunch launch, VmState state) {
         this.launch = launch;
@@ -27,6 +29,7 @@ final class LocalVm {
         if (ending != null && endReportable) {
             return new VmReport(launch.id(), ending.state(), ending.exitCode(), ending.outcome(), ending.detail());
         }
-        return new VmReport(launch.id(), state == VmState.RUNNING ? VmState.RUNNING : VmState.BOOTING, null, null, null);
+        return new VmReport(launch.id(), state == VmState.RUNNING ? VmState.RUNNING : VmState.BOOTING, null, null, null,
+                ssh == null ? null : ssh.hostKey());
     }
 }

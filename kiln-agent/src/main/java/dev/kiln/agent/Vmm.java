@@ -14,6 +14,9 @@ public interface Vmm extends AutoCloseable {
     interface Listener {
         void running(String vmId);
 
+        /** The VM will run an sshd for debugging shells, reachable from this host there (before it runs). */
+        default void ssh(String vmId, dev.kiln.vm.GuestSshEndpoint endpoint) {}
+
         void output(String vmId, String stream, byte[] bytes, int offset, int length);
 
         void ended(String vmId, Ending ending);

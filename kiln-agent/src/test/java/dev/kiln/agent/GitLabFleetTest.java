@@ -11,6 +11,7 @@ import dev.kiln.server.gitlab.GitLabProvider;
 import dev.kiln.server.gitlab.GitLabSettings;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.gitlab.FakeGitLab;
+import dev.kiln.testkit.gitlab.SimulatedGitLabRunner;
 import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,7 +67,7 @@ class GitLabFleetTest {
 
     @Test
     void aTaggedJobRunsOnARunnerMadeForItsVmConcludesAsGitLabSaysAndTheRunnerIsDeleted() throws Exception {
-        fleet().host("h1", 4, 16, Duration.ZERO).vmm().withRunnerGuest(new SimulatedGitLabRunner());
+        fleet().host("h1", 4, 16, Duration.ZERO).vmm().withRunnerGuest(launch -> new SimulatedGitLabRunner().run(launch.runnerJitConfig()));
         long job = fake.queueJob("acme/widgets", "build", List.of("kiln-2cpu-4gb"), "make");
 
         await().atMost(Duration.ofSeconds(60)).until(() -> demands().size() == 1 && demands().getFirst().state().terminal());

@@ -47,11 +47,29 @@ final class TestFleet implements AutoCloseable {
     /** A fleet whose server serves these providers (GitLab, say), on the given clock. */
     TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
             List<dev.kiln.server.Provider.Factory> providers) {
+        this(dir, tweak, images, clock, providers, null);
+    }
+
+    /** A fleet whose server keeps the images of {@code images} fresh with the pipeline {@code pipeline} makes. */
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
+            dev.kiln.server.images.ImagePipeline.Factory pipeline) {
+        this(dir, tweak, images, clock, List.of(), java.util.Objects.requireNonNull(pipeline, "pipeline is null"), null);
+    }
+
+    /** A fleet whose server also runs the SSH gateway {@code ssh} describes. */
+    TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
+            List<dev.kiln.server.Provider.Factory> providers, dev.kiln.server.ssh.SshGateway.Config ssh) {
+        this(dir, tweak, images, clock, providers, null, ssh);
+    }
+
+    private TestFleet(Path dir, UnaryOperator<ServerConfig> tweak, dev.kiln.images.ImageStore images, TestingClock clock,
+            List<dev.kiln.server.Provider.Factory> providers, dev.kiln.server.images.ImagePipeline.Factory pipeline,
+            dev.kiln.server.ssh.SshGateway.Config ssh) {
         this.clock = clock;
         this.dir = dir;
         ServerConfig config = ServerConfig.defaults("jdbc:sqlite:" + dir.resolve("kiln.db"), ADMIN)
                 .withListen("127.0.0.1", 0).withLiveness(Duration.ofSeconds(60), Duration.ofMillis(50));
-        server = KilnServer.start(tweak.apply(config), clock, images, providers);
+        server = KilnServer.start(tweak.apply(config), clock, images, providers, pipeline, ssh);
         client = new KilnClient(server.uri(), ADMIN);
     }
 
@@ -59,12 +77,6 @@ final class TestFleet implements AutoCloseable {
     Host host(String name, int vcpus, long memoryGib, Duration bootTime) {
         String token = client.addHost(name).enrolmentToken();
         return start(name, token, vcpus, memoryGib, bootTime);
-    }
-
-    /** A host with this capacity (its arch, the arches it emulates) and a running agent. */
-    Host host(String name, Capacity capacity) {
-        SimulatedVmm vmm = new SimulatedVmm(capacity, Duration.ZERO, agentState(name).resolve("simulated-vms.json"));
-        return new Host(name, run(name, client.addHost(name).enrolmentToken(), vmm), vmm);
     }
 
     /** An agent for the host (again, after a restart: it finds its kept credentials and VMs). */
@@ -89,8 +101,13 @@ final class TestFleet implements AutoCloseable {
 
     /** Starts an agent with credentials it enrolled for already. */
     Agent run(String name, Enrolment.Credentials credentials, Vmm vmm) {
+        return run(name, credentials, vmm, null);
+    }
+
+    /** Starts an agent that also prefetches the images the server rolls out (null: none). */
+    Agent run(String name, Enrolment.Credentials credentials, Vmm vmm, ImagePrefetch prefetch) {
         Agent agent = new Agent(new AgentConfig(server.uri(), credentials.hostToken(), Duration.ofSeconds(25),
-                Duration.ofMillis(200)), vmm);
+                Duration.ofMillis(200)), vmm, prefetch);
         agent.start();
         agents.add(agent);
         await().atMost(Duration.ofSeconds(30)).until(() -> client.hosts().stream()

@@ -57,6 +57,18 @@ public final class AgentClient {
                 hold.plus(HttpApi.REQUEST_TIMEOUT), new TypeReference<SyncAnswer>() {}));
     }
 
+    /** The server's SSH gateway, or null when the server runs none. */
+    public SshGatewayInfo sshGateway() {
+        try {
+            return call(api -> api.get("/api/v1/agent/ssh", new TypeReference<SshGatewayInfo>() {}));
+        } catch (dev.kiln.core.KilnException e) {
+            if (e.code() == dev.kiln.core.ErrorCode.NOT_FOUND) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
     public void uploadLogs(List<LogChunk> chunks) {
         call(api -> api.post("/api/v1/agent/logs", chunks, HttpApi.REQUEST_TIMEOUT, null));
     }

@@ -13,13 +13,21 @@ import java.util.List;
  * @param vms every VM the agent has, including ended ones until the server's answer no longer lists them
  * @param emulatedArches the other arches the host's operator lets it run under emulation (`kiln agent
  *     --emulate arm64`); null or empty for none (an agent older than this field sends none)
+ * @param images the digests of the images the host holds (verified), so that the server moves a name to a new
+ *     digest once the hosts prefetched it; null from an agent older than this field
  */
 public record AgentReport(String bootId, long sequence, String version, String arch, int vcpus, long memoryMib,
-        int diskGib, String desiredVersion, List<VmReport> vms, List<String> emulatedArches) {
+        int diskGib, String desiredVersion, List<VmReport> vms, List<String> emulatedArches, List<String> images) {
+
+    /** A report that says nothing of the host's images. */
+    public AgentReport(String bootId, long sequence, String version, String arch, int vcpus, long memoryMib,
+            int diskGib, String desiredVersion, List<VmReport> vms, List<String> emulatedArches) {
+        this(bootId, sequence, version, arch, vcpus, memoryMib, diskGib, desiredVersion, vms, emulatedArches, null);
+    }
 
     /** A report of a host that runs its own arch only. */
     public AgentReport(String bootId, long sequence, String version, String arch, int vcpus, long memoryMib,
             int diskGib, String desiredVersion, List<VmReport> vms) {
-        this(bootId, sequence, version, arch, vcpus, memoryMib, diskGib, desiredVersion, vms, null);
+        this(bootId, sequence, version, arch, vcpus, memoryMib, diskGib, desiredVersion, vms, null, null);
     }
 }

@@ -43,6 +43,11 @@ public final class KilnClient {
         return api.post("/api/v1/jobs/" + HttpApi.encode(id) + "/cancel", null, new TypeReference<JobView>() {});
     }
 
+    /** The job's debugging shell: its VM's host key, the gateway's, and every session so far. */
+    public JobSsh jobSsh(String id) {
+        return api.get("/api/v1/jobs/" + HttpApi.encode(id) + "/ssh", new TypeReference<JobSsh>() {});
+    }
+
     /** The job's output from a cursor on, waiting up to {@code wait} for more when there is none yet. */
     public LogPage logs(String id, long after, Duration wait) {
         return api.get("/api/v1/jobs/" + HttpApi.encode(id) + "/logs?after=" + after + "&waitMs=" + wait.toMillis(),
@@ -71,6 +76,20 @@ public final class KilnClient {
 
     public List<VmView> vms() {
         return api.get("/api/v1/vms", new TypeReference<List<VmView>>() {});
+    }
+
+    /** Makes a read-only dashboard token; the answer is the only time it is shown. */
+    public ViewerToken.Created createViewerToken(String name) {
+        return api.post("/api/v1/viewer-tokens", new ViewerToken.Create(name), new TypeReference<ViewerToken.Created>() {});
+    }
+
+    public List<ViewerToken> viewerTokens() {
+        return api.get("/api/v1/viewer-tokens", new TypeReference<List<ViewerToken>>() {});
+    }
+
+    /** Revokes a viewer token; the dashboard sessions it opened end. */
+    public void revokeViewerToken(String name) {
+        api.delete("/api/v1/viewer-tokens/" + HttpApi.encode(name), null);
     }
 
     /** The body of {@code POST /api/v1/hosts}. */

@@ -10,5 +10,15 @@ import java.util.List;
  * @param generation moves on whenever what should exist on the host changes: an agent that gets
  *     answers out of order (a held sync and an immediate report cross) acts only on the newest
  * @param draining whether the host takes new VMs (informational: the server already sends none)
+ * @param prefetch digests of images the host should hold before a launch names them (the image pipeline's new
+ *     builds and the current digests of the names it keeps): the agent fetches those of its arches it lacks, verified
+ *     as a launch's; null or empty for none
  */
-public record SyncAnswer(String host, String desiredVersion, long generation, boolean draining, List<VmLaunch> vms) {}
+public record SyncAnswer(String host, String desiredVersion, long generation, boolean draining, List<VmLaunch> vms,
+        List<String> prefetch) {
+
+    /** An answer that asks for no prefetch. */
+    public SyncAnswer(String host, String desiredVersion, long generation, boolean draining, List<VmLaunch> vms) {
+        this(host, desiredVersion, generation, draining, vms, null);
+    }
+}

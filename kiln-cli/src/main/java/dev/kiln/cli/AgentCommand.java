@@ -39,8 +39,16 @@ final class AgentCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         var credentials = Enrolment.credentials(server, token != null ? token : tokenFromFile(), host.stateDir());
-        Agent agent = new Agent(AgentConfig.of(server, credentials.hostToken()).withReplicas(replicas),
-                options.vmm(host, new dev.kiln.agent.ServerImageSource(server, credentials.hostToken())));
+        var source = new dev.kiln.agent.ServerImageSource(server, credentials.hostToken());
+        var vmm = options.vmm(host, source);
+        // The images the server's pipeline rolls out arrive before a launch names them (a simulated host boots none).
+        var arches = new java.util.HashSet<>(vmm.capacity().emulated());
+        arches.add(vmm.capacity().arch());
+        var engineConfig = host.config();
+        var prefetch = options.simulate ? null : new dev.kiln.agent.ImagePrefetch(host.images(), source, arches,
+                host.stateDir().resolve("agent").resolve("prefetched-images"),
+                image -> !dev.kiln.vm.VmEngine.vmsUsing(engineConfig, image).isEmpty());
+        Agent agent = new Agent(AgentConfig.of(server, credentials.hostToken()).withReplicas(replicas), vmm, prefetch);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> agent.drain(drainTimeout), "kiln-agent-stop"));
         agent.start();
         System.out.println("kiln: agent of host " + credentials.host() + " syncing with " + server);

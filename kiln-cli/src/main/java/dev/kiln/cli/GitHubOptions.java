@@ -46,6 +46,6 @@ final class GitHubOptions {
     GitHubApp app() {
         GitHubConfig config = GitHubConfig.load(Optional.ofNullable(file), System.getenv());
         return new GitHubApp(config, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(),
-                InstantSource.system(), dev.kiln.github.Sleeper.SYSTEM);
+                InstantSource.system(), dev.kiln.core.Sleeper.SYSTEM);
     }
 }

@@ -63,6 +63,14 @@ final class JobCommand implements Callable<Integer> {
         for (JobEvent event : job.timeline()) {
             out.printf("    %-24s %-10s %s%n", event.at(), event.state(), Output.orDash(event.detail()));
         }
+        var ssh = server.client().jobSsh(id);
+        if (!ssh.sessions().isEmpty()) {
+            out.println("  ssh sessions");
+            for (var s : ssh.sessions()) {
+                out.printf("    %-24s %-24s %s (%s) from %s, %s%n", s.startedAt(), Output.orDash(s.endedAt()), s.user(),
+                        s.keyFingerprint(), s.remoteAddress(), s.endedAt() == null ? "open" : Output.orDash(s.endReason()));
+            }
+        }
         return ExitCodes.OK;
     }
 }

@@ -29,8 +29,15 @@ public final class Kiln {
         AGENT { Object create() { return new AgentCommand(); } },
         UP { Object create() { return new UpCommand(); } },
         HOSTS { Object create() { return new HostsCommand(); } },
+        VIEWER_TOKENS {
+            Object create() { return new ViewerTokensCommand(); }
+
+            @Override
+            String commandName() { return "viewer-tokens"; }
+        },
         JOBS { Object create() { return new JobsCommand(); } },
         JOB { Object create() { return new JobCommand(); } },
+        SSH { Object create() { return new SshCommand(); } },
         VMS { Object create() { return new VmsCommand(); } },
         LOGS { Object create() { return new LogsCommand(); } },
         CANCEL { Object create() { return new CancelCommand(); } },

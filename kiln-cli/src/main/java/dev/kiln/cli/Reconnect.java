@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.core.Sleeper;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,11 +22,6 @@ final class Reconnect {
     static final Duration MAX_WAIT = Duration.ofSeconds(5);
     static final Duration DEFAULT_DEADLINE = Duration.ofMinutes(5);
 
-    /** Waits; the real one sleeps, a test's moves its clock. */
-    interface Sleeper {
-        void sleep(Duration duration) throws InterruptedException;
-    }
-
     private final InstantSource clock;
     private final Sleeper sleeper;
     private final Duration deadline;
@@ -40,7 +36,7 @@ final class Reconnect {
     }
 
     static Reconnect system(PrintWriter notes) {
-        return new Reconnect(InstantSource.system(), duration -> Thread.sleep(duration), DEFAULT_DEADLINE, notes);
+        return new Reconnect(InstantSource.system(), Sleeper.SYSTEM, DEFAULT_DEADLINE, notes);
     }
 
     /**

@@ -6,6 +6,9 @@ import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
 import dev.kiln.server.github.GitHubProvider;
 import dev.kiln.server.github.GitHubSettings;
+import dev.kiln.server.gitlab.GitLabProvider;
+import dev.kiln.server.gitlab.GitLabSettings;
+import dev.kiln.server.ssh.SshGateway;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,34 +47,80 @@ final class ServerCommand implements Callable<Integer> {
     Path adminTokenFile;
 
     @Option(names = "--images-dir", description = "the images served to agents by digest;"
-            + " default: $KILN_STATE_DIR/images or /var/lib/kiln/images")
+            + " default: STATE_DIR/images ($KILN_STATE_DIR or /var/lib/kiln)")
     Path imagesDir;
 
     @Option(names = "--offline-after", converter = Converters.Timeout.class,
             description = "a host silent this long is offline (default: 60s)")
     Duration offlineAfter = ServerConfig.DEFAULT_OFFLINE_AFTER;
 
+    @Option(names = "--ssh-listen", paramLabel = "HOST:PORT",
+            description = "run the SSH gateway for debugging shells (`kiln ssh JOB`) there; needs --ssh-authorized-keys")
+    String sshListen;
+
+    @Option(names = "--ssh-authorized-keys", paramLabel = "FILE",
+            description = "the public keys (authorized_keys format) of the users who may reach running jobs over SSH")
+    Path sshAuthorizedKeys;
+
     @picocli.CommandLine.Mixin
     GitHubOptions github = new GitHubOptions();
+
+    @picocli.CommandLine.Mixin
+    GitLabOptions gitlab = new GitLabOptions();
+
+    @picocli.CommandLine.Mixin
+    PipelineOptions pipeline = new PipelineOptions();
+
+    final HostOptions host = new HostOptions();
 
     @Override
     public Integer call() throws InterruptedException {
         GitHubSettings gitHub = github.settings();
+        GitLabSettings gitLab = gitlab.settings();
+        // Read first: a bad pipeline configuration stops the server before it makes anything.
+        Path images = imagesDir != null ? imagesDir : host.stateDir().resolve("images");
+        var store = new dev.kiln.images.ImageStore(images);
+        var keeper = pipeline.factory(host, store, images);
         Path data = dataDir(dataDir);
         ServerConfig config = config(data);
-        KilnServer server = KilnServer.start(config, InstantSource.system(),
-                new dev.kiln.images.ImageStore(imagesDir != null ? imagesDir : HostOptions.defaultStateDir().resolve("images")),
-                GitHubProvider.factories(gitHub));
+        KilnServer server = KilnServer.start(config, InstantSource.system(), store, providers(gitHub, gitLab), keeper,
+                sshConfig(data));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
             stopped.countDown();
         }, "kiln-server-stop"));
         System.out.println("kiln: server listening on " + server.uri()
-                + GitHubOptions.webhooksNote(gitHub, server.uri()));
+                + GitHubOptions.webhooksNote(gitHub, server.uri()) + GitLabOptions.webhooksNote(gitLab, server.uri()));
         System.out.flush();
         stopped.await();
         return ExitCodes.OK;
+    }
+
+    /** The providers the server runs: each one whose config was given. */
+    static java.util.List<dev.kiln.server.Provider.Factory> providers(GitHubSettings gitHub, GitLabSettings gitLab) {
+        return java.util.stream.Stream.concat(GitHubProvider.factories(gitHub).stream(), GitLabProvider.factories(gitLab).stream()).toList();
+    }
+
+    /** The SSH gateway's settings, or null without --ssh-listen; its host key lives in the data directory. */
+    SshGateway.Config sshConfig(Path data) {
+        if (sshListen == null) {
+            if (sshAuthorizedKeys != null) {
+                throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--ssh-authorized-keys needs --ssh-listen HOST:PORT");
+            }
+            return null;
+        }
+        if (sshAuthorizedKeys == null) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--ssh-listen needs --ssh-authorized-keys FILE: the keys"
+                    + " of the users who may reach jobs");
+        }
+        int colon = sshListen.lastIndexOf(':');
+        try {
+            return new SshGateway.Config(colon <= 0 ? "127.0.0.1" : sshListen.substring(0, colon),
+                    Integer.parseInt(sshListen.substring(colon + 1)), data.resolve("ssh-host-key"), sshAuthorizedKeys);
+        } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--ssh-listen '" + sshListen + "' is not HOST:PORT");
+        }
     }
 
     ServerConfig config(Path data) {

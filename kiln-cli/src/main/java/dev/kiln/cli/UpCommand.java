@@ -6,8 +6,8 @@ import dev.kiln.agent.Enrolment;
 import dev.kiln.api.KilnClient;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.ServerConfig;
-import dev.kiln.server.github.GitHubProvider;
 import dev.kiln.server.github.GitHubSettings;
+import dev.kiln.server.gitlab.GitLabSettings;
 import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.concurrent.Callable;
@@ -32,16 +32,25 @@ final class UpCommand implements Callable<Integer> {
     @Mixin
     GitHubOptions github = new GitHubOptions();
 
+    @Mixin
+    GitLabOptions gitlab = new GitLabOptions();
+
+    @Mixin
+    PipelineOptions pipeline = new PipelineOptions();
+
     @Override
     public Integer call() throws InterruptedException {
-        // Read first: a bad GitHub config stops `kiln up` before it makes or starts anything.
+        // Read first: a bad GitHub, GitLab or pipeline config stops `kiln up` before it makes or starts anything.
         GitHubSettings gitHub = github.settings();
+        GitLabSettings gitLab = gitlab.settings();
+        var keeper = pipeline.factory(host, host.images(), host.stateDir().resolve("images"));
         Path data = host.stateDir().resolve("server");
         ServerCommand serverOptions = new ServerCommand();
         serverOptions.listen = listen;
         ServerConfig config = serverOptions.config(data);
         // Server and agent share this host's image store: launches name digests the agent has.
-        KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(), GitHubProvider.factories(gitHub));
+        KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(),
+                ServerCommand.providers(gitHub, gitLab), keeper, null);
         Agent agent;
         try {
             // The agent's credentials follow the server to a new --listen address: it enrolled with this
@@ -60,7 +69,7 @@ final class UpCommand implements Callable<Integer> {
             server.close();
         }, "kiln-up-stop"));
         System.out.println("kiln: server listening on " + server.uri() + " with host " + hostName
-                + GitHubOptions.webhooksNote(gitHub, server.uri()));
+                + GitHubOptions.webhooksNote(gitHub, server.uri()) + GitLabOptions.webhooksNote(gitLab, server.uri()));
         System.out.println("kiln: for the CLI: export KILN_SERVER=" + server.uri() + " KILN_TOKEN=$(cat "
                 + data.resolve("admin-token") + ")");
         System.out.flush();

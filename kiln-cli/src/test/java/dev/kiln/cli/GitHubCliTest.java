@@ -65,6 +65,11 @@ class GitHubCliTest {
     }
 
     Path configFile() throws Exception {
+        return configFile(dir, keys, fake.url());
+    }
+
+    /** A GitHub config in {@code dir} for the App {@link #APP_ID} with these keys on the fake at {@code url}. */
+    static Path configFile(Path dir, KeyPair keys, URI url) throws Exception {
         Path key = dir.resolve("app.pem");
         Files.writeString(key, "-----BEGIN PRIVATE KEY-----\n" + Base64.getMimeEncoder(64, "\n".getBytes())
                 .encodeToString(keys.getPrivate().getEncoded()) + "\n-----END PRIVATE KEY-----\n");
@@ -72,11 +77,11 @@ class GitHubCliTest {
         Files.writeString(secret, SECRET + "\n");
         Path file = dir.resolve("github.properties");
         Files.writeString(file, "app-id=" + APP_ID + "\nprivate-key-file=" + key + "\nwebhook-secret-file=" + secret
-                + "\nurl=" + fake.url() + "\napi-url=" + fake.url() + "\n");
+                + "\nurl=" + url + "\napi-url=" + url + "\n");
         return file;
     }
 
-    String[] run(String... args) {
+    static String[] run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = Kiln.execute(new PrintWriter(out, true), new PrintWriter(err, true), args);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.core.Sleeper;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;

@@ -2,24 +2,21 @@ package dev.kiln.github;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.kiln.core.ConfigFile;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
-import dev.kiln.core.Spelling;
 import java.io.IOException;
-import java.io.Reader;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.interfaces.RSAPrivateKey;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
@@ -114,34 +111,9 @@ public record GitHubConfig(
      * @throws KilnException {@link ErrorCode#INVALID_ARGUMENT} listing every problem at once
      */
     public static GitHubConfig load(Optional<Path> file, Map<String, String> env) {
-        Map<String, String> values = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
-        if (file.isPresent()) {
-            Properties properties = new Properties();
-            try (Reader reader = Files.newBufferedReader(file.get(), StandardCharsets.UTF_8)) {
-                properties.load(reader);
-            } catch (IOException | IllegalArgumentException e) {
-                throw new KilnException(ErrorCode.INVALID_ARGUMENT, "cannot read the GitHub config " + file.get() + ": " + e.getMessage(), e);
-            }
-            for (String key : new java.util.TreeSet<>(properties.stringPropertyNames())) {
-                String value = properties.getProperty(key).strip();
-                if (key.equals("webhook-secret")) {
-                    problems.add("webhook-secret: the secret must not sit in the config file; put it in a file named by "
-                            + WEBHOOK_SECRET_FILE + " or in " + SECRET_ENV);
-                } else if (isKnown(key)) {
-                    values.put(key, value);
-                } else {
-                    problems.add("unknown key '" + shorten(key) + "'" + didYouMean(key) + "; keys are " + KEYS);
-                }
-            }
-        }
-        ENV.forEach((variable, key) -> {
-            String value = env.get(variable);
-            if (value != null && !value.isBlank()) {
-                values.put(key, value.strip());
-            }
-        });
-        String where = file.map(Path::toString).orElse("the environment");
+        Map<String, String> values = ConfigFile.values("GitHub", file, env, ENV, GitHubConfig::isKnown, KEYS,
+                Map.of("webhook-secret", SECRET_ENV), problems);
 
         long appId = 0;
         String appIdText = values.get(APP_ID);
@@ -167,26 +139,9 @@ public record GitHubConfig(
             }
         }
 
-        Secret secret = null;
-        String secretFile = values.get(WEBHOOK_SECRET_FILE);
-        String secretEnv = env.get(SECRET_ENV);
-        if (secretEnv != null && !secretEnv.isEmpty()) {
-            secret = Secret.of(secretEnv);
-        } else if (secretFile != null) {
-            try {
-                String text = Files.readString(Path.of(secretFile), StandardCharsets.UTF_8).replaceFirst("\\r?\\n$", "");
-                if (text.isEmpty()) {
-                    problems.add(WEBHOOK_SECRET_FILE + ": " + secretFile + " is empty");
-                } else {
-                    secret = Secret.of(text);
-                }
-            } catch (IOException e) {
-                problems.add(WEBHOOK_SECRET_FILE + ": cannot read " + secretFile + " (" + e.getClass().getSimpleName() + ")");
-            }
-        } else {
-            problems.add("the webhook secret is missing: set " + WEBHOOK_SECRET_FILE + " or " + SECRET_ENV
-                    + " (the secret entered in the App's webhook settings)");
-        }
+        String secretText = ConfigFile.secret(WEBHOOK_SECRET_FILE, values.get(WEBHOOK_SECRET_FILE), env.get(SECRET_ENV), SECRET_ENV,
+                "the secret entered in the App's webhook settings", problems);
+        Secret secret = secretText == null ? null : Secret.of(secretText);
 
         URI webUrl = GITHUB_COM;
         if (values.containsKey(URL)) {
@@ -210,20 +165,17 @@ public record GitHubConfig(
             if (k.startsWith(ORG_CAP)) {
                 String owner = k.substring(ORG_CAP.length());
                 if (!OWNER.matcher(owner).matches()) {
-                    problems.add(shorten(k) + ": '" + shorten(owner) + "' is not a GitHub account name");
+                    problems.add(ConfigFile.shorten(k) + ": '" + ConfigFile.shorten(owner) + "' is not a GitHub account name");
                 }
                 long cap = positive(k, v, problems);
                 if (cap > 100_000) {
-                    problems.add(shorten(k) + ": " + cap + " is more than 100000");
+                    problems.add(ConfigFile.shorten(k) + ": " + cap + " is more than 100000");
                 } else if (cap > 0) {
                     caps.put(owner.toLowerCase(Locale.ROOT), (int) cap);
                 }
             }
         });
-        if (!problems.isEmpty()) {
-            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "the GitHub config (" + where + ") has "
-                    + problems.size() + " problem" + (problems.size() == 1 ? "" : "s") + ":\n  - " + String.join("\n  - ", problems));
-        }
+        ConfigFile.check("GitHub", file, problems);
         return new GitHubConfig(appId, keyFile, key, secret, webUrl, apiUrl, group, allow, deny, caps);
     }
 
@@ -263,7 +215,7 @@ public record GitHubConfig(
         } catch (NumberFormatException e) {
             // reported below with the key and the value
         }
-        problems.add(shorten(key) + ": '" + shorten(text) + "' is not a positive integer");
+        problems.add(ConfigFile.shorten(key) + ": '" + ConfigFile.shorten(text) + "' is not a positive integer");
         return 0;
     }
 
@@ -278,7 +230,7 @@ public record GitHubConfig(
         } catch (java.net.URISyntaxException e) {
             // reported below
         }
-        problems.add(key + ": '" + shorten(text) + "' is not an https URL such as https://ghe.example.com");
+        problems.add(key + ": '" + ConfigFile.shorten(text) + "' is not an https URL such as https://ghe.example.com");
         return null;
     }
 
@@ -294,18 +246,9 @@ public record GitHubConfig(
             if (ok) {
                 scopes.add(entry.toLowerCase(Locale.ROOT));
             } else {
-                problems.add(key + ": '" + shorten(entry) + "' is neither an owner (acme) nor a repository (acme/widgets)");
+                problems.add(key + ": '" + ConfigFile.shorten(entry) + "' is neither an owner (acme) nor a repository (acme/widgets)");
             }
         }
         return scopes;
-    }
-
-    private static String didYouMean(String key) {
-        return Spelling.nearest(key, KEYS.stream().map(k -> k.replace("<owner>", "")).toList())
-                .map(k -> " (did you mean '" + (k.equals(ORG_CAP) ? ORG_CAP + "<owner>" : k) + "'?)").orElse("");
-    }
-
-    private static String shorten(String text) {
-        return text.length() <= 60 ? text : text.substring(0, 60) + "…";
     }
 }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.core.Sleeper;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

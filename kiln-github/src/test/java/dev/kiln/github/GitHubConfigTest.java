@@ -83,12 +83,12 @@ class GitHubConfigTest {
                 .isInstanceOfSatisfying(KilnException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT))
                 .hasMessageContaining("app-id: 'twelve' is not a positive integer")
                 .hasMessageContaining("private-key-file: " + notAKey + " holds a PEM block that is not an RSA private key")
-                .hasMessageContaining("webhook-secret: the secret must not sit in the config file")
+                .hasMessageContaining("webhook-secret: secrets must not sit in the config file; put it in a file named by webhook-secret-file or in KILN_GITHUB_WEBHOOK_SECRET")
                 .hasMessageContaining("unknown key 'runner-grup-id' (did you mean 'runner-group-id'?)")
                 .hasMessageContaining("allow: 'acme/' is neither an owner")
                 .hasMessageContaining("org-cap.acme: '-1' is not a positive integer")
                 .hasMessageContaining("url: 'ftp://example.com' is not an https URL")
-                .hasMessageContaining("the webhook secret is missing")
+                .hasMessageContaining("webhook-secret-file is missing (the secret entered in the App's webhook settings; or the value itself in KILN_GITHUB_WEBHOOK_SECRET)")
                 .hasMessageContaining("8 problems")
                 .satisfies(e -> assertThat(e.getMessage()).doesNotContain(SECRET));
     }
@@ -97,7 +97,7 @@ class GitHubConfigTest {
     void namesWhatIsMissingWhenNothingIsGiven() {
         assertThatThrownBy(() -> GitHubConfig.load(Optional.empty(), Map.of()))
                 .hasMessageContaining("app-id is missing").hasMessageContaining("private-key-file is missing")
-                .hasMessageContaining("the webhook secret is missing").hasMessageContaining("3 problems");
+                .hasMessageContaining("webhook-secret-file is missing (the secret entered in the App's webhook settings; or the value itself in KILN_GITHUB_WEBHOOK_SECRET)").hasMessageContaining("3 problems");
     }
 
     @Test

@@ -2,25 +2,18 @@ package dev.kiln.gitlab;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.kiln.core.ConfigFile;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
-import dev.kiln.core.Spelling;
-import java.io.IOException;
-import java.io.Reader;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
@@ -82,33 +75,9 @@ public record GitLabConfig(URI url, URI runnerUrl, String token, String webhookS
      * @throws KilnException {@link ErrorCode#INVALID_ARGUMENT} listing every problem at once
      */
     public static GitLabConfig load(Optional<Path> file, Map<String, String> env) {
-        Map<String, String> values = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
-        if (file.isPresent()) {
-            Properties properties = new Properties();
-            try (Reader reader = Files.newBufferedReader(file.get(), StandardCharsets.UTF_8)) {
-                properties.load(reader);
-            } catch (IOException | IllegalArgumentException e) {
-                throw new KilnException(ErrorCode.INVALID_ARGUMENT, "cannot read the GitLab config " + file.get() + ": " + e.getMessage(), e);
-            }
-            for (String key : new TreeSet<>(properties.stringPropertyNames())) {
-                if (key.equals("token") || key.equals("webhook-secret")) {
-                    problems.add(key + ": secrets must not sit in the config file; put it in a file named by " + key + "-file or in "
-                            + (key.equals("token") ? TOKEN_ENV : SECRET_ENV));
-                } else if (KEYS.contains(key)) {
-                    values.put(key, properties.getProperty(key).strip());
-                } else {
-                    problems.add("unknown key '" + shorten(key) + "'" + Spelling.nearest(key, KEYS).map(k -> " (did you mean '" + k + "'?)").orElse("")
-                            + "; keys are " + KEYS);
-                }
-            }
-        }
-        ENV.forEach((variable, key) -> {
-            String value = env.get(variable);
-            if (value != null && !value.isBlank()) {
-                values.put(key, value.strip());
-            }
-        });
+        Map<String, String> values = ConfigFile.values("GitLab", file, env, ENV, KEYS::contains, KEYS,
+                Map.of("token", TOKEN_ENV, "webhook-secret", SECRET_ENV), problems);
         URI url = null;
         if (!values.containsKey(URL)) {
             problems.add(URL + " is missing (the GitLab instance, e.g. https://gitlab.example.com; or KILN_GITLAB_URL)");
@@ -116,19 +85,16 @@ public record GitLabConfig(URI url, URI runnerUrl, String token, String webhookS
             url = url(URL, values.get(URL), problems);
         }
         URI runnerUrl = values.containsKey(RUNNER_URL) ? url(RUNNER_URL, values.get(RUNNER_URL), problems) : url;
-        String token = secret(TOKEN_FILE, values.get(TOKEN_FILE), env.get(TOKEN_ENV), TOKEN_ENV,
+        String token = ConfigFile.secret(TOKEN_FILE, values.get(TOKEN_FILE), env.get(TOKEN_ENV), TOKEN_ENV,
                 "an access token with the scopes create_runner, manage_runner and read_api", problems);
-        String secret = secret(WEBHOOK_SECRET_FILE, values.get(WEBHOOK_SECRET_FILE), env.get(SECRET_ENV), SECRET_ENV,
+        String secret = ConfigFile.secret(WEBHOOK_SECRET_FILE, values.get(WEBHOOK_SECRET_FILE), env.get(SECRET_ENV), SECRET_ENV,
                 "the secret token entered in the project's or group's webhook settings", problems);
         List<String> projects = paths(PROJECTS, values.getOrDefault(PROJECTS, ""), 2, problems);
         List<String> groups = paths(GROUPS, values.getOrDefault(GROUPS, ""), 1, problems);
         if (projects.isEmpty() && groups.isEmpty()) {
             problems.add("no project or group to serve: set " + PROJECTS + " (acme/widgets, …) or " + GROUPS + " (acme, …)");
         }
-        if (!problems.isEmpty()) {
-            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "the GitLab config (" + file.map(Path::toString).orElse("the environment")
-                    + ") has " + problems.size() + " problem" + (problems.size() == 1 ? "" : "s") + ":\n  - " + String.join("\n  - ", problems));
-        }
+        ConfigFile.check("GitLab", file, problems);
         return new GitLabConfig(url, runnerUrl, token, secret, projects, groups);
     }
 
@@ -149,26 +115,6 @@ public record GitLabConfig(URI url, URI runnerUrl, String token, String webhookS
                 + projects + ", groups=" + groups + "]";
     }
 
-    private static String secret(String key, String file, String inEnv, String variable, String what, List<String> problems) {
-        if (inEnv != null && !inEnv.isEmpty()) {
-            return inEnv;
-        }
-        if (file == null) {
-            problems.add(key + " is missing (" + what + "; or the value itself in " + variable + ")");
-            return null;
-        }
-        try {
-            String text = Files.readString(Path.of(file), StandardCharsets.UTF_8).replaceFirst("\\r?\\n$", "");
-            if (!text.isEmpty()) {
-                return text;
-            }
-            problems.add(key + ": " + file + " is empty");
-        } catch (IOException e) {
-            problems.add(key + ": cannot read " + file + " (" + e.getClass().getSimpleName() + ")");
-        }
-        return null;
-    }
-
     private static URI url(String key, String text, List<String> problems) {
         try {
             URI uri = new URI(text.replaceFirst("/+$", ""));
@@ -179,7 +125,7 @@ public record GitLabConfig(URI url, URI runnerUrl, String token, String webhookS
         } catch (URISyntaxException e) {
             // reported below
         }
-        problems.add(key + ": '" + shorten(text) + "' is not an https URL such as https://gitlab.example.com");
+        problems.add(key + ": '" + ConfigFile.shorten(text) + "' is not an https URL such as https://gitlab.example.com");
         return null;
     }
 
@@ -198,13 +144,9 @@ public record GitLabConfig(URI url, URI runnerUrl, String token, String webhookS
             if (ok) {
                 paths.add(entry.toLowerCase(Locale.ROOT));
             } else {
-                problems.add(key + ": '" + shorten(entry) + "' is not a GitLab " + (minSegments == 2 ? "project path (acme/widgets)" : "group path (acme, acme/platform)"));
+                problems.add(key + ": '" + ConfigFile.shorten(entry) + "' is not a GitLab " + (minSegments == 2 ? "project path (acme/widgets)" : "group path (acme, acme/platform)"));
             }
         }
         return paths;
-    }
-
-    private static String shorten(String text) {
-        return text.length() <= 60 ? text : text.substring(0, 60) + "…";
     }
 }

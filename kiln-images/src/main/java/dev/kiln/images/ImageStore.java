@@ -144,6 +144,17 @@ public final class ImageStore {
      */
     public ImageManifest add(Path builtDir, String name, String version, String arch, String recipeDigest,
             ImageManifest.Kernel kernel, String runnerVersion, String runnerInstalledOn) {
+        ImageManifest manifest = store(builtDir, name, version, arch, recipeDigest, kernel, runnerVersion, runnerInstalledOn);
+        moveName(name, manifest.digest());
+        return manifest;
+    }
+
+    /**
+     * Digests a finished build directory, writes its manifest and moves it into the store under its digest,
+     * leaving every name where it is: the image pipeline boots it first and moves the name with {@link #moveName}.
+     */
+    public ImageManifest store(Path builtDir, String name, String version, String arch, String recipeDigest,
+            ImageManifest.Kernel kernel, String runnerVersion, String runnerInstalledOn) {
         Map<String, ImageManifest.FileEntry> files = new TreeMap<>();
         for (String file : List.of(ImageManifest.KERNEL, ImageManifest.INITRD, ImageManifest.ROOTFS)) {
             Path path = builtDir.resolve(file);
@@ -169,12 +180,28 @@ public final class ImageStore {
             } else {
                 Files.move(builtDir, target, StandardCopyOption.ATOMIC_MOVE);
             }
-            pointName(name, digest);
-            Files.deleteIfExists(failureFile(name));
         } catch (IOException e) {
             throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "cannot store image " + name + ": " + e.getMessage(), e);
         }
         return manifest;
+    }
+
+    /**
+     * Points {@code name} at a stored image (its former digest goes to the name's history, for {@link #rollback}) and
+     * forgets the name's last failed build.
+     */
+    public void moveName(String name, String digest) {
+        if (load(digest).isEmpty()) {
+            throw new KilnException(ErrorCode.IMAGE_NOT_FOUND, "cannot point " + name + " at " + digest + ": no such image in "
+                    + imagesDir);
+        }
+        try {
+            pointName(name, digest);
+            Files.deleteIfExists(failureFile(name));
+        } catch (IOException e) {
+            throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "cannot point " + name + " at " + digest + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     /** An image's digest: of its name, arch and its files' digests, so it names the bytes. */
@@ -386,6 +413,12 @@ public final class ImageStore {
             }
         }
         return digests;
+    }
+
+    /** The digest a rollback of {@code name} moves it back to, if it has one. */
+    public Optional<String> previous(String name) {
+        List<String> history = history(name);
+        return history.isEmpty() ? Optional.empty() : Optional.of(history.getLast());
     }
 
     /** A name's earlier digests, oldest first. */

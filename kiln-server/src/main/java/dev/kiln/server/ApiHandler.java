@@ -9,7 +9,9 @@ import dev.kiln.api.AgentReport;
 import dev.kiln.api.ApiError;
 import dev.kiln.api.EnrolRequest;
 import dev.kiln.api.JobRequest;
+import dev.kiln.api.JobSsh;
 import dev.kiln.api.JobView;
+import dev.kiln.api.SshGatewayInfo;
 import dev.kiln.api.KilnClient;
 import dev.kiln.api.LogChunk;
 import dev.kiln.api.LogPage;
@@ -33,7 +35,7 @@ final class ApiHandler implements HttpHandler {
     /** An enrolment is read before anyone is authenticated: it holds one token, so a few KiB bound it. */
     static final int MAX_ENROL_BODY = 4 << 10;
     static final int MAX_LOG_BODY = 8 << 20;
-    private static final Pattern JOB = Pattern.compile("/api/v1/jobs/([^/]{1,64})(/cancel|/logs)?");
+    private static final Pattern JOB = Pattern.compile("/api/v1/jobs/([^/]{1,64})(/cancel|/logs|/ssh)?");
     private static final Pattern HOST = Pattern.compile("/api/v1/hosts/([^/]{1,64})(/drain|/resume)?");
     private static final Duration MAX_WAIT = Duration.ofSeconds(60);
 
@@ -44,10 +46,20 @@ final class ApiHandler implements HttpHandler {
     /** The stores the API reads and writes. */
     record Stores(JobStore jobs, HostStore hosts, SyncStore sync, VmStore vms, LogStore logs, JobRequests requests) {}
 
+    /** The SSH gateway, for agents to reach it and `kiln ssh`/`kiln job` to see a job's shell; null without one. */
+    record Ssh(SshGatewayInfo gateway, SshStore store) {}
+
+    private final Ssh ssh;
+
     ApiHandler(ServerConfig config, Stores stores, Signals signals) {
+        this(config, stores, signals, null);
+    }
+
+    ApiHandler(ServerConfig config, Stores stores, Signals signals, Ssh ssh) {
         this.config = requireNonNull(config, "config is null");
         this.stores = requireNonNull(stores, "stores is null");
         this.signals = requireNonNull(signals, "signals is null");
+        this.ssh = ssh;
     }
 
     @Override
@@ -118,6 +130,12 @@ final class ApiHandler implements HttpHandler {
             if ("/logs".equals(action) && method.equals("GET")) {
                 return Answer.ok(awaitLogs(id, x));
             }
+            if ("/ssh".equals(action) && method.equals("GET")) {
+                stores.jobs().get(id); // 404 for an unknown job
+                return Answer.ok(ssh == null ? new JobSsh(id, null, 0, null, List.of())
+                        : new JobSsh(id, ssh.store().hostKeyOfJob(id).orElse(null), ssh.gateway().port(),
+                                ssh.gateway().hostKey(), ssh.store().sessions(id)));
+            }
         }
         if (path.equals("/api/v1/hosts")) {
             if (method.equals("GET")) {
@@ -164,13 +182,17 @@ final class ApiHandler implements HttpHandler {
             case "/api/v1/agent/enrol", "/api/v1/agent/sync", "/api/v1/agent/logs" -> {
                 return List.of("POST");
             }
+            case "/api/v1/agent/ssh" -> {
+                return List.of("GET");
+            }
             default -> {
                 // Below.
             }
         }
         Matcher job = JOB.matcher(path);
         if (job.matches()) {
-            return job.group(2) == null || job.group(2).equals("/logs") ? List.of("GET") : List.of("POST");
+            return job.group(2) == null || job.group(2).equals("/logs") || job.group(2).equals("/ssh") ? List.of("GET")
+                    : List.of("POST");
         }
         Matcher host = HOST.matcher(path);
         if (host.matches()) {
@@ -191,6 +213,13 @@ final class ApiHandler implements HttpHandler {
                 Reports.check(report);
                 Duration hold = Duration.ofMillis(x.queryLong("holdMs", 0, 0, MAX_WAIT.toMillis()));
                 return Answer.ok(sync(host, report, hold.compareTo(config.syncHold()) > 0 ? config.syncHold() : hold));
+            }
+            case "/api/v1/agent/ssh" -> {
+                host(x);
+                if (ssh == null) {
+                    throw new KilnException(ErrorCode.NOT_FOUND, "this server runs no SSH gateway (`kiln server --ssh-listen`)");
+                }
+                return Answer.ok(ssh.gateway());
             }
             case "/api/v1/agent/logs" -> {
                 String host = host(x);

@@ -52,15 +52,15 @@ public final class Exchange {
         this.query = parseQuery(http.getRequestURI().getRawQuery());
     }
 
-    String method() {
+    public String method() {
         return http.getRequestMethod();
     }
 
-    String path() {
+    public String path() {
         return http.getRequestURI().getPath();
     }
 
-    String bearer() {
+    public String bearer() {
         String header = http.getRequestHeaders().getFirst("Authorization");
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
             return null;
@@ -68,11 +68,11 @@ public final class Exchange {
         return header.substring(7).strip();
     }
 
-    String query(String name) {
+    public String query(String name) {
         return query.get(name);
     }
 
-    long queryLong(String name, long fallback, long min, long max) {
+    public long queryLong(String name, long fallback, long min, long max) {
         String value = query.get(name);
         if (value == null) {
             return fallback;
@@ -171,7 +171,8 @@ public final class Exchange {
         http.close();
     }
 
-    private static Map<String, String> parseQuery(String raw) {
+    /** The fields of a query string or form body ({@code a=1&b=x%20y}). */
+    public static Map<String, String> parseQuery(String raw) {
         Map<String, String> result = new HashMap<>();
         if (raw == null || raw.isEmpty()) {
             return result;

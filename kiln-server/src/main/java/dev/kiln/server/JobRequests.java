@@ -89,7 +89,8 @@ final class JobRequests {
         if (priority < -1000 || priority > 1000) {
             throw invalid("priority must be from -1000 to 1000, got " + priority);
         }
-        return NewJob.local(command, env, imageDigests.apply(image), size, timeout, org, repo, priority);
+        return NewJob.local(command, env, imageDigests.apply(image), size, timeout, org, repo, priority,
+                request.labels() == null ? List.of() : request.labels());
     }
 
     private Size size(JobRequest request) {

@@ -59,6 +59,22 @@ final class JobStore {
                         row -> plainView(row, List.of()), state, limit)));
     }
 
+    /** The jobs of {@code ids} that exist, in that order, with their providers' sides and without timelines. */
+    List<JobView> listed(List<String> ids) {
+        if (ids.isEmpty()) {
+            return List.of();
+        }
+        String marks = String.join(", ", java.util.Collections.nCopies(ids.size(), "?"));
+        return db.read(tx -> {
+            Map<String, JobView> byId = new java.util.HashMap<>();
+            for (JobView view : described(tx, tx.query(VIEW + " WHERE id IN (" + marks + ")",
+                    row -> plainView(row, List.of()), ids.toArray()))) {
+                byId.put(view.id(), view);
+            }
+            return ids.stream().filter(byId::containsKey).map(byId::get).toList();
+        });
+    }
+
     /** The views with their providers' sides, in the same order; each provider reads its jobs at once. */
     private List<JobView> described(Tx tx, List<JobView> views) throws SQLException {
         Map<String, List<JobView>> byKind = new java.util.HashMap<>();

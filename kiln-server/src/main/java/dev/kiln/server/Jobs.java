@@ -48,14 +48,25 @@ public final class Jobs {
         String id = Tokens.newId("j-");
         long seq = tx.queryLong("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs");
         // A demand Kiln cannot size holds no room: it is stored with a size of 0 and rejected at once by its provider.
-        tx.update("INSERT INTO jobs (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        tx.update("INSERT INTO jobs (" + COLUMNS + ", labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 id, seq, job.kind(), state, JobStore.json(job.command()), sealedEnv, job.image(),
                 job.size() == null ? 0 : job.size().vcpus(), job.size() == null ? 0 : job.size().memoryMib(),
                 job.size() == null ? 0 : job.size().diskGib(), job.size() == null ? Arch.X86_64.id() : job.size().arch().id(),
-                job.timeout().toSeconds(), job.org(), job.repo(), job.priority(), now, now, now);
+                job.timeout().toSeconds(), job.org(), job.repo(), job.priority(), now, now, now, labels(job.labels()));
         event(tx, id, state, detail, now);
         tx.signal(Signals.SCHEDULE);
         return id;
+    }
+
+    /** {@code ,a,b,}: a comma on each side of every label, so that {@code LIKE '%,a,%'} finds a whole one. */
+    static String labels(List<String> labels) {
+        StringBuilder joined = new StringBuilder();
+        for (String label : labels) {
+            if (!label.contains(",") && joined.length() + label.length() < 1000) {
+                joined.append(joined.isEmpty() ? "," : "").append(label).append(',');
+            }
+        }
+        return joined.toString();
     }
 
     /** Moves the job by {@code change} from the state it is in now (read under a row lock). */

@@ -37,16 +37,23 @@ public final class KilnServer implements AutoCloseable {
     private final HttpServer http;
     private final ExecutorService requests;
     private final List<ProviderLoop> providers;
+    /** The image pipeline, or null where this server keeps no images fresh. */
+    private final dev.kiln.server.images.ImagePipeline pipeline;
+    /** The SSH gateway for debugging shells, or null. */
+    private final dev.kiln.server.ssh.SshGateway ssh;
     private final DeliveryMemory deliveryMemory = new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT);
 
     private KilnServer(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
-            List<Provider.Factory> factories) {
+            List<Provider.Factory> factories, dev.kiln.server.images.ImagePipeline.Factory pipelineFactory,
+            dev.kiln.server.ssh.SshGateway.Config sshConfig) {
         this.config = config;
         Signals signals = new Signals();
         this.db = new Database(config.databaseUrl(), config.databaseUser(), config.databasePassword(), signals);
         PgNotifier pg = null;
         HttpServer server = null;
+        dev.kiln.server.ssh.SshGateway ssh = null;
         List<Provider> made = new ArrayList<>();
+        dev.kiln.server.images.ImagePipeline madePipeline = null;
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         try {
             if (db.dialect() == Dialect.POSTGRESQL) {
@@ -63,16 +70,30 @@ public final class KilnServer implements AutoCloseable {
                     throw new IllegalArgumentException("two providers serve jobs of kind " + provider.kind());
                 }
             }
+            if (pipelineFactory != null) {
+                madePipeline = pipelineFactory.create(db, clock, requireNonNull(images, "an image pipeline needs images"));
+            }
+            java.util.function.Supplier<List<String>> prefetch = madePipeline == null ? List::of : madePipeline::prefetch;
             EnvSeal envs = new EnvSeal(config.adminToken());
             EnvResealing.run(db, envs);
             var stores = new ApiHandler.Stores(new JobStore(db, clock, envs, byKind), new HostStore(db, clock),
-                    new SyncStore(db, clock, byKind, envs, new LaunchImages(images)), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
+                    new SyncStore(db, clock, byKind, envs, new LaunchImages(images), prefetch), new VmStore(db), new LogStore(db), new JobRequests(config.labels(),
                     config.defaultImage(), config.defaultTimeout(), config.maxTimeout(), digests));
             // Not HttpServer.create: the JDK's defaults close kept-alive connections under agents (see HttpServers).
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
-            server.createContext("/api/", new ApiHandler(config, stores, signals));
+            ApiHandler.Ssh sshApi = null;
+            if (sshConfig != null) {
+                SshStore sshStore = new SshStore(db, stores.hosts());
+                ssh = dev.kiln.server.ssh.SshGateway.start(sshConfig, sshStore, java.time.Clock.systemUTC());
+                sshApi = new ApiHandler.Ssh(new dev.kiln.api.SshGatewayInfo(ssh.port(), ssh.hostKey()), sshStore);
+                List<String> adminKeys = SshKeys.read(sshConfig.authorizedKeys());
+                stores.sync().sshAuthorizedKeys(() -> adminKeys);
+            }
+            server.createContext("/api/", new ApiHandler(config, stores, signals, sshApi));
             Metrics metrics = new Metrics(db, stores.hosts());
             server.createContext("/metrics", new MetricsHandler(metrics, config.adminToken()));
+            WaitReasons waitReasons = new WaitReasons();
+            dev.kiln.server.dashboard.Dashboard.install(server, new ControlPlane(db, clock, config.adminToken(), stores, waitReasons));
             for (Provider provider : made) {
                 provider.intake().forEach(server::createContext);
             }
@@ -86,25 +107,39 @@ public final class KilnServer implements AutoCloseable {
                 scheduler = scheduler.withLimits(scheduler.limits().withOrgCaps(provider.orgCaps()));
             }
             this.scheduling = new SchedulingLoop(new SchedulingStore(db, clock), new Scheduler(scheduler, clock),
-                    signals, config.schedulingInterval(), metrics);
+                    signals, config.schedulingInterval(), metrics, waitReasons);
             this.liveness = new LivenessLoop(new LivenessStore(db, clock), clock, config.offlineAfter(),
                     config.livenessInterval());
         } catch (IOException e) {
+            if (ssh != null) {
+                ssh.close();
+            }
             made.forEach(Provider::close);
+            if (madePipeline != null) {
+                madePipeline.close();
+            }
             db.close();
             executor.shutdownNow();
             throw new UncheckedIOException("cannot listen on " + config.bindAddress() + ":" + config.port(), e);
         } catch (RuntimeException e) {
+            if (ssh != null) {
+                ssh.close();
+            }
             made.forEach(Provider::close);
+            if (madePipeline != null) {
+                madePipeline.close();
+            }
             db.close();
             executor.shutdownNow();
             throw e;
         }
         this.notifier = pg;
+        this.pipeline = madePipeline;
         StalledLaunches stalled = new StalledLaunches(db, clock);
         this.providers = made.stream().map(p -> new ProviderLoop(p, stalled, clock)).toList();
         this.http = server;
         this.requests = executor;
+        this.ssh = ssh;
     }
 
     /** Checks the config, migrates the store and starts serving. */
@@ -126,24 +161,43 @@ public final class KilnServer implements AutoCloseable {
      */
     public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
             List<Provider.Factory> factories) {
+        return start(config, clock, images, factories, null, null);
+    }
+
+    /**
+     * Starts a server as {@link #start(ServerConfig, InstantSource, dev.kiln.images.ImageStore, List)} does that may also
+     * keep the images of {@code images} fresh with the pipeline {@code pipeline} makes (asking its agents to prefetch
+     * what it rolls out), and run the SSH gateway {@code ssh} describes for debugging shells; null leaves either out.
+     */
+    public static KilnServer start(ServerConfig config, InstantSource clock, dev.kiln.images.ImageStore images,
+            List<Provider.Factory> factories, dev.kiln.server.images.ImagePipeline.Factory pipeline,
+            dev.kiln.server.ssh.SshGateway.Config ssh) {
         requireNonNull(config, "config is null");
         requireNonNull(clock, "clock is null");
         requireNonNull(factories, "factories is null");
         config.check();
-        KilnServer server = new KilnServer(config, clock, images, List.copyOf(factories));
+        KilnServer server = new KilnServer(config, clock, images, List.copyOf(factories), pipeline, ssh);
         if (server.notifier != null) {
             server.notifier.start();
         }
         server.scheduling.start();
         server.liveness.start();
         server.providers.forEach(ProviderLoop::start);
+        if (server.pipeline != null) {
+            server.pipeline.start();
+        }
         server.http.start();
-        log.info("Kiln server listening on {} with database {}", server.uri(), Database.redact(config.databaseUrl()));
+        log.info("Kiln server listening on {} with database {}", server.uri(), Database.redact(server.config.databaseUrl()));
         return server;
     }
 
     public int port() {
         return http.getAddress().getPort();
+    }
+
+    /** The SSH gateway's port, or -1 without one. */
+    public int sshPort() {
+        return ssh == null ? -1 : ssh.port();
     }
 
     public URI uri() {
@@ -166,6 +220,12 @@ public final class KilnServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (pipeline != null) {
+            pipeline.close();
+        }
+        if (ssh != null) {
+            ssh.close();
+        }
         http.stop(0);
         scheduling.close();
         liveness.close();

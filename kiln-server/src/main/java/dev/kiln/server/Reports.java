@@ -19,6 +19,8 @@ final class Reports {
     static final int MAX_CHUNKS = 1024;
     static final int MAX_CHUNK_TEXT = 256 * 1024;
     private static final Pattern VM_ID = Pattern.compile("[a-z0-9-]{1,40}");
+    static final int MAX_IMAGES = 1024;
+    private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
     private static final Pattern TOKEN = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
     private Reports() {}
@@ -48,6 +50,15 @@ final class Reports {
             Arch other = id == null ? null : Arch.parse(id).orElse(null);
             if (other == null || other == Arch.ANY || other == arch) {
                 throw invalid("emulatedArches: '" + id + "' is not an arch other than the host's own " + arch);
+            }
+        }
+        List<String> images = report.images() == null ? List.of() : report.images();
+        if (images.size() > MAX_IMAGES) {
+            throw invalid("images lists " + images.size() + " digests; at most " + MAX_IMAGES);
+        }
+        for (String digest : images) {
+            if (digest == null || !DIGEST.matcher(digest).matches()) {
+                throw invalid("images: '" + digest + "' is not sha256: and 64 lower-case hex digits");
             }
         }
         if (report.vcpus() < 1 || report.vcpus() > 4096 || report.memoryMib() < 1 || report.diskGib() < 1) {
@@ -83,8 +94,16 @@ final class Reports {
             if (vm.detail() != null && vm.detail().length() > MAX_DETAIL) {
                 throw invalid("VM " + vm.id() + " has a detail longer than " + MAX_DETAIL + " characters");
             }
+            if (vm.sshHostKey() != null && !SSH_PUBLIC_KEY.matcher(vm.sshHostKey()).matches()) {
+                throw invalid("VM " + vm.id() + " has an sshHostKey that is not `ssh-ed25519 BASE64` (" + Math.min(
+                        vm.sshHostKey().length(), 200) + "+ characters)");
+            }
         }
     }
+
+    /** A VM's host key as its host makes it (SshHostKey): an Ed25519 key's 51 bytes of wire format in base64. */
+    private static final java.util.regex.Pattern SSH_PUBLIC_KEY =
+            java.util.regex.Pattern.compile("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}=?");
 
     /** The error code a FAILED VM gives its job. */
     static ErrorCode outcome(VmReport vm) {

@@ -4,8 +4,10 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.KilnException;
 import dev.kiln.core.Scheduler;
+import dev.kiln.core.WaitReason;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,13 +31,31 @@ final class SchedulingLoop implements AutoCloseable {
     private final AtomicLong busyNanos = new AtomicLong();
     private final Observer observer;
 
-    /** Told of each pass that had a queue: how long it took and how long each job it placed had waited. */
+    /**
+     * Told of each pass: how long it took and how long each job it placed had waited (passes that had a queue), and
+     * why each job it left queued waits (every pass: an empty queue leaves none waiting).
+     */
     interface Observer {
         void passed(Duration took, List<Duration> waited);
+
+        default void waiting(Map<String, WaitReason> reasons) {}
     }
 
-    SchedulingLoop(SchedulingStore store, Scheduler scheduler, Signals signals, Duration interval, Observer observer) {
-        this.observer = requireNonNull(observer, "observer is null");
+    SchedulingLoop(SchedulingStore store, Scheduler scheduler, Signals signals, Duration interval, Observer metrics,
+            WaitReasons reasons) {
+        requireNonNull(metrics, "metrics is null");
+        requireNonNull(reasons, "reasons is null");
+        this.observer = new Observer() {
+            @Override
+            public void passed(Duration took, List<Duration> waited) {
+                metrics.passed(took, waited);
+            }
+
+            @Override
+            public void waiting(Map<String, WaitReason> waiting) {
+                reasons.update(waiting);
+            }
+        };
         this.store = requireNonNull(store, "store is null");
         this.scheduler = requireNonNull(scheduler, "scheduler is null");
         this.signals = requireNonNull(signals, "signals is null");
@@ -61,6 +81,7 @@ final class SchedulingLoop implements AutoCloseable {
             try {
                 long start = System.nanoTime();
                 SchedulingStore.Pass pass = store.pass(scheduler);
+                observer.waiting(pass.waiting());
                 if (pass.queued() > 0) {
                     long took = System.nanoTime() - start;
                     observer.passed(Duration.ofNanos(took), pass.waited());

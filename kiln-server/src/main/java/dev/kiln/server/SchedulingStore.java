@@ -15,6 +15,7 @@ import dev.kiln.core.PendingJob;
 import dev.kiln.core.Scheduler;
 import dev.kiln.core.SchedulingResult;
 import dev.kiln.core.Size;
+import dev.kiln.core.WaitReason;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -42,8 +43,12 @@ final class SchedulingStore {
     private static final Logger log = LoggerFactory.getLogger(SchedulingStore.class);
     static final int MAX_QUEUE_PER_PASS = 20_000;
 
-    /** What a pass did; {@code waited}: how long each job it placed had been queued. */
-    record Pass(int queued, int placed, int rejected, Set<String> hosts, List<Duration> waited) {}
+    /**
+     * What a pass did; {@code waited}: how long each job it placed had been queued; {@code waiting}: why each job the
+     * scheduler left queued waits, by job id.
+     */
+    record Pass(int queued, int placed, int rejected, Set<String> hosts, List<Duration> waited,
+            Map<String, WaitReason> waiting) {}
 
     private final Database db;
     private final InstantSource clock;
@@ -74,7 +79,7 @@ final class SchedulingStore {
                                 Instant.ofEpochMilli(row.getLong("queued_at")));
                     }, JobState.QUEUED, now);
             if (queue.isEmpty()) {
-                return new Pass(0, 0, 0, Set.of(), List.of());
+                return new Pass(0, 0, 0, Set.of(), List.of(), Map.of());
             }
             List<Host> hosts = hosts(tx);
             SchedulingResult result = scheduler.schedule(queue, hosts);
@@ -115,7 +120,10 @@ final class SchedulingStore {
                     log.info("job {} rejected: {}", id, rejection.reason());
                 }
             }
-            return new Pass(queue.size(), result.placements().size(), result.rejections().size() - waiting, touched, waited);
+            Map<String, WaitReason> reasons = new HashMap<>();
+            result.waiting().forEach(w -> reasons.put(w.job().value(), w.reason()));
+            return new Pass(queue.size(), result.placements().size(), result.rejections().size() - waiting, touched, waited,
+                    reasons);
         });
     }
 

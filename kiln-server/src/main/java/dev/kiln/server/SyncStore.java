@@ -44,6 +44,9 @@ final class SyncStore {
     private final Map<String, Provider> providers;
     private final EnvSeal envs;
     private final LaunchImages images;
+    private final java.util.function.Supplier<List<String>> prefetch;
+    /** The public keys every VM lets in through the SSH gateway (the admins'), read at each launch; none: no sshd. */
+    private volatile java.util.function.Supplier<List<String>> sshKeys = List::of;
 
     SyncStore(Database db, InstantSource clock, EnvSeal envs) {
         this(db, clock, Map.of(), envs, LaunchImages.NONE);
@@ -60,11 +63,23 @@ final class SyncStore {
      * @param images the image of a launch for its VM's arch
      */
     SyncStore(Database db, InstantSource clock, Map<String, Provider> providers, EnvSeal envs, LaunchImages images) {
+        this(db, clock, providers, envs, images, List::of);
+    }
+
+    /** @param prefetch the digests every host should hold before launches name them (the image pipeline's) */
+    SyncStore(Database db, InstantSource clock, Map<String, Provider> providers, EnvSeal envs, LaunchImages images,
+            java.util.function.Supplier<List<String>> prefetch) {
+        this.prefetch = requireNonNull(prefetch, "prefetch is null");
         this.db = requireNonNull(db, "db is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.providers = Map.copyOf(providers);
         this.envs = requireNonNull(envs, "envs is null");
         this.images = requireNonNull(images, "images is null");
+    }
+
+    /** Launches from now on carry the keys {@code keys} gives (the SSH gateway's admins'). */
+    void sshAuthorizedKeys(java.util.function.Supplier<List<String>> keys) {
+        this.sshKeys = requireNonNull(keys, "keys is null");
     }
 
     /** Applies a checked report from the host; false when it was stale and changed nothing. */
@@ -92,9 +107,10 @@ final class SyncStore {
                     || report.memoryMib() != (Long) p[4] || report.diskGib() != (Integer) p[5] || !emulated.equals(p[7]);
             boolean wasOffline = (Integer) p[6] == 1;
             tx.update("UPDATE hosts SET arch = ?, vcpus = ?, memory_mib = ?, disk_gib = ?, version = ?, boot_id = ?,"
-                            + " report_seq = ?, last_seen = ?, offline = 0, emulated_arches = ? WHERE name = ?", arch,
-                    report.vcpus(), report.memoryMib(), report.diskGib(), report.version(), report.bootId(),
-                    report.sequence(), now, emulated, host);
+                            + " report_seq = ?, last_seen = ?, offline = 0, emulated_arches = ?, images = ? WHERE name = ?",
+                    arch, report.vcpus(), report.memoryMib(), report.diskGib(), report.version(), report.bootId(),
+                    report.sequence(), now, emulated, report.images() == null ? null
+                            : String.join(" ", new java.util.TreeSet<>(report.images())), host);
             if (capacityChanged || wasOffline) {
                 log.info("host {} {}: {} vCPUs, {} MiB, {} GiB, {}{}", host, wasOffline ? "is back" : "reports",
                         report.vcpus(), report.memoryMib(), report.diskGib(), arch,
@@ -132,6 +148,10 @@ final class SyncStore {
 
     /** Moves a VM and its job forward to what the agent reports; never backward. */
     private void advance(Tx tx, String host, Held vm, VmReport report, long now) throws SQLException {
+        if (report.sshHostKey() != null && (report.state() == VmState.BOOTING || report.state() == VmState.RUNNING)) {
+            // The VM's own host key, which its host made before the boot: kept as first reported.
+            tx.update("UPDATE vms SET ssh_host_key = ? WHERE id = ? AND ssh_host_key IS NULL", report.sshHostKey(), vm.id());
+        }
         switch (report.state()) {
             case BOOTING -> {
                 if (vm.state() == VmState.PENDING) {
@@ -265,7 +285,8 @@ final class SyncStore {
             if (!waiting.isEmpty() && issue && waiting.stream().anyMatch(providers::containsKey)) {
                 return null;
             }
-            return new SyncAnswer(host, version(vms, draining), generation, draining, vms);
+            List<String> offered = prefetch.get();
+            return new SyncAnswer(host, version(vms, draining, offered), generation, draining, vms, offered);
         });
     }
 
@@ -292,7 +313,7 @@ final class SyncStore {
         return new VmLaunch(id, row.getString("job_id"), images.forArch(row.getString("image"), vmArch), row.getInt("cpus"),
                 row.getLong("memory_mib"), row.getInt("disk_gib"), JobStore.read(row.getString("command"),
                 new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), envs.open(row.getString("job_id"), row.getString("env")),
-                row.getLong("timeout_s"), credential, vmArch.id());
+                row.getLong("timeout_s"), credential, vmArch.id(), sshKeys.get());
     }
 
     public static Optional<String> hostOfVm(Tx tx, String vm) throws SQLException {
@@ -308,12 +329,16 @@ final class SyncStore {
         }
     }
 
-    private static String version(List<VmLaunch> vms, boolean draining) {
+    /** Identifies what the host should have: its VMs, whether it drains, and the images it should prefetch. */
+    private static String version(List<VmLaunch> vms, boolean draining, List<String> prefetch) {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             digest.update((draining ? "draining\n" : "active\n").getBytes(StandardCharsets.UTF_8));
             for (VmLaunch vm : vms) {
                 digest.update((vm.id() + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            for (String image : prefetch) {
+                digest.update(("prefetch " + image + "\n").getBytes(StandardCharsets.UTF_8));
             }
             return HexFormat.of().formatHex(digest.digest(), 0, 8);
         } catch (NoSuchAlgorithmException e) {

@@ -15,14 +15,15 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * bench/dashboard: a {@code /metrics} scrape against a store of 5,000 jobs and 100 enrolled hosts, beside
- * {@code GET /api/v1/hosts} on the same server in the same run as the baseline. Prints a Markdown table.
+ * bench/dashboard: each dashboard page's server time (its HTML and the JSON its script draws it from) and a
+ * {@code /metrics} scrape against a store of 5,000 jobs and 100 enrolled hosts, beside {@code GET /api/v1/hosts} on the
+ * same server in the same run as the baseline. Prints a Markdown table.
  */
 public final class MetricsBenchmark {
     private static final String ADMIN = "metrics-benchmark-admin-token-0123456789";
     private static final int HOSTS = 100;
     private static final int JOBS = 5_000;
-    private static final int ROUNDS = 300;
+    private static final int ROUNDS = 200;
 
     public static void main(String[] args) throws Exception {
         Path dir = Files.createTempDirectory("kiln-metrics-bench");
@@ -36,21 +37,34 @@ public final class MetricsBenchmark {
                 host.sync();
                 hosts.add(host);
             }
+            String someJob = null;
             for (int i = 0; i < JOBS; i++) {
-                client.submit(JobRequest.command(List.of("true"), 2, 2048, 10));
+                someJob = client.submit(new JobRequest(List.of("true"), java.util.Map.of(), null, List.of("kiln-2cpu-2gb"),
+                        null, null, 10, null, null, "org" + (i % 5), "org" + (i % 5) + "/repo" + (i % 40), null)).id();
             }
+            // Twice: the first sync starts the VMs it is told of, the second reports them running.
             hosts.forEach(SimulatedHost::sync);
+            hosts.forEach(SimulatedHost::sync);
+            HttpResponse<String> signedIn = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build()
+                    .send(HttpRequest.newBuilder(URI.create(server.uri() + "/sign-in"))
+                            .header("Content-Type", "application/x-www-form-urlencoded")
+                            .POST(HttpRequest.BodyPublishers.ofString("token=" + ADMIN)).build(), HttpResponse.BodyHandlers.ofString());
+            String cookie = signedIn.headers().firstValue("Set-Cookie").orElseThrow(() -> new IllegalStateException(
+                    "the sign-in gave no cookie: " + signedIn.statusCode())).split(";")[0];
             System.out.println("| request (" + JOBS + " jobs, " + HOSTS + " hosts, " + ROUNDS + " rounds, interleaved)"
                     + " | p50 ms | p95 ms | max ms | bytes |");
             System.out.println("|---|---|---|---|---|");
-            long[][] times = new long[2][ROUNDS];
-            int[] bytes = new int[2];
-            String[] paths = {"/metrics", "/api/v1/hosts"};
+            String[] paths = {"/metrics", "/api/v1/hosts", "/fleet", "/dashboard/api/fleet", "/dashboard/api/queue",
+                "/dashboard/api/jobs", "/dashboard/api/jobs?before=2500", "/dashboard/api/jobs?repo=org3/repo13&state=running",
+                "/dashboard/api/jobs?label=kiln-2cpu-2gb&host=h7", "/dashboard/api/jobs/" + someJob, "/dashboard/api/launches"};
+            long[][] times = new long[paths.length][ROUNDS];
+            int[] bytes = new int[paths.length];
             for (int round = -20; round < ROUNDS; round++) {
                 for (int p = 0; p < paths.length; p++) {
                     long start = System.nanoTime();
                     HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(server.uri() + paths[p]))
-                            .header("Authorization", "Bearer " + ADMIN).timeout(Duration.ofSeconds(30)).build(),
+                            .header("Authorization", "Bearer " + ADMIN).header("Cookie", cookie)
+                            .timeout(Duration.ofSeconds(30)).build(),
                             HttpResponse.BodyHandlers.ofString());
                     long took = System.nanoTime() - start;
                     if (answer.statusCode() != 200) {

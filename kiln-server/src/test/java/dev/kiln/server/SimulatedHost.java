@@ -169,6 +169,11 @@ public final class SimulatedHost implements AutoCloseable {
         vms.put(vm, new VmReport(vm, VmState.EXITED, code, null, null));
     }
 
+    /** The VM's command writes {@code text} (one chunk, the {@code sequence}th of the VM) to stdout, as its agent uploads it. */
+    public void print(String vm, long sequence, String text) {
+        agent.uploadLogs(List.of(new dev.kiln.api.LogChunk(vm, sequence, "stdout", text)));
+    }
+
     /** The VMs it runs now (not ended), by id. */
     public synchronized Set<String> running() {
         Set<String> running = new HashSet<>();

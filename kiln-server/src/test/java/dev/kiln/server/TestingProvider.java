@@ -47,7 +47,7 @@ final class TestingProvider implements Provider {
     String demand(String repo) {
         long now = clock.millis();
         return db.tx(tx -> Jobs.create(tx, NewJob.demand(KIND, "runner", Size.of(2, 4, 10, Arch.X86_64), Duration.ofHours(1),
-                "acme", "acme/" + repo), "{}", "runner demand for a " + KIND + " job of acme/" + repo, now));
+                "acme", "acme/" + repo, java.util.List.of("kiln")), "{}", "runner demand for a " + KIND + " job of acme/" + repo, now));
     }
 
     /**

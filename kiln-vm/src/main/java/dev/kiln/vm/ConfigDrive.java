@@ -34,6 +34,11 @@ final class ConfigDrive {
         if (config.runnerJitConfig() != null) {
             members.put("jitconfig", config.runnerJitConfig().getBytes(StandardCharsets.UTF_8));
         }
+        if (config.ssh() != null) {
+            // kiln-init starts sshd with them: the VM's own host key (a secret) and who may log in as `runner`.
+            members.put("ssh_host_key", config.ssh().hostKey().privateKey().getBytes(StandardCharsets.US_ASCII));
+            members.put("ssh_authorized_keys", config.ssh().authorizedKeysFile().getBytes(StandardCharsets.UTF_8));
+        }
         Files.deleteIfExists(file);
         Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         try (OutputStream out = Files.newOutputStream(file, StandardOpenOption.WRITE)) {
@@ -75,6 +80,17 @@ final class ConfigDrive {
             out.writeEndObject();
             out.writeNumberField("deadlineSeconds", config.deadlineSeconds());
             out.writeStringField("runnerJitConfig", config.runnerJitConfig());
+            if (config.ssh() == null) {
+                out.writeNullField("ssh");
+            } else {
+                out.writeObjectFieldStart("ssh");
+                out.writeObjectFieldStart("hostKey");
+                out.writeStringField("privateKey", config.ssh().hostKey().privateKey());
+                out.writeStringField("publicKey", config.ssh().hostKey().publicKey());
+                out.writeEndObject();
+                writeStrings(out, "authorizedKeys", config.ssh().authorizedKeys());
+                out.writeEndObject();
+            }
             out.writeEndObject();
         }
         return bytes.toByteArray();

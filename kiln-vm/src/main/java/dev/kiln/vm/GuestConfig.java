@@ -22,7 +22,8 @@ public record GuestConfig(
         List<String> command,
         Map<String, String> env,
         long deadlineSeconds,
-        String runnerJitConfig) {
+        String runnerJitConfig,
+        GuestSsh ssh) {
 
     /** Where the image keeps the GitHub runner; `kiln image build --runner-tarball` installs it there. */
     static final String RUNNER_HOME = "/home/runner/actions-runner";
@@ -41,7 +42,13 @@ public record GuestConfig(
 
     public GuestConfig(String vmId, String hostname, String nonce, Network network, List<String> command,
             Map<String, String> env, long deadlineSeconds) {
-        this(vmId, hostname, nonce, network, command, env, deadlineSeconds, null);
+        this(vmId, hostname, nonce, network, command, env, deadlineSeconds, null, null);
+    }
+
+    /** A guest without a debugging shell. */
+    public GuestConfig(String vmId, String hostname, String nonce, Network network, List<String> command,
+            Map<String, String> env, long deadlineSeconds, String runnerJitConfig) {
+        this(vmId, hostname, nonce, network, command, env, deadlineSeconds, runnerJitConfig, null);
     }
 
     public GuestConfig {
@@ -118,8 +125,8 @@ public record GuestConfig(
     @Override
     public String toString() {
         // The environment may hold secrets: never print it.
-        return "GuestConfig[vmId=%s, hostname=%s, network=%s, %s, env=%d variables, deadline=%ds]"
+        return "GuestConfig[vmId=%s, hostname=%s, network=%s, %s, env=%d variables, deadline=%ds%s]"
                 .formatted(vmId, hostname, network, runnerJitConfig != null ? "runner" : "command=" + command,
-                        env.size(), deadlineSeconds);
+                        env.size(), deadlineSeconds, ssh == null ? "" : ", ssh " + ssh.hostKey().publicKey());
     }
 }

@@ -5,6 +5,12 @@ public interface GuestOutput {
     /** The host is full: the VM waits for room (the message says for what). */
     default void waiting(String message) {}
 
+    /**
+     * The VM will run an sshd for a debugging shell, reachable from this host there with this host key; called
+     * before the boot (the key is the host's making), so the shell is usable once {@link #ready} comes.
+     */
+    default void ssh(GuestSshEndpoint endpoint) {}
+
     /** The guest printed its init marker: it booted and its command starts now. */
     default void ready() {}
 

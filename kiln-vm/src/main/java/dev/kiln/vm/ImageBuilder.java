@@ -60,6 +60,23 @@ public final class ImageBuilder {
      */
     public ImageManifest build(String recipe, String name, Arch arch, Path runnerTarball, Path gitlabRunner, String kernel,
             boolean force, PrintStream progress) {
+        return build(recipe, name, arch, runnerTarball, gitlabRunner, kernel, force, true, null, progress);
+    }
+
+    /**
+     * Builds {@code recipe} on Kiln's kernel and stores it by digest for {@code name} without moving the name, which the
+     * image pipeline moves only once the image booted and passed its smoke test ({@link ImageStore#moveName}). Always
+     * builds: a rebuild of an unchanged recipe takes Debian's current packages.
+     *
+     * @param buildDate the day recorded as the runner's installation (the pipeline's clock's), or null for today's
+     */
+    public ImageManifest buildCandidate(String recipe, String name, Arch arch, Path runnerTarball,
+            java.time.LocalDate buildDate, PrintStream progress) {
+        return build(recipe, name, arch, runnerTarball, null, ImageManifest.Kernel.KILN, true, false, buildDate, progress);
+    }
+
+    private ImageManifest build(String recipe, String name, Arch arch, Path runnerTarball, Path gitlabRunner, String kernel,
+            boolean force, boolean moveName, java.time.LocalDate buildDate, PrintStream progress) {
         requireNonNull(arch, "arch is null");
         if (arch == Arch.ANY) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--arch any: an image is built for x86_64 or arm64");
@@ -101,14 +118,19 @@ public final class ImageBuilder {
             throw new UncheckedIOException(e);
         }
         try {
-            runBuildScript(recipe, out, arch, runnerTarball, gitlabRunner, kernel, progress);
+            runBuildScript(recipe, out, arch, runnerTarball, gitlabRunner, kernel, buildDate, progress);
             Map<String, String> built = readEnv(out.resolve("image.env"));
             Files.delete(out.resolve("image.env"));
             var bootedKernel = new ImageManifest.Kernel(built.getOrDefault("KERNEL_SOURCE", kernel),
                     built.getOrDefault("KERNEL_VERSION", "unknown"), built.get("KERNEL_RECIPE"));
-            ImageManifest image = store.add(out, name, built.getOrDefault("SUITE", "") + "-" + recipeDigest.substring(0, 8),
-                    arch.id(), recipeDigest, bootedKernel, built.get("RUNNER_VERSION"), built.get("RUNNER_INSTALLED"));
-            progress.printf("[kiln image build] stored %s as %s%n", name, image.digest());
+            String version = built.getOrDefault("SUITE", "") + "-" + recipeDigest.substring(0, 8);
+            ImageManifest image = moveName
+                    ? store.add(out, name, version, arch.id(), recipeDigest, bootedKernel, built.get("RUNNER_VERSION"),
+                            built.get("RUNNER_INSTALLED"))
+                    : store.store(out, name, version, arch.id(), recipeDigest, bootedKernel, built.get("RUNNER_VERSION"),
+                            built.get("RUNNER_INSTALLED"));
+            progress.printf("[kiln image build] stored %s%s as %s%n", name, moveName ? "" : " (the name not moved)",
+                    image.digest());
             return image;
         } catch (IOException e) {
             throw new KilnException(ErrorCode.IMAGE_BUILD_FAILED, "building " + recipe + " failed: " + e.getMessage(), e);
@@ -122,12 +144,15 @@ public final class ImageBuilder {
     }
 
     private void runBuildScript(String recipe, Path out, Arch arch, Path runnerTarball, Path gitlabRunner, String kernel,
-            PrintStream progress) throws IOException {
+            java.time.LocalDate buildDate, PrintStream progress) throws IOException {
         List<String> command = List.of(recipesDir.resolve("build-image.sh").toString(), recipe, out.toString(),
                 cacheDir.toString());
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         builder.environment().put("KILN_KERNEL", kernel);
         builder.environment().put("KILN_ARCH", arch.id());
+        if (buildDate != null) {
+            builder.environment().put("KILN_BUILD_DATE", buildDate.toString());
+        }
         if (runnerTarball != null) {
             builder.environment().put("KILN_RUNNER_TARBALL", runnerTarball.toAbsolutePath().toString());
         }

@@ -200,10 +200,13 @@ public final class VmEngine {
         // Proves a marker comes from the guest's init: the command runs as a user who cannot read it.
         String nonce = HexFormat.of().formatHex(unpredictable(8));
         VmResources.Provisioned vm;
+        // A debugging shell needs the network: its sshd listens on the VM's address, for this host alone.
+        GuestSsh ssh = spec.sshAuthorizedKeys().isEmpty() || !spec.network() ? null
+                : new GuestSsh(SshHostKey.generate(spec.vmId()), spec.sshAuthorizedKeys());
         try {
             vm = resources.provision(spec, network -> new GuestConfig(spec.vmId(),
                     "kiln-" + spec.vmId().replaceFirst("^vm-", ""), nonce, network, spec.command(), spec.env(),
-                    spec.timeout().toSeconds(), spec.runnerJitConfig()), spec.network());
+                    spec.timeout().toSeconds(), spec.runnerJitConfig(), ssh), spec.network());
         } catch (RuntimeException e) {
             cancellations.remove(spec.vmId());
             throw e;
@@ -211,6 +214,10 @@ public final class VmEngine {
         Duration create = Duration.between(created, clock.instant());
         Process process = null;
         try {
+            if (ssh != null) {
+                output.ssh(new GuestSshEndpoint(config.netns(), vm.guestAddress(), GuestSshEndpoint.PORT,
+                        ssh.hostKey().publicKey()));
+            }
             // Without a Kiln process alive (kill -9), the VMM is stopped at this time by a watchdog of its own.
             orphanDeadline(vm, clock.instant().plus(bootTimeout.multipliedBy(BootPatience.BUSY_FACTOR)).plus(spec.timeout()));
             process = launch(spec, vm, accelerator);

@@ -21,21 +21,30 @@ public record VmSpec(
         List<String> command,
         Map<String, String> env,
         boolean network,
-        String runnerJitConfig) {
+        String runnerJitConfig,
+        List<String> sshAuthorizedKeys) {
 
     public static final long MIN_MEMORY_MIB = 128;
 
     /** A VM that runs a command. */
     public VmSpec(String vmId, ImageManifest image, int cpus, long memoryMib, int diskGib, Duration timeout,
             List<String> command, Map<String, String> env, boolean network) {
-        this(vmId, image, cpus, memoryMib, diskGib, timeout, command, env, network, null);
+        this(vmId, image, cpus, memoryMib, diskGib, timeout, command, env, network, null, List.of());
     }
 
     /** A VM whose guest runs the image's GitHub runner once with this just-in-time configuration. */
     public static VmSpec forRunner(String vmId, ImageManifest image, int cpus, long memoryMib, int diskGib,
             Duration timeout, String jitConfig, Map<String, String> env) {
         return new VmSpec(vmId, image, cpus, memoryMib, diskGib, timeout, List.of(), env, true,
-                requireNonNull(jitConfig, "jitConfig is null"));
+                requireNonNull(jitConfig, "jitConfig is null"), List.of());
+    }
+
+    /**
+     * The same VM with a debugging shell: its guest runs sshd with a host key made for it and lets `runner` in with
+     * these public keys (none: no sshd).
+     */
+    public VmSpec withSshAuthorizedKeys(List<String> keys) {
+        return new VmSpec(vmId, image, cpus, memoryMib, diskGib, timeout, command, env, network, runnerJitConfig, keys);
     }
 
     public VmSpec {
@@ -44,6 +53,7 @@ public record VmSpec(
         requireNonNull(timeout, "timeout is null");
         command = List.copyOf(command);
         env = Map.copyOf(env);
+        sshAuthorizedKeys = sshAuthorizedKeys == null ? List.of() : List.copyOf(sshAuthorizedKeys);
         if (!vmId.matches("[a-z0-9-]{1,40}")) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "VM id '" + vmId + "' must be 1-40 of [a-z0-9-]");
         }

@@ -44,9 +44,31 @@ class ConfigDriveTest {
     void configJsonIsTheRecordAsAnObjectMapperWritesIt() throws Exception {
         ObjectMapper mapper = new ObjectMapper();
         GuestConfig runner = new GuestConfig("vm-2", "kiln-2", "n", null, List.of(), Map.of(), 60, "{\"jit\": \"é\"}");
-        for (GuestConfig each : List.of(config, runner)) {
+        for (GuestConfig each : List.of(config, runner, withSsh())) {
             assertThat(mapper.readTree(ConfigDrive.json(each))).isEqualTo(mapper.readTree(mapper.writeValueAsBytes(each)));
         }
+    }
+
+    private GuestConfig withSsh() {
+        return new GuestConfig("vm-3", "kiln-3", "n", config.network(), List.of("true"), Map.of(), 60, null,
+                new GuestSsh(SshHostKey.generate("vm-3"), List.of("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA user@example")));
+    }
+
+    @Test
+    void aDebuggingShellPutsTheVmsHostKeyAndTheAllowedKeysOnTheDrive() throws Exception {
+        GuestConfig ssh = withSsh();
+        Path drive = dir.resolve("config.tar");
+        ConfigDrive.write(ssh, drive);
+        Path out = Files.createDirectory(dir.resolve("out"));
+        assertThat(new ProcessBuilder("tar", "-xf", drive.toString(), "-C", out.toString()).inheritIO().start().waitFor())
+                .isZero();
+
+        assertThat(Files.readString(out.resolve("ssh_authorized_keys")))
+                .isEqualTo("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA user@example\n");
+        assertThat(Files.readString(out.resolve("ssh_host_key"))).isEqualTo(ssh.ssh().hostKey().privateKey());
+        assertThat(ssh.toString()).as("the private key is never printed")
+                .doesNotContain(ssh.ssh().hostKey().privateKey().lines().skip(1).findFirst().orElseThrow())
+                .contains(ssh.ssh().hostKey().publicKey());
     }
 
     @Test

@@ -121,7 +121,7 @@ final class TestHost implements AutoCloseable, BeforeAllCallback, AfterEachCallb
     }
 
     /** Collects a guest's output. */
-    static final class Output implements GuestOutput {
+    static class Output implements GuestOutput {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream();
         private final ByteArrayOutputStream err = new ByteArrayOutputStream();
         private final List<String> waits = new java.util.concurrent.CopyOnWriteArrayList<>();

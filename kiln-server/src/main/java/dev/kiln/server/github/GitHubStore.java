@@ -204,7 +204,7 @@ final class GitHubStore {
         String what = "GitHub job " + e.jobId() + " (" + e.repositoryFullName() + ", "
                 + (e.workflowName() == null ? "" : e.workflowName() + " / ") + e.jobName() + ", " + e.labels() + ")";
         String id = Jobs.create(tx, NewJob.demand(KIND, runnerImage.get(), size, runnerTimeout, e.owner(),
-                e.repositoryFullName()), "{}", "runner demand for " + what, now);
+                e.repositoryFullName(), e.labels()), "{}", "runner demand for " + what, now);
         tx.update("INSERT INTO github_demands (job_id, gh_job_id) VALUES (?, ?)", id, e.jobId());
         if (invalid != null) {
             String why = "no runner for " + what + ": " + invalid + "; GitHub keeps the job queued until it is cancelled"

@@ -66,6 +66,11 @@ public final class GitLabProvider implements Provider {
         return context -> new GitLabProvider(settings, context);
     }
 
+    /** The factory to start a server with: none when GitLab is not configured (null settings). */
+    public static List<Provider.Factory> factories(GitLabSettings settings) {
+        return settings == null ? List.of() : List.of(factory(settings));
+    }
+
     @Override
     public String kind() {
         return GitLabStore.KIND;

@@ -41,6 +41,8 @@ import org.slf4j.LoggerFactory;
  */
 final class GitLabRunners {
     private static final Logger log = LoggerFactory.getLogger(GitLabRunners.class);
+    // Longer than a deletion's retries last (GitLabClient.MAX_WAIT): a lease runs out only when its holder is gone.
+    private static final java.time.Duration DELETION_LEASE = GitLabClient.MAX_WAIT.multipliedBy(2);
 
     private final Database db;
     private final GitLabClient gitlab;
@@ -175,14 +177,22 @@ final class GitLabRunners {
         }
     }
 
-    /** Deletes from GitLab the runners whose VM no longer holds room (ended, failed, stopped), a batch per call. */
+    /**
+     * Deletes from GitLab the runners whose VM no longer holds room (ended, failed, stopped), a batch per call. Each
+     * deletion is leased first ({@code deleting_until}), so that of the replicas cleaning up at once one deletes each
+     * runner; a replica killed between the lease and the deletion leaves a lease that expires, and another deletes it.
+     */
     int deleteEnded(int limit) {
         record Ended(String vm, long runnerId) {}
+        long leased = clock.millis();
         List<Ended> ended = db.tx(tx -> {
             List<Ended> found = new ArrayList<>();
-            for (Ended e : tx.query("SELECT vm_id, runner_id FROM gitlab_runners WHERE deleted_at IS NULL ORDER BY created_at LIMIT ?",
-                    row -> new Ended(row.getString(1), row.getLong(2)), limit * 4)) {
-                if (!Vms.live(tx, e.vm()) && found.size() < limit) {
+            for (Ended e : tx.query("SELECT vm_id, runner_id FROM gitlab_runners WHERE deleted_at IS NULL"
+                            + " AND (deleting_until IS NULL OR deleting_until < ?) ORDER BY created_at LIMIT ?",
+                    row -> new Ended(row.getString(1), row.getLong(2)), leased, limit * 4)) {
+                if (found.size() < limit && !Vms.live(tx, e.vm())
+                        && tx.update("UPDATE gitlab_runners SET deleting_until = ? WHERE vm_id = ? AND deleted_at IS NULL"
+                                + " AND (deleting_until IS NULL OR deleting_until < ?)", leased + DELETION_LEASE.toMillis(), e.vm(), leased) == 1) {
                     found.add(e);
                 }
             }
@@ -192,7 +202,7 @@ final class GitLabRunners {
         for (Ended e : ended) {
             boolean existed = gitlab.deleteRunner(e.runnerId());
             long now = clock.millis();
-            db.tx(tx -> tx.update("UPDATE gitlab_runners SET deleted_at = ? WHERE vm_id = ?", now, e.vm()));
+            db.tx(tx -> tx.update("UPDATE gitlab_runners SET deleted_at = ?, deleting_until = NULL WHERE vm_id = ?", now, e.vm()));
             log.info("GitLab runner {} of VM {} {}", e.runnerId(), e.vm(), existed ? "deleted" : "was gone already");
             deleted++;
         }

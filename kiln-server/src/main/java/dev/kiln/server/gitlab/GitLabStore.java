@@ -110,17 +110,20 @@ final class GitLabStore {
         long now = clock.millis();
         String what = "GitLab job " + job.id() + " (" + project + ", " + job.name() + ", " + job.tags() + ")";
         return db.tx(tx -> {
-            Optional<String> existing = tx.queryOne("SELECT demand FROM gitlab_jobs WHERE id = ?" + tx.dialect().forUpdate(),
-                    row -> row.getString(1), job.id());
-            if (existing.isPresent()) {
-                return "job " + job.id() + " has demand " + existing.get() + " already";
+            // The row first, so that of two replicas making the job's demand at once (both reconciling, a hook at each)
+            // one inserts and the other waits for it and finds it: a SELECT … FOR UPDATE locks no row that is not there
+            // yet, and a unique violation would fail the whole reconcile pass.
+            String placeholder = "making-" + job.id();
+            if (tx.update("INSERT INTO gitlab_jobs (id, project_id, project, name, tags, status, demand, created_at, updated_at)"
+                            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", job.id(), job.projectId(), project,
+                    shorten(job.name(), 255), StoredJson.write(job.tags()), job.status(), placeholder, now, now) == 0) {
+                return "job " + job.id() + " has demand " + tx.queryOne("SELECT demand FROM gitlab_jobs WHERE id = ?",
+                        row -> row.getString(1), job.id()).orElseThrow() + " already";
             }
             int slash = project.indexOf('/');
             String id = Jobs.create(tx, NewJob.demand(KIND, runnerImage.get(), wanted, runnerTimeout,
-                    slash < 0 ? project : project.substring(0, slash), project), "{}", "runner demand for " + what, now);
-            tx.update("INSERT INTO gitlab_jobs (id, project_id, project, name, tags, status, demand, created_at, updated_at)"
-                            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", job.id(), job.projectId(), project, shorten(job.name(), 255),
-                    StoredJson.write(job.tags()), job.status(), id, now, now);
+                    slash < 0 ? project : project.substring(0, slash), project, job.tags()), "{}", "runner demand for " + what, now);
+            tx.update("UPDATE gitlab_jobs SET demand = ? WHERE id = ?", id, job.id());
             if (problem != null) {
                 String why = "no runner for " + what + ": " + problem + "; GitLab keeps the job pending until it is canceled"
                         + " or its tags are fixed";
@@ -146,6 +149,7 @@ final class GitLabStore {
             String vm = runner.get()[0];
             String demand = runner.get()[1];
             tx.update("UPDATE gitlab_runners SET took_job = ? WHERE vm_id = ? AND took_job IS NULL", gitlabJob, vm);
+            handOver(tx, demand, gitlabJob, now);
             String took = "runner " + runnerId + " (VM " + vm + " on " + Vms.hostOf(tx, vm).orElse("?") + ") took GitLab job " + gitlabJob;
             Optional<JobState> state = Jobs.state(tx, demand);
             if (state.isPresent() && state.get() == JobState.RUNNING) {
@@ -155,6 +159,39 @@ final class GitLabStore {
             }
             return "job " + gitlabJob + ": " + took + " for demand " + demand;
         });
+    }
+
+    /**
+     * GitLab hands a runner any pending job of its project whose tags it carries, not the job its demand was made for:
+     * when demand {@code demand}'s runner took {@code took}, that job becomes the demand's, and the job the demand was
+     * made for takes over {@code took}'s demand if that one's runner has not taken a job yet; otherwise it is left
+     * without a demand, and the next reconcile gives it one (else it would stay pending on GitLab with none).
+     */
+    private static void handOver(Tx tx, String demand, long took, long now) throws SQLException {
+        Optional<Long> own = tx.queryOne("SELECT id FROM gitlab_jobs WHERE demand = ?" + tx.dialect().forUpdate(), row -> row.getLong(1), demand);
+        if (own.isEmpty() || own.get() == took) {
+            return;
+        }
+        Optional<String> other = tx.queryOne("SELECT demand FROM gitlab_jobs WHERE id = ?" + tx.dialect().forUpdate(), row -> row.getString(1), took);
+        if (other.isEmpty()) {
+            // The job taken had no demand (its hook was lost): the row moves to it, and the demand's own job has none.
+            tx.update("UPDATE gitlab_jobs SET id = ?, status = ?, updated_at = ? WHERE demand = ?", took, "running", now, demand);
+            log.info("job {}: its runner took GitLab job {} (which had no demand); GitLab job {} waits for the reconcile to give it one",
+                    demand, took, own.get());
+            return;
+        }
+        // Swap the two jobs' demands (demand is unique: through a placeholder).
+        tx.update("UPDATE gitlab_jobs SET demand = ? WHERE id = ?", "swapping-" + took, took);
+        tx.update("UPDATE gitlab_jobs SET demand = ? WHERE id = ?", other.get(), own.get());
+        tx.update("UPDATE gitlab_jobs SET demand = ? WHERE id = ?", demand, took);
+        boolean otherFree = Jobs.state(tx, other.get()).map(st -> !st.terminal()).orElse(false)
+                && tx.queryOne("SELECT 1 FROM gitlab_runners WHERE demand = ? AND took_job IS NOT NULL", row -> 1, other.get()).isEmpty();
+        if (!otherFree) {
+            tx.update("DELETE FROM gitlab_jobs WHERE id = ?", own.get());
+            log.info("job {}: its runner took GitLab job {}; GitLab job {} waits for the reconcile to give it a demand", demand, took, own.get());
+        } else {
+            log.info("job {}: its runner took GitLab job {}, whose demand {} now serves GitLab job {}", demand, took, other.get(), own.get());
+        }
     }
 
     /**
@@ -237,7 +274,10 @@ final class GitLabStore {
         db.tx(tx -> {
             tx.update("UPDATE gitlab_jobs SET updated_at = ? WHERE id = ?", now, open.gitlabJob());
             Optional<String> vm = tx.queryOne("SELECT vm FROM jobs WHERE id = ? AND vm IS NOT NULL", row -> row.getString(1), open.demand());
-            if (vm.isEmpty() || Vms.live(tx, vm.get()) || open.tookJob() != null) {
+            // Read again, locked: since the demand was listed its runner may have taken a job (another one, even).
+            boolean tookOne = open.tookJob() != null || tx.queryOne("SELECT 1 FROM gitlab_runners WHERE demand = ? AND took_job IS NOT NULL"
+                    + tx.dialect().forUpdate(), row -> 1, open.demand()).isPresent();
+            if (vm.isEmpty() || Vms.live(tx, vm.get()) || tookOne) {
                 return null;
             }
             String why = "its runner VM " + vm.get() + " ended without taking a job; GitLab has job " + open.gitlabJob() + " " + status;

@@ -1,27 +1,27 @@
-package dev.kiln.agent;
+package dev.kiln.testkit.gitlab;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.api.VmLaunch;
+import dev.kiln.testkit.github.RunnerGuest;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 
 /**
- * A GitLab runner VM's guest for simulated hosts: what {@code gitlab-runner run-single --max-builds 1} does with the
+ * A GitLab runner VM's guest for simulated hosts (a {@link RunnerGuest} given the VM's runner credential): what {@code gitlab-runner run-single --max-builds 1} does with the
  * credential on its config drive ({@code {"kind": "gitlab-runner", "url", "token"}}), against FakeGitLab's runner API:
  * it asks for a job until it gets one (204 meanwhile), appends a trace, reports success and exits 0; a token GitLab
  * no longer knows (403, the runner deleted) also ends it.
  */
-final class SimulatedGitLabRunner implements SimulatedVmm.RunnerGuest {
+public final class SimulatedGitLabRunner implements RunnerGuest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpClient http = HttpClient.newHttpClient();
 
     @Override
-    public int run(VmLaunch launch) throws Exception {
-        JsonNode credential = JSON.readTree(launch.runnerJitConfig());
+    public int run(String runnerCredential) throws Exception {
+        JsonNode credential = JSON.readTree(runnerCredential);
         String url = credential.get("url").asText();
         String token = credential.get("token").asText();
         while (true) {

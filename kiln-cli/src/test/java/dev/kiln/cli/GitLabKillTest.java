@@ -1,0 +1,110 @@
+package dev.kiln.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.kiln.agent.Agent;
+import dev.kiln.agent.AgentConfig;
+import dev.kiln.agent.Capacity;
+import dev.kiln.agent.Enrolment;
+import dev.kiln.agent.SimulatedVmm;
+import dev.kiln.api.JobView;
+import dev.kiln.api.KilnClient;
+import dev.kiln.core.Arch;
+import dev.kiln.core.KilnException;
+import dev.kiln.testkit.TestingClock;
+import dev.kiln.testkit.TestingPostgres;
+import dev.kiln.testkit.gitlab.FakeGitLab;
+import dev.kiln.testkit.gitlab.SimulatedGitLabRunner;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two `kiln server` replicas on one PostgreSQL serve GitLab (FakeGitLab, hooks to the first); each in turn is killed
+ * with SIGKILL at a random moment of a burst of jobs (seeded) and started again, while an agent that knows both runs
+ * the runner VMs on a simulated VMM. No GitLab job is lost: each succeeds, on a runner of its own, and Kiln's demands
+ * for them all conclude SUCCEEDED.
+ */
+@Timeout(300)
+class GitLabKillTest {
+    static final String ADMIN = "gitlab-kill-admin-token-0123456789";
+    static final String SECRET = "gitlab-kill-hook-secret";
+    static final int BURSTS = 4;
+    static final int PER_BURST = 6;
+
+    @TempDir
+    Path dir;
+
+    KilnProcess server(int port, String database, Path config) throws InterruptedException {
+        return KilnProcess.start(List.of("server", "--data-dir", dir.resolve("server-" + port).toString(), "--listen",
+                "127.0.0.1:" + port, "--database", database, "--gitlab-config", config.toString()),
+                Map.of("KILN_ADMIN_TOKEN", ADMIN), dir.resolve("server-" + port + ".log"));
+    }
+
+    @Test
+    void replicasKilledAtRandomMomentsLoseNoGitLabJob() throws Exception {
+        SplittableRandom random = new SplittableRandom(20);
+        try (TestingPostgres postgres = TestingPostgres.start(); FakeGitLab gitlab = FakeGitLab.start(new TestingClock(Instant.now()))) {
+            gitlab.addGroup("acme");
+            gitlab.addProject("acme/widgets");
+            gitlab.addUser("kiln-bot", false);
+            gitlab.addMember("acme/widgets", "kiln-bot", FakeGitLab.Role.MAINTAINER);
+            Path token = Files.writeString(dir.resolve("token"), gitlab.addAccessToken("kiln-bot", "create_runner", "manage_runner", "read_api"));
+            Path secret = Files.writeString(dir.resolve("secret"), SECRET);
+            Path config = Files.writeString(dir.resolve("gitlab.properties"), "url=" + gitlab.url() + "\ntoken-file=" + token
+                    + "\nwebhook-secret-file=" + secret + "\nprojects=acme/widgets\n");
+            String database = postgres.newDatabase();
+            int[] ports = {KilnProcess.freePort(), KilnProcess.freePort()};
+            URI[] uris = {URI.create("http://127.0.0.1:" + ports[0]), URI.create("http://127.0.0.1:" + ports[1])};
+            KilnProcess[] replicas = {server(ports[0], database, config), server(ports[1], database, config)};
+            KilnClient client = new KilnClient(uris[1], ADMIN);
+            gitlab.hooks().sendTo(uris[0].resolve("/webhooks/gitlab"), SECRET);
+            SimulatedVmm vmm = new SimulatedVmm(new Capacity(Arch.X86_64, 16, 32 * 1024, 1000), Duration.ZERO, null)
+                    .withRunnerGuest(launch -> new SimulatedGitLabRunner().run(launch.runnerJitConfig()));
+            var credentials = Enrolment.credentials(uris[0], new KilnClient(uris[0], ADMIN).addHost("h1").enrolmentToken(), dir.resolve("agent"));
+            Agent agent = new Agent(new AgentConfig(uris[0], credentials.hostToken(), Duration.ofSeconds(2), Duration.ofMillis(200))
+                    .withReplicas(List.of(uris[1])), vmm);
+            agent.start();
+            List<Long> jobs = new ArrayList<>();
+            try {
+                for (int burst = 0; burst < BURSTS; burst++) {
+                    int victim = burst % 2;
+                    int killAt = random.nextInt(PER_BURST);
+                    for (int i = 0; i < PER_BURST; i++) {
+                        if (i == killAt) {
+                            replicas[victim].kill();
+                        }
+                        jobs.add(gitlab.queueJob("acme/widgets", "build-" + jobs.size(), List.of("kiln-2cpu-4gb"), "make"));
+                    }
+                    replicas[victim] = server(ports[victim], database, config); // its reconcile at start finds lost hooks
+                    gitlab.hooks().reenable();
+                }
+                await().atMost(Duration.ofSeconds(180)).ignoreException(KilnException.class)
+                        .until(() -> jobs.stream().allMatch(j -> gitlab.job(j).status().equals("success")));
+                List<Long> runners = jobs.stream().map(j -> gitlab.job(j).runnerId()).toList();
+                assertThat(runners).as("each job on a runner of its own").doesNotContainNull().doesNotHaveDuplicates();
+                await().atMost(Duration.ofSeconds(60)).ignoreException(KilnException.class)
+                        .until(() -> client.jobs(null, 1000).stream().allMatch(j -> j.state().terminal()));
+                assertThat(client.jobs(null, 1000)).extracting(JobView::state).as("Kiln's demands")
+                        .contains(dev.kiln.core.JobState.SUCCEEDED);
+                assertThat(client.jobs(null, 1000).stream().filter(j -> j.state() == dev.kiln.core.JobState.SUCCEEDED).count())
+                        .as("one demand concluded SUCCEEDED per GitLab job").isEqualTo(jobs.size());
+            } finally {
+                agent.close();
+                for (KilnProcess replica : replicas) {
+                    replica.close();
+                }
+            }
+        }
+    }
+}
