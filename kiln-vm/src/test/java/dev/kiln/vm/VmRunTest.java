@@ -137,7 +137,10 @@ class VmRunTest {
         VmResult result = engine.run(host.spec("true"), GuestOutput.DISCARD);
 
         assertThat(result.outcome()).isEqualTo(VmResult.Outcome.BOOT_FAILED);
-        assertThat(result.detail()).contains("no init marker within 0.3s");
+        // On a loaded machine (CI's two cores) the boot deadline moves on up to BootPatience.BUSY_FACTOR times,
+        // and the failure then says the host was busy rather than blaming the guest.
+        assertThat(result.detail()).containsPattern(
+                "^the guest printed no init marker within (0\\.3s \\(|[0-9.]+m?s on a busy host \\(load )");
     }
 
     @Test
