@@ -23,12 +23,13 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
+import org.tukaani.xz.XZInputStream;
 
 /**
  * The newest version of each binary package in a Debian security suite ({@code bookworm-security}) for an
  * architecture, read as apt reads it: {@code dists/SUITE/InRelease} checked with gpgv against the archive's keyring
- * (or, with no keyring configured, {@code dists/SUITE/Release} unchecked), then the {@code main/binary-ARCH/Packages.gz}
- * (or {@code Packages}) it lists, refused unless its SHA-256 and size are the Release's.
+ * (or, with no keyring configured, {@code dists/SUITE/Release} unchecked), then the {@code main/binary-ARCH/Packages.xz}
+ * (or {@code Packages.gz}) it lists, refused unless its SHA-256 and size are the Release's.
  *
  * <p>Costs nothing when nothing changed: the Release is asked for with {@code If-None-Match}/{@code If-Modified-Since}
  * where the mirror gave validators (a 304 reuses what was read), and a Packages file whose SHA-256 the Release still
@@ -40,7 +41,11 @@ final class SecurityIndex {
     /** The Release's own size for the Packages file bounds its download; above this it is refused anyway. */
     private static final long MAX_PACKAGES_BYTES = 256L << 20;
     private static final Duration TIMEOUT = Duration.ofMinutes(2);
-    private static final List<String> COMPRESSIONS = List.of(".gz", "");
+    /**
+     * Debian's security archive serves {@code Packages.xz} alone (its Release lists the uncompressed file's hash, which
+     * apt checks after decompressing, but the file answers 404); mirrors and older archives serve {@code .gz}.
+     */
+    private static final List<String> COMPRESSIONS = List.of(".xz", ".gz");
 
     private record Validated(String etag, String lastModified, String text) {}
 
@@ -82,7 +87,7 @@ final class SecurityIndex {
         }
         if (entry == null) {
             throw new KilnException(ErrorCode.UPSTREAM_FAILED, ("the Release of %s at %s lists no"
-                    + " main/binary-%s/Packages.gz or Packages").formatted(suite, mirror, arch));
+                    + " main/binary-%s/Packages.xz or Packages.gz").formatted(suite, mirror, arch));
         }
         Parsed known = packages.get(key);
         if (known != null && known.sha256().equals(entry.sha256())) {
@@ -96,7 +101,7 @@ final class SecurityIndex {
                     + " %s (%d bytes): refused, no image is rebuilt from it").formatted(uri, actual, body.length, suite,
                     entry.sha256(), entry.size()));
         }
-        Map<String, String> newest = parsePackages(uri, body, path.endsWith(".gz"));
+        Map<String, String> newest = parsePackages(uri, body, path.substring(path.lastIndexOf('.')));
         packages.put(key, new Parsed(entry.sha256(), newest));
         return newest;
     }
@@ -134,10 +139,10 @@ final class SecurityIndex {
     }
 
     /** Reads the stanzas' Package and Version, keeping each package's newest by Debian's ordering. */
-    private static Map<String, String> parsePackages(URI from, byte[] body, boolean gzipped) {
+    private static Map<String, String> parsePackages(URI from, byte[] body, String compression) {
         Map<String, String> newest = new HashMap<>();
         try (InputStream raw = new ByteArrayInputStream(body);
-             InputStream in = gzipped ? new GZIPInputStream(raw) : raw;
+             InputStream in = compression.equals(".xz") ? new XZInputStream(raw) : new GZIPInputStream(raw);
              BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
             String name = null;
             String version = null;

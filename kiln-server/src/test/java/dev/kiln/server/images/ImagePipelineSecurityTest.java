@@ -49,7 +49,7 @@ class ImagePipelineSecurityTest {
     private static final String ADMIN = "pipeline-admin-token-0123456789";
     private static final String NAME = "default-kept";
     private static final String SUITE = "bookworm-security";
-    private static final String PACKAGES = "main/binary-amd64/Packages.gz";
+    private static final String PACKAGES = "main/binary-amd64/Packages.xz";
     /** The image's packages as bootstrapped from the suite (before its security updates). */
     private static final Map<String, String> RELEASED = Map.of("openssl", "3.0.15-1~deb12u1", "libssl3",
             "3.0.15-1~deb12u1", "bash", "5.2.15-2+b7", "sudo", "1.9.13p3-1+deb12u1");

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(120)
 class SecurityIndexTest {
     private static final String SUITE = "bookworm-security";
-    private static final String PACKAGES = "main/binary-amd64/Packages.gz";
+    private static final String PACKAGES = "main/binary-amd64/Packages.xz";
 
     @TempDir
     Path dir;
@@ -107,9 +107,18 @@ class SecurityIndexTest {
         assertThatThrownBy(() -> index.newest("trixie-security", "amd64"))
                 .hasMessageContaining("/dists/trixie-security/InRelease answered 404");
         assertThatThrownBy(() -> index.newest(SUITE, "riscv64"))
-                .hasMessageContaining("lists no main/binary-riscv64/Packages.gz or Packages");
+                .hasMessageContaining("lists no main/binary-riscv64/Packages.xz or Packages.gz");
         archive.fault(FakeDebianArchive.Fault.SERVER_ERROR);
         assertThatThrownBy(() -> index.newest(SUITE, "amd64")).hasMessageContaining("answered 503");
+    }
+
+    @Test
+    void anArchiveOfGzipIndexesOnlyIsReadToo() {
+        archive.withoutXz();
+        archive.publish(SUITE, "amd64", Map.of("openssl", "3.0.17-1~deb12u1"));
+        assertThat(index(key.keyring()).newest(SUITE, "amd64")).containsExactly(Map.entry("openssl", "3.0.17-1~deb12u1"));
+        assertThat(archive.served(SUITE, "main/binary-amd64/Packages.gz")).isEqualTo(1);
+        assertThat(archive.served(SUITE, PACKAGES)).isZero();
     }
 
     @Test

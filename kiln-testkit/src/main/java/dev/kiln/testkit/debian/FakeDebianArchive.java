@@ -26,14 +26,18 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.GZIPOutputStream;
+import org.tukaani.xz.LZMA2Options;
+import org.tukaani.xz.XZOutputStream;
 
 /**
  * A fake of Debian's security archive ({@code http://deb.debian.org/debian-security}) on a loopback port, laid out as
  * the real one: {@code dists/SUITE/Release} (Origin, Label, Suite, Codename, Date, Valid-Until, Architectures,
  * Components and the SHA256 list of every index), {@code dists/SUITE/InRelease} (the Release clear-signed with a
- * {@link TestArchiveKey}, when one is given) and {@code dists/SUITE/main/binary-ARCH/Packages} and
- * {@code Packages.gz}, stanzas of Package, Source, Version, Architecture, Filename, Size, SHA256 and more. The Release
- * and InRelease carry an ETag and Last-Modified and answer 304 to a request that names them.
+ * {@link TestArchiveKey}, when one is given) and {@code dists/SUITE/main/binary-ARCH/Packages.xz} (and
+ * {@code Packages.gz}, which older archives and some mirrors serve; {@link #withoutXz}), stanzas of Package, Source,
+ * Version, Architecture, Filename, Size, SHA256 and more. As Debian's, the Release lists the uncompressed
+ * {@code Packages} too, which answers 404. The Release and InRelease carry an ETag and Last-Modified and answer 304 to a
+ * request that names them.
  *
  * <p>Faults: {@link Fault#WRONG_HASH} serves Packages files other than those the Release describes (a tampered or
  * half-synced mirror); {@link Fault#SERVER_ERROR} answers 503. Thread-safe.
@@ -58,6 +62,7 @@ public final class FakeDebianArchive implements AutoCloseable {
     private final Map<String, AtomicInteger> served = new ConcurrentHashMap<>();
     private final AtomicInteger notModified = new AtomicInteger();
     private volatile Fault fault = Fault.NONE;
+    private volatile boolean xz = true;
 
     private FakeDebianArchive(InstantSource clock, TestArchiveKey key) throws IOException {
         this.clock = clock;
@@ -100,6 +105,9 @@ public final class FakeDebianArchive implements AutoCloseable {
             byte[] plain = packagesFile(byArch.getKey(), byArch.getValue());
             files.put("main/binary-" + byArch.getKey() + "/Packages", plain);
             files.put("main/binary-" + byArch.getKey() + "/Packages.gz", gzip(plain));
+            if (xz) {
+                files.put("main/binary-" + byArch.getKey() + "/Packages.xz", xz(plain));
+            }
         }
         StringBuilder release = new StringBuilder()
                 .append("Origin: Debian\nLabel: Debian-Security\nSuite: stable-security\nVersion: 12\n")
@@ -118,6 +126,11 @@ public final class FakeDebianArchive implements AutoCloseable {
         }
         suites.put(suite, new Published(files, "\"" + sha256(releaseBytes).substring(0, 16) + "\"",
                 HTTP_DATE.format(clock.instant())));
+    }
+
+    /** From the next {@link #publish}, serves and lists no {@code Packages.xz}: an archive of {@code .gz} only. */
+    public void withoutXz() {
+        xz = false;
     }
 
     public void fault(Fault newFault) {
@@ -149,7 +162,8 @@ public final class FakeDebianArchive implements AutoCloseable {
             }
             String[] parts = path.substring(prefix.length()).split("/", 2);
             Published suite = parts.length == 2 ? suites.get(parts[0]) : null;
-            byte[] bytes = suite == null ? null : suite.files().get(parts[1]);
+            // Debian lists the uncompressed Packages in the Release but serves it compressed only.
+            byte[] bytes = suite == null || parts[1].endsWith("/Packages") ? null : suite.files().get(parts[1]);
             if (bytes == null) {
                 send(exchange, 404, "Not Found".getBytes(UTF_8));
                 return;
@@ -166,8 +180,8 @@ public final class FakeDebianArchive implements AutoCloseable {
                     return;
                 }
             } else if (fault == Fault.WRONG_HASH) {
-                bytes = parts[1].endsWith(".gz") ? gzip(("Package: tampered\nVersion: 1.0\n\n").getBytes(UTF_8))
-                        : "Package: tampered\nVersion: 1.0\n\n".getBytes(UTF_8);
+                byte[] tampered = "Package: tampered\nVersion: 1.0\n\n".getBytes(UTF_8);
+                bytes = parts[1].endsWith(".gz") ? gzip(tampered) : parts[1].endsWith(".xz") ? xz(tampered) : tampered;
             }
             served.computeIfAbsent(parts[0] + "/" + parts[1], p -> new AtomicInteger()).incrementAndGet();
             send(exchange, 200, bytes);
@@ -199,6 +213,16 @@ public final class FakeDebianArchive implements AutoCloseable {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
             gz.write(bytes);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    private static byte[] xz(byte[] bytes) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (XZOutputStream xz = new XZOutputStream(out, new LZMA2Options())) {
+            xz.write(bytes);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
