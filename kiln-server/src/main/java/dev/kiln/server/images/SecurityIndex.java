@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
+import dev.kiln.images.Sha256;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -14,12 +15,9 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
@@ -95,7 +93,7 @@ final class SecurityIndex {
         }
         URI uri = url(suite, path);
         byte[] body = get(uri, entry.size() + 1, null).body();
-        String actual = sha256(body);
+        String actual = Sha256.of(body);
         if (body.length != entry.size() || !actual.equals(entry.sha256())) {
             throw new KilnException(ErrorCode.UPSTREAM_FAILED, ("%s has SHA-256 %s (%d bytes), but the Release of %s lists"
                     + " %s (%d bytes): refused, no image is rebuilt from it").formatted(uri, actual, body.length, suite,
@@ -214,13 +212,5 @@ final class SecurityIndex {
     private URI url(String suite, String file) {
         String base = mirror.toString().endsWith("/") ? mirror.toString() : mirror + "/";
         return URI.create(base + "dists/" + suite + "/" + file);
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.kiln.testkit.releases.FakeRunnerReleases;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -11,13 +12,10 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -117,14 +115,14 @@ public final class FakeDebianArchive implements AutoCloseable {
                 .append("Acquire-By-Hash: no\n")
                 .append("Architectures: ").append(String.join(" ", packages.get(suite).keySet())).append('\n')
                 .append("Components: updates/main\nDescription: Debian 12 - Security Updates (Kiln's fake)\nSHA256:\n");
-        files.forEach((path, bytes) -> release.append(' ').append(sha256(bytes)).append(' ')
+        files.forEach((path, bytes) -> release.append(' ').append(FakeRunnerReleases.sha256(bytes)).append(' ')
                 .append(String.format("%8d", bytes.length)).append(' ').append(path).append('\n'));
         byte[] releaseBytes = release.toString().getBytes(UTF_8);
         files.put("Release", releaseBytes);
         if (key != null) {
             files.put("InRelease", key.clearSign(releaseBytes));
         }
-        suites.put(suite, new Published(files, "\"" + sha256(releaseBytes).substring(0, 16) + "\"",
+        suites.put(suite, new Published(files, "\"" + FakeRunnerReleases.sha256(releaseBytes).substring(0, 16) + "\"",
                 HTTP_DATE.format(clock.instant())));
     }
 
@@ -204,7 +202,7 @@ public final class FakeDebianArchive implements AutoCloseable {
                     .append("Section: libs\nPriority: optional\n")
                     .append("Filename: ").append(file).append('\n')
                     .append("Size: 1000\n")
-                    .append("SHA256: ").append(sha256(file.getBytes(UTF_8))).append("\n\n");
+                    .append("SHA256: ").append(FakeRunnerReleases.sha256(file.getBytes(UTF_8))).append("\n\n");
         });
         return text.toString().getBytes(UTF_8);
     }
@@ -227,14 +225,6 @@ public final class FakeDebianArchive implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         return out.toByteArray();
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static void send(HttpExchange exchange, int status, byte[] body) throws IOException {
