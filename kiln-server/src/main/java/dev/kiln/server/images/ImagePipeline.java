@@ -44,6 +44,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class ImagePipeline implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ImagePipeline.class);
+    private static final String SECURITY_UPDATE = "security update: ";
 
     /** Builds a kept image's recipe by digest without moving its name ({@code ImageBuilder#buildCandidate}). */
     @FunctionalInterface
@@ -274,9 +275,10 @@ public final class ImagePipeline implements AutoCloseable {
         String reason = String.join("; ", reasons);
         Optional<BuildRecords.Build> last = records.last(kept.name());
         if (last.isPresent() && last.get().trigger().equals(reason)
+                && (last.get().outcome().equals(BuildRecords.FAILED) || reason.contains(SECURITY_UPDATE))
                 && now.isBefore(Instant.ofEpochMilli(last.get().startedAt()).plus(config.retryAfter()))) {
-            // Built for this very reason lately: failed, or moved and still lacking it (the build's mirror lagging the
-            // checked one); tried again after retryAfter, not at every pass.
+            // Built for this very reason lately: failed, or (a security update) moved and still lacking it, the build's
+            // mirror lagging the checked one; tried again after retryAfter, not at every pass.
             return Optional.empty();
         }
         return Optional.of(reason);
@@ -319,7 +321,7 @@ public final class ImagePipeline implements AutoCloseable {
             return Optional.empty();
         }
         int shown = Math.min(updates.size(), 5);
-        return Optional.of("security update: " + String.join(", ", updates.subList(0, shown))
+        return Optional.of(SECURITY_UPDATE + String.join(", ", updates.subList(0, shown))
                 + (updates.size() > shown ? " and " + (updates.size() - shown) + " more" : ""));
     }
 

@@ -61,6 +61,9 @@ class ImagePipelineSecurityTest {
     final AtomicInteger builds = new AtomicInteger();
     /** The security suite as the archive publishes it; a build upgrades the image's packages to it. */
     final Map<String, String> security = new TreeMap<>();
+    /** Whether the builds miss the security suite's updates (their mirror lagging the one checked). */
+    volatile boolean buildsLag;
+    Duration retryAfter = Duration.ofHours(6);
     TestArchiveKey key;
     FakeDebianArchive archive;
     ImageStore store;
@@ -95,7 +98,7 @@ class ImagePipelineSecurityTest {
         store = new ImageStore(dir.resolve("images"));
         PipelineConfig config = PipelineConfig.defaults(List.of(new PipelineConfig.KeptImage("default", Arch.X86_64, NAME,
                         false)), dir.resolve("pipeline")).withReleases(releases.apiUrl(), null)
-                .withTimes(Duration.ofDays(7), Duration.ofHours(1), Duration.ofHours(6), Duration.ofMinutes(30),
+                .withTimes(Duration.ofDays(7), Duration.ofHours(1), retryAfter, Duration.ofMinutes(30),
                         Duration.ofMillis(20))
                 .withSecurity(new PipelineConfig.Security(archive.url(), Duration.ofHours(6), key.keyring()));
         ImagePipeline.Factory pipeline = ImagePipeline.factory(config, this::build, image -> image.name() + " booted");
@@ -113,16 +116,19 @@ class ImagePipelineSecurityTest {
 
     /** Waits for build {@code n} to be offered, has the host hold it, and waits for the name to move to it. */
     private String moved(int n) {
-        await().atMost(Duration.ofSeconds(30)).until(() -> builds.get() == n && report().size() == Math.min(n, 2)
-                && store.list().size() == n);
-        String digest = store.list().stream().filter(image -> image.version().equals("test-" + n)).findFirst()
-                .orElseThrow().digest();
+        await().atMost(Duration.ofSeconds(30)).until(() -> builds.get() == n && build(n).isPresent()
+                && report().contains(build(n).get().digest()));
+        String digest = build(n).orElseThrow().digest();
         List<String> held = store.list().stream().map(ImageManifest::digest).toList();
         host.sync(new AgentReport("boot1", ++sequence, "test", "x86_64", 2, 4096, 50, null, List.of(), List.of(), held),
                 Duration.ZERO);
         await().atMost(Duration.ofSeconds(30)).until(() -> store.findByName(NAME).map(ImageManifest::digest)
                 .orElse("").equals(digest));
         return digest;
+    }
+
+    private java.util.Optional<ImageManifest> build(int n) {
+        return store.list().stream().filter(image -> image.version().equals("test-" + n)).findFirst();
     }
 
     private List<String> report() {
@@ -144,7 +150,7 @@ class ImagePipelineSecurityTest {
             Files.writeString(out.resolve(ImageManifest.ROOTFS), "root " + n);
             StringBuilder packages = new StringBuilder("suite bookworm\ndebian-arch amd64\n");
             new TreeMap<>(RELEASED).forEach((name, version) -> packages.append("package ").append(name).append(" amd64 ")
-                    .append(security.getOrDefault(name, version)).append('\n'));
+                    .append(buildsLag ? version : security.getOrDefault(name, version)).append('\n'));
             Files.writeString(out.resolve(ImagePackages.FILE), packages);
             return store.store(out, kept.name(), "test-" + n, kept.arch().id(), "recipe-" + n,
                     new ImageManifest.Kernel("kiln", "6.1", "r"), null, null);
@@ -195,6 +201,32 @@ class ImagePipelineSecurityTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> archive.notModified() > after);
         assertThat(builds).hasValue(2);
         assertThat(store.findByName(NAME).orElseThrow().digest()).isEqualTo(rebuilt);
+    }
+
+    @Test
+    void aBuildThatStillLacksTheUpdateIsNotRepeatedAtEveryPollButAfterRetryAfter() {
+        retryAfter = Duration.ofHours(24);
+        startWithTheFirstBuild();
+        buildsLag = true;
+        publish(Map.of("openssl", "3.0.17-1~deb12u1"));
+        clock.advance(Duration.ofHours(6));
+        moved(2);
+        assertThat(store.packages(store.findByName(NAME).orElseThrow()).orElseThrow().versions())
+                .containsEntry("openssl", "3.0.15-1~deb12u1");
+
+        // The next polls still see the update missing: the same reason is not built again within retry-after.
+        for (int poll = 0; poll < 2; poll++) {
+            int notModified = archive.notModified();
+            clock.advance(Duration.ofHours(6));
+            await().atMost(Duration.ofSeconds(30)).until(() -> archive.notModified() > notModified);
+        }
+        assertThat(builds).hasValue(2);
+
+        buildsLag = false;
+        clock.advance(Duration.ofHours(12));
+        moved(3);
+        assertThat(store.packages(store.findByName(NAME).orElseThrow()).orElseThrow().versions())
+                .containsEntry("openssl", "3.0.17-1~deb12u1");
     }
 
     @Test
