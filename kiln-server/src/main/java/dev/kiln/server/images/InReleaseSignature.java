@@ -25,7 +25,8 @@ final class InReleaseSignature {
     private final Path workDir;
 
     InReleaseSignature(Path keyring, Path workDir) {
-        this.keyring = requireNonNull(keyring, "keyring is null");
+        // gpgv reads a keyring named without a slash from its home directory: the configured file, wherever it is.
+        this.keyring = requireNonNull(keyring, "keyring is null").toAbsolutePath();
         this.workDir = requireNonNull(workDir, "workDir is null");
     }
 
