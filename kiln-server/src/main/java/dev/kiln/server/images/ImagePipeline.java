@@ -6,7 +6,6 @@ import dev.kiln.core.Arch;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import dev.kiln.images.ImageManifest;
-import dev.kiln.images.ImagePackages;
 import dev.kiln.images.ImageStore;
 import dev.kiln.server.Database;
 import java.io.IOException;
@@ -32,7 +31,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps the configured images fresh. Each pass, for every kept image: a build is due when the image is missing, when
  * the schedule says so (a week after its last build, by the injected clock), when Debian's security suite has a newer
- * version of a package the image holds ({@link SecurityIndex}, looked at every {@code security-poll}), or, for an image
+ * version of a package the image holds ({@link SecurityUpdates}, looked at every {@code security-poll}), or, for an image
  * that carries the runner, when the runner's latest release is not the one it carries. The build gets the release's tarball, verified
  * against its published SHA-256, builds the recipe by digest without moving the name, and boots it (the smoke test).
  * Only a proven image is rolled out: its digest is offered to every host ({@link #prefetch}), and once every online
@@ -44,7 +43,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ImagePipeline implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ImagePipeline.class);
-    private static final String SECURITY_UPDATE = "security update: ";
 
     /** Builds a kept image's recipe by digest without moving its name ({@code ImageBuilder#buildCandidate}). */
     @FunctionalInterface
@@ -98,7 +96,7 @@ public final class ImagePipeline implements AutoCloseable {
     private final Builds builds;
     private final Smoke smoke;
     private final RunnerReleases releases;
-    private final SecurityIndex security;
+    private final SecurityUpdates security;
     private final BuildRecords records;
     private final HostImages hosts;
     private final Thread thread;
@@ -114,11 +112,6 @@ public final class ImagePipeline implements AutoCloseable {
     private final Map<Arch, RunnerRelease> latest = new HashMap<>();
     /** The day each name's runner age was last looked at: warned of once a day. Pass thread only. */
     private final Map<String, LocalDate> warned = new HashMap<>();
-    /** When each security suite and arch ("bookworm-security/amd64") was last looked at, and its newest versions. */
-    private final Map<String, Instant> lastSecurityCheck = new HashMap<>();
-    private final Map<String, Map<String, String>> securityNewest = new HashMap<>();
-    /** The images already said to record no package list. Pass thread only. */
-    private final Set<String> unlisted = new HashSet<>();
 
     ImagePipeline(PipelineConfig config, Database db, InstantSource clock, ImageStore images, Builds builds, Smoke smoke,
             RunnerReleases releases, SecurityIndex security) {
@@ -128,7 +121,7 @@ public final class ImagePipeline implements AutoCloseable {
         this.builds = requireNonNull(builds, "builds is null");
         this.smoke = requireNonNull(smoke, "smoke is null");
         this.releases = requireNonNull(releases, "releases is null");
-        this.security = requireNonNull(security, "security is null");
+        this.security = new SecurityUpdates(requireNonNull(security, "security is null"), config, images);
         this.records = new BuildRecords(db);
         this.hosts = new HostImages(db);
         this.thread = Thread.ofPlatform().name("kiln-image-pipeline").daemon().unstarted(this::loop);
@@ -263,7 +256,7 @@ public final class ImagePipeline implements AutoCloseable {
             if (!now.isBefore(since.plus(config.schedule()))) {
                 reasons.add("scheduled (last build " + since + ", every " + config.schedule() + ")");
             }
-            securityUpdates(kept, current.get(), now).ifPresent(reasons::add);
+            security.reason(kept, current.get(), now).ifPresent(reasons::add);
             LocalDate today = LocalDate.ofInstant(now, ZoneOffset.UTC);
             if (!today.equals(warned.put(kept.name(), today))) {
                 current.get().runnerAgeWarning(today).ifPresent(warning -> log.warn("image pipeline: {}", warning));
@@ -275,78 +268,13 @@ public final class ImagePipeline implements AutoCloseable {
         String reason = String.join("; ", reasons);
         Optional<BuildRecords.Build> last = records.last(kept.name());
         if (last.isPresent() && last.get().trigger().equals(reason)
-                && (last.get().outcome().equals(BuildRecords.FAILED) || reason.contains(SECURITY_UPDATE))
+                && (last.get().outcome().equals(BuildRecords.FAILED) || reason.contains(SecurityUpdates.REASON))
                 && now.isBefore(Instant.ofEpochMilli(last.get().startedAt()).plus(config.retryAfter()))) {
             // Built for this very reason lately: failed, or (a security update) moved and still lacking it, the build's
             // mirror lagging the checked one; tried again after retryAfter, not at every pass.
             return Optional.empty();
         }
         return Optional.of(reason);
-    }
-
-    /** The packages of the image that its security suite has newer versions of, as a build's reason; or nothing. */
-    private Optional<String> securityUpdates(PipelineConfig.KeptImage kept, ImageManifest current, Instant now) {
-        Optional<ImagePackages> held;
-        try {
-            held = images.packages(current);
-        } catch (KilnException e) {
-            log.warn("image pipeline: cannot check {} for security updates: {}", kept.name(), e.getMessage());
-            return Optional.empty();
-        }
-        if (held.isEmpty()) {
-            if (unlisted.add(current.digest())) {
-                log.info("image pipeline: {} ({}) records no package list (built before builds did): its security"
-                        + " updates come with its next scheduled build", kept.name(), current.shortDigest());
-            }
-            return Optional.empty();
-        }
-        ImagePackages packages = held.get();
-        Map<String, String> newest = securityIndex(packages.suite() + "-security", packages.debianArch(), kept, now);
-        if (newest == null) {
-            return Optional.empty();
-        }
-        List<String> updates = new ArrayList<>();
-        for (Map.Entry<String, String> installed : new java.util.TreeMap<>(packages.versions()).entrySet()) {
-            String fixed = newest.get(installed.getKey());
-            try {
-                if (fixed != null && DebianVersion.ORDER.compare(fixed, installed.getValue()) > 0) {
-                    updates.add(installed.getKey() + " " + installed.getValue() + " → " + fixed);
-                }
-            } catch (IllegalArgumentException e) {
-                log.warn("image pipeline: {} holds {} {}: {}", kept.name(), installed.getKey(), installed.getValue(),
-                        e.getMessage());
-            }
-        }
-        if (updates.isEmpty()) {
-            return Optional.empty();
-        }
-        int shown = Math.min(updates.size(), 5);
-        return Optional.of(SECURITY_UPDATE + String.join(", ", updates.subList(0, shown))
-                + (updates.size() > shown ? " and " + (updates.size() - shown) + " more" : ""));
-    }
-
-    /** The newest versions in a security suite for an arch, looked at once per poll; null while it cannot be had. */
-    private Map<String, String> securityIndex(String suite, String debianArch, PipelineConfig.KeptImage kept, Instant now) {
-        String key = suite + "/" + debianArch;
-        Instant asked = lastSecurityCheck.get(key);
-        if (asked == null || !now.isBefore(asked.plus(config.security().poll()))) {
-            lastSecurityCheck.put(key, now);
-            try {
-                securityNewest.put(key, security.newest(suite, debianArch));
-            } catch (KilnException e) {
-                // Nothing is built from an index that cannot be had or is refused; it is looked at again at the next poll.
-                securityNewest.remove(key);
-                log.warn("image pipeline: cannot check Debian's security updates ({}, {}); the images stay as they"
-                        + " are: {}", suite, debianArch, e.getMessage());
-                for (PipelineConfig.KeptImage other : config.images()) {
-                    if (other.arch() == kept.arch()) {
-                        images.recordFailure(other.name(), now, "cannot check Debian's security updates: "
-                                + e.getMessage());
-                    }
-                }
-            }
-        }
-        return securityNewest.get(key);
     }
 
     /** The runner's latest release for the arch, asked at most once per poll interval; null while it cannot be had. */
