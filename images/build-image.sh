@@ -60,6 +60,26 @@ debootstrap --arch="$debian_arch" --variant="$VARIANT" --include="$PACKAGES" --c
   || { tail -20 "$work/debootstrap.log" >&2; echo "debootstrap failed (log above)" >&2; exit 4; }
 rootfs=$work/rootfs
 
+# Security updates: debootstrap takes the suite as released (its point release); the guest's apt also knows
+# SUITE-updates and SUITE-security, and the image is upgraded from them, so that every build carries Debian's
+# current fixes. KILN_DEBIAN_SECURITY_MIRROR names another security mirror (the image pipeline checks the same).
+SECURITY_MIRROR=${KILN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+step "security updates: upgrade from $SUITE-updates and $SUITE-security ($SECURITY_MIRROR)"
+cat > "$rootfs/etc/apt/sources.list" <<SOURCES
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
+SOURCES
+# No service of an upgraded package starts inside the build's chroot (policy-rc.d's 101: "action forbidden").
+printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"
+chmod 755 "$rootfs/usr/sbin/policy-rc.d"
+{ chroot "$rootfs" apt-get -q update \
+  && chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef \
+       -o Dpkg::Options::=--force-confold dist-upgrade; } > "$work/upgrade.log" 2>&1 \
+  || { tail -20 "$work/upgrade.log" >&2; echo "upgrading from $SUITE-security failed (log above)" >&2; exit 4; }
+rm -f "$rootfs/usr/sbin/policy-rc.d"
+grep -E '^[0-9]+ upgraded' "$work/upgrade.log" | sed 's/^/  /' || true
+
 case $kernel in
   kiln)
     # After the root filesystem: a build of the kernel that another image build (or the quick start's
@@ -106,6 +126,11 @@ for applet in mount umount mkdir cat cp chmod chown tar stty hostname sync uslee
 done
 [ -x "$recipe_dir/customize.sh" ] && KILN_ARCH=$arch "$recipe_dir/customize.sh" "$rootfs" "$cache"
 chroot "$rootfs" apt-get clean
+# What the image holds, for the image pipeline's check of Debian's security updates ("packages" beside the
+# manifest): read with the host's dpkg-query from the root's dpkg database, so no emulation for arm64.
+{ printf 'suite %s\ndebian-arch %s\n' "$SUITE" "$debian_arch"
+  dpkg-query --admindir="$rootfs/var/lib/dpkg" -W -f='${db:Status-Abbrev} ${Package} ${Architecture} ${Version}\n' \
+    | awk '$1 == "ii" {print "package", $2, $3, $4}' | sort; } > "$out/packages"
 rm -rf "$rootfs/var/lib/apt/lists/"* "$rootfs/var/cache/apt/"*.bin "$rootfs/var/log/"*.log
 
 if [ "$kernel" = debian-cloud ]; then

@@ -10,6 +10,8 @@ import dev.kiln.server.images.ImagePipeline;
 import dev.kiln.server.images.PipelineConfig;
 import dev.kiln.testkit.NetworkLab;
 import dev.kiln.testkit.TestingClock;
+import dev.kiln.testkit.debian.FakeDebianArchive;
+import dev.kiln.testkit.debian.TestArchiveKey;
 import dev.kiln.testkit.releases.FakeRunnerReleases;
 import dev.kiln.testkit.releases.FakeRunnerReleases.ChecksumIn;
 import dev.kiln.testkit.releases.FakeRunnerReleases.Fault;
@@ -58,6 +60,9 @@ class ImagePipelineRealVmTest {
     final FakeRunnerReleases releases = FakeRunnerReleases.start();
     final AtomicInteger builds = new AtomicInteger();
     TestingClock clock;
+    /** Debian's security archive as the pipeline checks it: never the real one from a test. */
+    TestArchiveKey archiveKey;
+    FakeDebianArchive archive;
     Path serverState;
     Path secondHost;
     NetworkLab lab;
@@ -73,6 +78,12 @@ class ImagePipelineRealVmTest {
             }
         } finally {
             releases.close();
+            if (archive != null) {
+                archive.close();
+            }
+            if (archiveKey != null) {
+                archiveKey.close();
+            }
             if (lab != null) {
                 lab.close();
             }
@@ -111,6 +122,10 @@ class ImagePipelineRealVmTest {
                         dir.resolve("pipeline")).withReleases(releases.apiUrl(), null)
                 .withTimes(Duration.ofDays(7), Duration.ofHours(1), Duration.ofHours(6), Duration.ofMinutes(30),
                         Duration.ofMillis(200));
+        archiveKey = TestArchiveKey.create(dir, "Kiln test archive");
+        archive = FakeDebianArchive.start(clock, archiveKey);
+        archive.publish("bookworm-security", "amd64", java.util.Map.of());
+        config = config.withSecurity(new PipelineConfig.Security(archive.url(), Duration.ofHours(6), archiveKey.keyring()));
         ImagePipeline.Factory pipeline = ImagePipeline.factory(config, (kept, tarball, date, progress) -> {
             builds.incrementAndGet();
             return builder.buildCandidate(kept.recipe(), kept.name(), kept.arch(), tarball, date, progress);

@@ -288,6 +288,22 @@ public final class ImageStore {
         };
     }
 
+    /**
+     * The Debian packages the image holds ({@link ImagePackages#FILE} beside its manifest), or empty for an image built
+     * before builds recorded them, or fetched from another host (the list is not one of the image's files).
+     */
+    public Optional<ImagePackages> packages(ImageManifest image) {
+        Path file = file(image, ImagePackages.FILE);
+        try {
+            return Optional.of(ImagePackages.parse(Files.readString(file)));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new KilnException(ErrorCode.IMAGE_INVALID, "image %s (%s): %s is unreadable: %s".formatted(image.name(),
+                    image.shortDigest(), file, e.getMessage()), e);
+        }
+    }
+
     /** Checks that every file still has the size its manifest records (a full digest check runs at import). */
     public void checkIntact(ImageManifest image) {
         image.files().forEach((file, entry) -> {

@@ -3,6 +3,7 @@ package dev.kiln.server.images;
 import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.Arch;
+import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import dev.kiln.images.ImageManifest;
 import dev.kiln.images.ImageStore;
@@ -29,8 +30,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Keeps the configured images fresh. Each pass, for every kept image: a build is due when the image is missing, when
- * the schedule says so (a week after its last build, by the injected clock), or, for an image that carries the
- * runner, when the runner's latest release is not the one it carries. The build gets the release's tarball, verified
+ * the schedule says so (a week after its last build, by the injected clock), when Debian's security suite has a newer
+ * version of a package the image holds ({@link SecurityUpdates}, looked at every {@code security-poll}), or, for an image
+ * that carries the runner, when the runner's latest release is not the one it carries. The build gets the release's tarball, verified
  * against its published SHA-256, builds the recipe by digest without moving the name, and boots it (the smoke test).
  * Only a proven image is rolled out: its digest is offered to every host ({@link #prefetch}), and once every online
  * host that runs its arch holds it (or after the rollout timeout) the name moves. A failed download, build or smoke
@@ -68,8 +70,21 @@ public final class ImagePipeline implements AutoCloseable {
         requireNonNull(config, "config is null");
         requireNonNull(builds, "builds is null");
         requireNonNull(smoke, "smoke is null");
+        PipelineConfig.Security security = config.security();
+        if (security.keyring() != null && InReleaseSignature.gpgv() == null) {
+            throw new KilnException(ErrorCode.HOST_PREREQUISITE_MISSING, ("the image pipeline checks Debian's security"
+                    + " suite with gpgv against %s, and gpgv is not installed: apt-get install gpgv (bin/setup does), or"
+                    + " set security-keyring = none to read its Release unchecked").formatted(security.keyring()));
+        }
+        InReleaseSignature signature = security.keyring() == null ? null
+                : new InReleaseSignature(security.keyring(), config.workDir().resolve("security"));
+        if (signature == null) {
+            log.warn("image pipeline: security-keyring = none: Debian's security Release at {} is read unsigned",
+                    security.mirror());
+        }
         return (db, clock, images) -> new ImagePipeline(config, db, clock, images, builds, smoke,
-                new RunnerReleases(config.releasesApi(), config.downloadUrl(), RunnerReleases.defaultClient()));
+                new RunnerReleases(config.releasesApi(), config.downloadUrl(), RunnerReleases.defaultClient()),
+                new SecurityIndex(security.mirror(), signature, RunnerReleases.defaultClient(), clock));
     }
 
     /** A proven build waiting for the hosts to prefetch it before its name moves. */
@@ -81,6 +96,7 @@ public final class ImagePipeline implements AutoCloseable {
     private final Builds builds;
     private final Smoke smoke;
     private final RunnerReleases releases;
+    private final SecurityUpdates security;
     private final BuildRecords records;
     private final HostImages hosts;
     private final Thread thread;
@@ -98,13 +114,14 @@ public final class ImagePipeline implements AutoCloseable {
     private final Map<String, LocalDate> warned = new HashMap<>();
 
     ImagePipeline(PipelineConfig config, Database db, InstantSource clock, ImageStore images, Builds builds, Smoke smoke,
-            RunnerReleases releases) {
+            RunnerReleases releases, SecurityIndex security) {
         this.config = requireNonNull(config, "config is null");
         this.clock = requireNonNull(clock, "clock is null");
         this.images = requireNonNull(images, "images is null");
         this.builds = requireNonNull(builds, "builds is null");
         this.smoke = requireNonNull(smoke, "smoke is null");
         this.releases = requireNonNull(releases, "releases is null");
+        this.security = new SecurityUpdates(requireNonNull(security, "security is null"), config, images);
         this.records = new BuildRecords(db);
         this.hosts = new HostImages(db);
         this.thread = Thread.ofPlatform().name("kiln-image-pipeline").daemon().unstarted(this::loop);
@@ -239,6 +256,7 @@ public final class ImagePipeline implements AutoCloseable {
             if (!now.isBefore(since.plus(config.schedule()))) {
                 reasons.add("scheduled (last build " + since + ", every " + config.schedule() + ")");
             }
+            security.reason(kept, current.get(), now).ifPresent(reasons::add);
             LocalDate today = LocalDate.ofInstant(now, ZoneOffset.UTC);
             if (!today.equals(warned.put(kept.name(), today))) {
                 current.get().runnerAgeWarning(today).ifPresent(warning -> log.warn("image pipeline: {}", warning));
@@ -249,9 +267,12 @@ public final class ImagePipeline implements AutoCloseable {
         }
         String reason = String.join("; ", reasons);
         Optional<BuildRecords.Build> last = records.last(kept.name());
-        if (last.isPresent() && last.get().outcome().equals(BuildRecords.FAILED) && last.get().trigger().equals(reason)
+        if (last.isPresent() && last.get().trigger().equals(reason)
+                && (last.get().outcome().equals(BuildRecords.FAILED) || reason.contains(SecurityUpdates.REASON))
                 && now.isBefore(Instant.ofEpochMilli(last.get().startedAt()).plus(config.retryAfter()))) {
-            return Optional.empty(); // failed for this very reason lately: retried after retryAfter
+            // Built for this very reason lately: failed, or (a security update) moved and still lacking it, the build's
+            // mirror lagging the checked one; tried again after retryAfter, not at every pass.
+            return Optional.empty();
         }
         return Optional.of(reason);
     }

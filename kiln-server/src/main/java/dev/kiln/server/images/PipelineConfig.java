@@ -32,9 +32,29 @@ import java.util.Set;
  *     ({@code BASE/vX.Y.Z/actions-runner-linux-x64-X.Y.Z.tar.gz}), or null for the release's own URLs
  * @param workDir where downloads and build logs are kept
  * @param tick how often the pipeline looks at its triggers and rollouts (real time; default 5 s)
+ * @param security where and how often Debian's security updates are looked for
  */
 public record PipelineConfig(List<KeptImage> images, Duration schedule, Duration releasePoll, Duration retryAfter,
-        Duration rolloutTimeout, URI releasesApi, URI downloadUrl, Path workDir, Duration tick) {
+        Duration rolloutTimeout, URI releasesApi, URI downloadUrl, Path workDir, Duration tick, Security security) {
+
+    /**
+     * Debian's security updates: an image whose packages have a newer version in its suite's security suite
+     * ({@code bookworm-security}) is rebuilt.
+     *
+     * @param mirror the security archive ({@code http://deb.debian.org/debian-security}); its {@code dists/SUITE/}
+     * @param poll how often its index is looked at (default 6 h; an unchanged index costs a 304 or one small file)
+     * @param keyring the archive's keyring that {@code InRelease} is checked against with gpgv (Debian's, from
+     *     debian-archive-keyring), or null to read {@code Release} unchecked ({@code security-keyring = none})
+     */
+    public record Security(URI mirror, Duration poll, Path keyring) {
+        public static final URI DEBIAN = URI.create("http://deb.debian.org/debian-security");
+        public static final Path DEBIAN_KEYRING = Path.of("/usr/share/keyrings/debian-archive-keyring.gpg");
+
+        public Security {
+            requireNonNull(mirror, "mirror is null");
+            requireNonNull(poll, "poll is null");
+        }
+    }
 
     /**
      * An image the pipeline keeps.
@@ -65,31 +85,41 @@ public record PipelineConfig(List<KeptImage> images, Duration schedule, Duration
         requireNonNull(releasesApi, "releasesApi is null");
         requireNonNull(workDir, "workDir is null");
         requireNonNull(tick, "tick is null");
+        requireNonNull(security, "security is null");
     }
 
     public static PipelineConfig defaults(List<KeptImage> images, Path workDir) {
         return new PipelineConfig(images, Duration.ofDays(7), Duration.ofHours(1), Duration.ofHours(6),
-                Duration.ofMinutes(30), GITHUB_API, null, workDir, Duration.ofSeconds(5));
+                Duration.ofMinutes(30), GITHUB_API, null, workDir, Duration.ofSeconds(5),
+                new Security(Security.DEBIAN, Duration.ofHours(6), Security.DEBIAN_KEYRING));
     }
 
     public PipelineConfig withReleases(URI api, URI downloads) {
-        return new PipelineConfig(images, schedule, releasePoll, retryAfter, rolloutTimeout, api, downloads, workDir, tick);
+        return new PipelineConfig(images, schedule, releasePoll, retryAfter, rolloutTimeout, api, downloads, workDir, tick,
+                security);
+    }
+
+    public PipelineConfig withSecurity(Security newSecurity) {
+        return new PipelineConfig(images, schedule, releasePoll, retryAfter, rolloutTimeout, releasesApi, downloadUrl,
+                workDir, tick, newSecurity);
     }
 
     public PipelineConfig withTimes(Duration newSchedule, Duration newReleasePoll, Duration newRetryAfter,
             Duration newRolloutTimeout, Duration newTick) {
         return new PipelineConfig(images, newSchedule, newReleasePoll, newRetryAfter, newRolloutTimeout, releasesApi,
-                downloadUrl, workDir, newTick);
+                downloadUrl, workDir, newTick, security);
     }
 
     private static final Set<String> KEYS = Set.of("keep", "schedule", "release-poll", "retry-after", "rollout-timeout",
-            "releases-api", "download-url");
+            "releases-api", "download-url", "security-mirror", "security-poll", "security-keyring");
 
     /**
      * Reads {@code keep} (comma-separated {@code RECIPE} or {@code RECIPE/ARCH}, such as {@code runner,
      * runner/arm64, default}), {@code schedule}, {@code release-poll}, {@code retry-after}, {@code rollout-timeout}
      * (ISO-8601 durations such as {@code P7D}, {@code PT1H}, or {@code 7d}, {@code 1h}, {@code 30m}),
-     * {@code releases-api} and {@code download-url}; every problem at once.
+     * {@code releases-api}, {@code download-url}, {@code security-mirror}, {@code security-poll} and
+     * {@code security-keyring} (a keyring file, or {@code none} to read the security suite's Release unchecked);
+     * every problem at once.
      */
     public static PipelineConfig read(Properties properties, List<String> recipes, Path workDir) {
         List<String> problems = new ArrayList<>();
@@ -129,11 +159,20 @@ public record PipelineConfig(List<KeptImage> images, Duration schedule, Duration
         Duration rollout = duration(properties, "rollout-timeout", defaults.rolloutTimeout(), problems);
         URI api = uri(properties, "releases-api", GITHUB_API, problems);
         URI downloads = uri(properties, "download-url", null, problems);
+        URI securityMirror = uri(properties, "security-mirror", Security.DEBIAN, problems);
+        Duration securityPoll = duration(properties, "security-poll", defaults.security().poll(), problems);
+        String keyringText = properties.getProperty("security-keyring", Security.DEBIAN_KEYRING.toString()).strip();
+        Path keyring = keyringText.equals("none") ? null : Path.of(keyringText);
+        if (keyring != null && !java.nio.file.Files.isReadable(keyring)) {
+            problems.add("security-keyring: " + keyring + " is not a readable keyring (apt-get install"
+                    + " debian-archive-keyring, or run bin/setup; security-keyring = none reads Release unchecked)");
+        }
         if (!problems.isEmpty()) {
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "the image pipeline's configuration has " + problems.size()
                     + " problem(s):\n  - " + String.join("\n  - ", problems));
         }
-        return new PipelineConfig(images, schedule, poll, retry, rollout, api, downloads, workDir, defaults.tick());
+        return new PipelineConfig(images, schedule, poll, retry, rollout, api, downloads, workDir, defaults.tick(),
+                new Security(securityMirror, securityPoll, keyring));
     }
 
     /** Levenshtein's distance, for the "did you mean" of a mistyped key. */
