@@ -3,7 +3,6 @@ package dev.kiln.github;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(60)
 class KilnDebugScriptTest {
-    static final Path SCRIPT = locate();
+    static final Path SCRIPT = StandInRunnerTest.locate("images/runner/kiln-debug");
 
     @TempDir
     Path state;
@@ -70,15 +69,5 @@ class KilnDebugScriptTest {
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
         return new Ran(process.exitValue(), output);
-    }
-
-    private static Path locate() {
-        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            Path script = dir.resolve("images/runner/kiln-debug");
-            if (Files.isRegularFile(script)) {
-                return script;
-            }
-        }
-        throw new IllegalStateException("images/runner/kiln-debug not found above " + Path.of("").toAbsolutePath());
     }
 }

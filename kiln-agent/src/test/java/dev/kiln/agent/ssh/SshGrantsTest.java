@@ -11,7 +11,6 @@ import dev.kiln.testkit.OpenSsh;
 import dev.kiln.vm.GuestSshEndpoint;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
@@ -92,15 +91,7 @@ class SshGrantsTest {
                     }
                 }
             });
-            HttpServer api = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-            api.createContext("/api/v1/agent/ssh", exchange -> {
-                byte[] body = ("{\"port\": " + gateway.port() + ", \"hostKey\": \"" + gateway.hostKey() + "\"}")
-                        .getBytes(StandardCharsets.UTF_8);
-                exchange.sendResponseHeaders(200, body.length);
-                exchange.getResponseBody().write(body);
-                exchange.close();
-            });
-            api.start();
+            HttpServer api = SshRelayTest.gatewayInfo(gateway);
             URI server = URI.create("http://127.0.0.1:" + api.getAddress().getPort());
             GuestSshEndpoint endpoint = new GuestSshEndpoint(null, "127.0.0.1", vm.getLocalPort(), "ssh-ed25519 AAAA");
             SshRelay relay = new SshRelay(new AgentClient(server, TOKEN), server, TOKEN,
