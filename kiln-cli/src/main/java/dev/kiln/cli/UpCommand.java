@@ -48,10 +48,10 @@ final class UpCommand implements Callable<Integer> {
         GitLabSettings gitLab = gitlab.settings();
         var keeper = pipeline.factory(host, host.images(), host.stateDir().resolve("images"));
         Path data = host.stateDir().resolve("server");
+        var sshConfig = ssh.config(data);
         ServerCommand serverOptions = new ServerCommand();
         serverOptions.listen = listen;
         ServerConfig config = serverOptions.config(data);
-        var sshConfig = ssh.config(data);
         // Server and agent share this host's image store: launches name digests the agent has.
         KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(),
                 ServerCommand.providers(gitHub, gitLab), keeper, sshConfig);
