@@ -61,7 +61,8 @@ public final class KilnServer implements AutoCloseable {
             }
             java.util.function.UnaryOperator<String> digests = name -> images == null ? name
                     : images.findByName(name).map(dev.kiln.images.ImageManifest::digest).orElse(name);
-            ProviderContext context = new ProviderContext(db, clock, config.labels(), digests, config.maxTimeout(), deliveryMemory);
+            ProviderContext context = new ProviderContext(db, clock, config.labels(), digests, config.maxTimeout(), deliveryMemory,
+                    sshConfig != null);
             Map<String, Provider> byKind = new TreeMap<>();
             for (Provider.Factory factory : factories) {
                 Provider provider = factory.create(context);

@@ -57,6 +57,7 @@ final class RunnerLaunches {
     private final Installations installations;
     private final LaunchCredentials claims = new LaunchCredentials();
     private final Semaphore mintSlots = new Semaphore(MAX_CONCURRENT_MINTS);
+    private final boolean debugShells;
 
     /** A runner VM's demand as minting needs it. */
     private record Demand(String vm, String job, JobState state, VmState vmState, String host, long installationId,
@@ -86,7 +87,9 @@ final class RunnerLaunches {
     /** A runner GitHub registered for a claimed VM, to be stored, with the public keys of who triggered its job. */
     private record Minted(Demand demand, RunnerScope scope, JitRunner runner, List<String> senderKeys) {}
 
-    RunnerLaunches(Database db, GitHubApp github, InstantSource clock) {
+    /** @param debugShells whether the server runs an SSH gateway: then who triggered a job may debug its VM */
+    RunnerLaunches(Database db, GitHubApp github, InstantSource clock, boolean debugShells) {
+        this.debugShells = debugShells;
         this.db = requireNonNull(db, "db is null");
         this.github = requireNonNull(github, "github is null");
         this.clock = requireNonNull(clock, "clock is null");
@@ -148,7 +151,7 @@ final class RunnerLaunches {
                                     + " VALUES (?, ?, ?, ?, ?, ?, ?)", m.demand().vm(), m.demand().job(),
                             m.demand().installationId(), m.scope().toString(), GitHubApp.runnerName(m.demand().vm()),
                             m.runner().runner().id(), stored);
-                    if (m.demand().sender() != null) {
+                    if (debugShells && m.demand().sender() != null) {
                         DebugAccess.store(tx, m.demand().vm(), m.demand().sender(), m.senderKeys());
                     }
                     // Syncs of the host that found the VM claimed (here or on another replica) wake for this.
@@ -227,7 +230,7 @@ final class RunnerLaunches {
      * VM; none when unknown or when GitHub cannot say now (the runner still launches: only the shell is missing).
      */
     private List<String> senderKeys(Demand demand) {
-        if (demand.sender() == null) {
+        if (!debugShells || demand.sender() == null) {
             return List.of();
         }
         try {

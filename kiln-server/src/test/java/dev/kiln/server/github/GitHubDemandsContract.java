@@ -64,7 +64,7 @@ abstract class GitHubDemandsContract {
         app = new GitHubApp(config, HttpClient.newHttpClient(), store.clock, store.clock::advance);
         provider = new GitHubProvider(GitHubSettings.defaults(app), new ProviderContext(store.db, store.clock,
                 SizeLabels.defaults(), name -> name, Duration.ofHours(1),
-                new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT)));
+                new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT), true));
         github = provider.store();
         store.serve(provider);
     }
