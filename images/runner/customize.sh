@@ -10,6 +10,8 @@ case $arch in
 esac
 chroot "$rootfs" /usr/sbin/usermod -aG docker runner
 install -D -m 755 "$here/guest-hooks" "$rootfs/usr/lib/kiln/guest-hooks"
+# A workflow step's pause for a debugging shell through the server's SSH gateway (issue 18).
+install -D -m 755 "$here/kiln-debug" "$rootfs/usr/local/bin/kiln-debug"
 # No host keys baked into an image every VM shares: sshd gets fresh ones if a job starts it.
 rm -f "$rootfs"/etc/ssh/ssh_host_*
 if [ -n "${KILN_RUNNER_TARBALL:-}" ]; then

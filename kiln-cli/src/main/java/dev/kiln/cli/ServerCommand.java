@@ -8,7 +8,6 @@ import dev.kiln.server.github.GitHubProvider;
 import dev.kiln.server.github.GitHubSettings;
 import dev.kiln.server.gitlab.GitLabProvider;
 import dev.kiln.server.gitlab.GitLabSettings;
-import dev.kiln.server.ssh.SshGateway;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,13 +53,8 @@ final class ServerCommand implements Callable<Integer> {
             description = "a host silent this long is offline (default: 60s)")
     Duration offlineAfter = ServerConfig.DEFAULT_OFFLINE_AFTER;
 
-    @Option(names = "--ssh-listen", paramLabel = "HOST:PORT",
-            description = "run the SSH gateway for debugging shells (`kiln ssh JOB`) there; needs --ssh-authorized-keys")
-    String sshListen;
-
-    @Option(names = "--ssh-authorized-keys", paramLabel = "FILE",
-            description = "the public keys (authorized_keys format) of the users who may reach running jobs over SSH")
-    Path sshAuthorizedKeys;
+    @picocli.CommandLine.Mixin
+    SshOptions ssh = new SshOptions();
 
     @picocli.CommandLine.Mixin
     GitHubOptions github = new GitHubOptions();
@@ -84,7 +78,7 @@ final class ServerCommand implements Callable<Integer> {
         Path data = dataDir(dataDir);
         ServerConfig config = config(data);
         KilnServer server = KilnServer.start(config, InstantSource.system(), store, providers(gitHub, gitLab), keeper,
-                sshConfig(data));
+                ssh.config(data));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
@@ -100,27 +94,6 @@ final class ServerCommand implements Callable<Integer> {
     /** The providers the server runs: each one whose config was given. */
     static java.util.List<dev.kiln.server.Provider.Factory> providers(GitHubSettings gitHub, GitLabSettings gitLab) {
         return java.util.stream.Stream.concat(GitHubProvider.factories(gitHub).stream(), GitLabProvider.factories(gitLab).stream()).toList();
-    }
-
-    /** The SSH gateway's settings, or null without --ssh-listen; its host key lives in the data directory. */
-    SshGateway.Config sshConfig(Path data) {
-        if (sshListen == null) {
-            if (sshAuthorizedKeys != null) {
-                throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--ssh-authorized-keys needs --ssh-listen HOST:PORT");
-            }
-            return null;
-        }
-        if (sshAuthorizedKeys == null) {
-            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--ssh-listen needs --ssh-authorized-keys FILE: the keys"
-                    + " of the users who may reach jobs");
-        }
-        int colon = sshListen.lastIndexOf(':');
-        try {
-            return new SshGateway.Config(colon <= 0 ? "127.0.0.1" : sshListen.substring(0, colon),
-                    Integer.parseInt(sshListen.substring(colon + 1)), data.resolve("ssh-host-key"), sshAuthorizedKeys);
-        } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
-            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "--ssh-listen '" + sshListen + "' is not HOST:PORT");
-        }
     }
 
     ServerConfig config(Path data) {

@@ -38,6 +38,9 @@ final class UpCommand implements Callable<Integer> {
     @Mixin
     PipelineOptions pipeline = new PipelineOptions();
 
+    @Mixin
+    SshOptions ssh = new SshOptions();
+
     @Override
     public Integer call() throws InterruptedException {
         // Read first: a bad GitHub, GitLab or pipeline config stops `kiln up` before it makes or starts anything.
@@ -45,12 +48,13 @@ final class UpCommand implements Callable<Integer> {
         GitLabSettings gitLab = gitlab.settings();
         var keeper = pipeline.factory(host, host.images(), host.stateDir().resolve("images"));
         Path data = host.stateDir().resolve("server");
+        var sshConfig = ssh.config(data);
         ServerCommand serverOptions = new ServerCommand();
         serverOptions.listen = listen;
         ServerConfig config = serverOptions.config(data);
         // Server and agent share this host's image store: launches name digests the agent has.
         KilnServer server = KilnServer.start(config, InstantSource.system(), host.images(),
-                ServerCommand.providers(gitHub, gitLab), keeper, null);
+                ServerCommand.providers(gitHub, gitLab), keeper, sshConfig);
         Agent agent;
         try {
             // The agent's credentials follow the server to a new --listen address: it enrolled with this
@@ -70,6 +74,9 @@ final class UpCommand implements Callable<Integer> {
         }, "kiln-up-stop"));
         System.out.println("kiln: server listening on " + server.uri() + " with host " + hostName
                 + GitHubOptions.webhooksNote(gitHub, server.uri()) + GitLabOptions.webhooksNote(gitLab, server.uri()));
+        if (sshConfig != null) {
+            System.out.println("kiln: SSH gateway for debugging shells on " + sshConfig.bindAddress() + ":" + server.sshPort());
+        }
         System.out.println("kiln: for the CLI: export KILN_SERVER=" + server.uri() + " KILN_TOKEN=$(cat "
                 + data.resolve("admin-token") + ")");
         System.out.flush();

@@ -41,6 +41,19 @@ class CliInputTest {
         assertThat(outcome.err()).contains(message);
     }
 
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', quoteCharacter = '"', value = {
+            "--ssh-org-keys|/etc/kiln/org-keys|--ssh-org-keys needs --ssh-listen HOST:PORT",
+            "--ssh-authorized-keys|/etc/kiln/ssh-users|--ssh-authorized-keys needs --ssh-listen HOST:PORT",
+            "--ssh-listen|127.0.0.1:2222|--ssh-listen needs --ssh-authorized-keys FILE"})
+    void kilnUpRefusesAnIncompleteSshGatewayBeforeItMakesAnything(String flag, String value, String message) {
+        Outcome outcome = kiln("up", "--state-dir", state.resolve("up").toString(), flag, value);
+
+        assertThat(outcome.code()).isEqualTo(ExitCodes.USAGE);
+        assertThat(outcome.err()).contains(message);
+        assertThat(state.resolve("up")).doesNotExist();
+    }
+
     @Test
     void aMissingCommandIsAUsageError() {
         Outcome outcome = kiln("run", "--state-dir", state.toString());

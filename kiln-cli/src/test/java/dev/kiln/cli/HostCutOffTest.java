@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.testkit.Leftovers;
+import dev.kiln.testkit.OpenSsh;
 import dev.kiln.testkit.TestStateDir;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -26,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Hosts as network namespaces of their own, each with a real agent booting real VMs, and the server
  * in a third; a host's link is cut for real. After the offline threshold its running job is LOST
- * and its job that had not started runs on the other host; reconnected, it stops what it should not run.
+ * and its job that had not started runs on the other host; reconnected, it stops what it should not run. A host
+ * behind NAT still serves a debugging session through the server's SSH gateway.
  */
 @Tag("vm")
 @Timeout(420)
@@ -85,6 +87,84 @@ class HostCutOffTest {
         await().atMost(Duration.ofSeconds(90)).until(() -> Leftovers.find(cutState, "kiln-" + cutHost + "-" + suffix,
                 List.of()).isEmpty());
         assertThat(state(first)).as("a lost job stays lost").isEqualTo("LOST");
+    }
+
+    /**
+     * Issue 18's lab: a host behind a NAT router (nftables masquerade in a namespace of its own, forwarding only what
+     * the host opened) reaches the server, which has no route to it; a debugging session through the server's SSH
+     * gateway still reaches the host's VM, over the connection the agent opened.
+     */
+    @Test
+    void aHostBehindNatServesADebuggingSessionOverItsOwnOutboundConnection() throws Exception {
+        sh("ip", "netns", "add", serverNs);
+        namespaces.add(serverNs);
+        sh("ip", "-n", serverNs, "link", "set", "lo", "up");
+        Path key = OpenSsh.keyPair(dir, "admin");
+        Path authorized = Files.writeString(dir.resolve("authorized_keys"), Files.readString(OpenSsh.publicKey(key)));
+        processes.add(KilnProcess.startIn(serverNs, List.of("server", "--data-dir", dir.resolve("server").toString(),
+                "--listen", "0.0.0.0:7878", "--ssh-listen", "0.0.0.0:2222", "--ssh-authorized-keys", authorized.toString()),
+                Map.of("KILN_ADMIN_TOKEN", ADMIN), dir.resolve("server.log")));
+        // The gateway says "listening on" before the API does.
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> api("GET", "/api/v1/hosts", null) != null);
+        // The router: its uplink to the server's network, the host's LAN behind it, masquerading what leaves by the
+        // uplink and forwarding into the LAN only the replies to what the LAN opened.
+        String router = "kiln-r-" + suffix;
+        String ns = "kiln-n-" + suffix;
+        for (String made : List.of(router, ns)) {
+            sh("ip", "netns", "add", made);
+            namespaces.add(made);
+            sh("ip", "-n", made, "link", "set", "lo", "up");
+        }
+        sh("ip", "link", "add", "to-router", "netns", serverNs, "type", "veth", "peer", "name", "wan", "netns", router);
+        sh("ip", "link", "add", "lan", "netns", router, "type", "veth", "peer", "name", "uplink", "netns", ns);
+        sh("ip", "-n", serverNs, "addr", "add", "10.97.0.1/30", "dev", "to-router");
+        sh("ip", "-n", router, "addr", "add", "10.97.0.2/30", "dev", "wan");
+        sh("ip", "-n", router, "addr", "add", "192.168.97.1/24", "dev", "lan");
+        sh("ip", "-n", ns, "addr", "add", "192.168.97.2/24", "dev", "uplink");
+        for (String[] link : new String[][] {{serverNs, "to-router"}, {router, "wan"}, {router, "lan"}, {ns, "uplink"}}) {
+            sh("ip", "-n", link[0], "link", "set", link[1], "up");
+        }
+        sh("ip", "-n", ns, "route", "add", "default", "via", "192.168.97.1");
+        sh("ip", "netns", "exec", router, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+        Path rules = Files.writeString(dir.resolve("nat.nft"), """
+                table ip kiln-lab-nat {
+                    chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade; }
+                    chain fwd {
+                        type filter hook forward priority filter; policy drop;
+                        ct state established,related accept
+                        iifname "lan" oifname "wan" accept
+                    }
+                }
+                """);
+        sh("ip", "netns", "exec", router, "nft", "-f", rules.toString());
+        assertThat(new ProcessBuilder("ip", "netns", "exec", serverNs, "ping", "-c", "1", "-W", "2", "192.168.97.2")
+                .start().waitFor()).as("the server has no way to the host").isNotZero();
+
+        TestStateDir stateDir = TestStateDir.withImages("default");
+        states.add(stateDir);
+        String token = api("POST", "/api/v1/hosts", "{\"name\": \"natted\"}").get("enrolmentToken").asText();
+        processes.add(KilnProcess.startIn(ns, List.of("agent", "--server", "http://10.97.0.1:7878", "--token", token,
+                "--state-dir", stateDir.path().toString(), "--accel", "tcg", "--vm-network", "10.209.0.0/24", "--vcpus", "2",
+                "--vm-memory", "2304m"), Map.of(), dir.resolve("agent-natted.log")));
+
+        String job = submit("while [ ! -e /tmp/released ]; do sleep 0.2; done; echo released");
+        await().atMost(Duration.ofSeconds(240)).until(() -> state(job).equals("RUNNING")
+                && api("GET", "/api/v1/jobs/" + job + "/ssh", null).path("hostKey").isTextual());
+        JsonNode ssh = api("GET", "/api/v1/jobs/" + job + "/ssh", null);
+        Path knownHosts = Files.writeString(dir.resolve("known_hosts"), "[127.0.0.1]:2222 "
+                + ssh.get("gatewayHostKey").asText() + "\n" + job + " " + ssh.get("hostKey").asText() + "\n");
+        String options = "-i " + key + " -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes"
+                + " -o UserKnownHostsFile=" + knownHosts;
+        Process session = new ProcessBuilder("ip", "netns", "exec", serverNs, "sh", "-c", "ssh " + options
+                + " -o 'ProxyCommand=ssh " + options + " -p 2222 -W %h:%p admin@127.0.0.1' runner@" + job
+                + " 'touch /tmp/released; hostname'").redirectErrorStream(true).start();
+        session.getOutputStream().close();
+        String out = new String(session.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(session.waitFor()).as(out).isZero();
+        assertThat(out).startsWith("kiln-");
+        await().atMost(Duration.ofSeconds(120)).until(() -> state(job).equals("SUCCEEDED"));
+        assertThat(job(job).get("host").asText()).isEqualTo("natted");
+        assertThat(api("GET", "/api/v1/jobs/" + job + "/ssh", null).get("sessions")).hasSize(1);
     }
 
     /** A host: a namespace linked to the server's, and an agent in it that boots real VMs there. */

@@ -3,6 +3,7 @@ package dev.kiln.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kiln.testkit.Leftovers;
+import dev.kiln.testkit.OpenSsh;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -74,6 +76,48 @@ class UpAndRunTest {
         } finally {
             assertThat(up.stop()).as("kiln up stops cleanly on SIGTERM").isIn(0, 143);
         }
+        assertThat(Leftovers.find(host.state(), host.namespace(), List.of())).isEmpty();
+    }
+
+    /** `kiln up --ssh-listen`: the single-machine default runs the SSH gateway too, and `kiln ssh` reaches a job through it. */
+    @Test
+    void kilnUpRunsTheSshGatewayThatKilnSshReachesAJobThrough() throws Exception {
+        int port = KilnProcess.freePort();
+        int sshPort = KilnProcess.freePort();
+        String server = "http://127.0.0.1:" + port;
+        Path key = OpenSsh.keyPair(dir, "admin");
+        Path authorized = Files.writeString(dir.resolve("authorized_keys"), Files.readString(OpenSsh.publicKey(key)));
+        KilnProcess up = KilnProcess.start(List.of("up", "--state-dir", host.state().toString(), "--netns",
+                host.namespace(), "--vm-network", "10.204.0.0/24", "--accel", "tcg", "--listen", "127.0.0.1:" + port,
+                "--ssh-listen", "127.0.0.1:" + sshPort, "--ssh-authorized-keys", authorized.toString()),
+                Map.of("KILN_ADMIN_TOKEN", ADMIN), dir.resolve("up.log"));
+        try {
+            // The gateway says "listening on" before the API does.
+            Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() ->
+                    kiln("jobs", "--server", server, "--token", ADMIN).code() == 0);
+            CompletableFuture<Ran> run = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return kiln("run", "--server", server, "--token", ADMIN, "--", "sh", "-c",
+                            "while [ ! -e /tmp/released ]; do sleep 0.2; done; echo released by $(cat /tmp/released)");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            // Until its VM runs with sshd, `kiln ssh` says the job has no debugging shell yet.
+            Awaitility.await().atMost(java.time.Duration.ofSeconds(200)).pollInterval(java.time.Duration.ofSeconds(2))
+                    .until(() -> {
+                        Ran jobs = kiln("jobs", "--json", "--server", server, "--token", ADMIN);
+                        String id = new com.fasterxml.jackson.databind.ObjectMapper().readTree(jobs.out()).path(0).path("id").asText();
+                        return !id.isEmpty() && kiln("ssh", "--server", server, "--token", ADMIN, "-i", key.toString(),
+                                id, "echo kiln-ssh > /tmp/released").code() == 0;
+                    });
+            Ran ran = run.get(120, TimeUnit.SECONDS);
+            assertThat(ran.code()).as(ran.err()).isZero();
+            assertThat(ran.out()).isEqualTo("released by kiln-ssh\n");
+        } finally {
+            assertThat(up.stop()).as("kiln up stops cleanly on SIGTERM").isIn(0, 143);
+        }
+        assertThat(Files.readString(dir.resolve("up.log"))).contains("SSH gateway for debugging shells on 127.0.0.1:" + sshPort);
         assertThat(Leftovers.find(host.state(), host.namespace(), List.of())).isEmpty();
     }
 

@@ -221,6 +221,36 @@ public final class GitHubApp {
                 .body(), owner, repo);
     }
 
+    /**
+     * {@code GET /users/{username}/keys}: the public SSH keys GitHub holds for a user ({@code [{"id": .., "key":
+     * "ssh-ed25519 AAAA.."}]}), each as an authorized_keys line, every page; none for a user GitHub does not know (404).
+     * Asked with the installation's token (the endpoint is public; the token's rate limit is the higher one).
+     */
+    public List<String> userKeys(long installationId, String username) {
+        String route = "GET /users/{username}/keys";
+        List<String> keys = new ArrayList<>();
+        String next = "/users/" + Names.checkOwner(username) + "/keys?per_page=" + PER_PAGE;
+        for (int pages = 0; next != null && pages < MAX_PAGES; pages++) {
+            Rest.Response page = installationSend(installationId, "GET", next, route, null);
+            if (page.status() == 404) {
+                return List.of();
+            }
+            checked(page, route);
+            if (!page.body().isArray()) {
+                throw new GitHubApiException(ErrorCode.UPSTREAM_FAILED, page.status(), "", route + " answered without a JSON array");
+            }
+            for (JsonNode entry : page.body()) {
+                String key = text(entry, "key");
+                // One line of a known shape, or left out: it goes into an authorized_keys file.
+                if (key != null && key.matches("(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ [A-Za-z0-9+/=]+( [^\\r\\n]*)?")) {
+                    keys.add(key);
+                }
+            }
+            next = page.next().map(URI::toString).orElse(null);
+        }
+        return keys;
+    }
+
     private static WorkflowJob workflowJob(JsonNode node, String owner, String repo) {
         return new WorkflowJob(node.path("id").asLong(), node.path("run_id").asLong(), owner, repo,
                 node.path("name").asText(), node.path("status").asText(), text(node, "conclusion"),

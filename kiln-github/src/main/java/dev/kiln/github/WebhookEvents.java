@@ -190,7 +190,14 @@ public final class WebhookEvents {
                 time(job, "completed_at"),
                 text(job, "head_sha", MAX_TEXT),
                 text(job, "head_branch", MAX_TEXT),
-                text(job, "html_url", MAX_TEXT));
+                text(job, "html_url", MAX_TEXT),
+                sender(root.path("sender")));
+    }
+
+    /** The {@code sender}'s login when it is a name GitHub allows (who may debug the job's VM), else null. */
+    private static String sender(JsonNode sender) {
+        String login = text(sender, "login", MAX_TEXT);
+        return login != null && validOwner(login) ? login : null;
     }
 
     /**

@@ -24,6 +24,6 @@ public record WorkflowJob(long id, long runId, String owner, String repo, String
             long installationId) {
         return new WorkflowJobEvent(source, action, id, runId, 1, name, null, repositoryId, owner, repo, organization,
                 installationId, labels, runnerId, runnerName, null, null, status, conclusion, createdAt, null, null, null,
-                null, null);
+                null, null, null);
     }
 }

@@ -10,7 +10,8 @@ import java.util.Locale;
  * A {@code workflow_job} delivery. Fields GitHub leaves null until known are null here: {@code runnerId},
  * {@code runnerName}, {@code runnerGroupId}, {@code runnerGroupName} (null while queued), {@code conclusion}
  * and {@code completedAt} (null until completed), {@code organization} (a user's repository),
- * {@code installationId} (a repository hook), {@code workflowName}, {@code headBranch}, {@code startedAt}.
+ * {@code installationId} (a repository hook), {@code workflowName}, {@code headBranch}, {@code startedAt}, {@code sender}
+ * (the login of the user who triggered the run: absent from the REST API's jobs, so null for a reconciler's event).
  */
 public record WorkflowJobEvent(
         String deliveryId,
@@ -37,7 +38,8 @@ public record WorkflowJobEvent(
         Instant completedAt,
         String headSha,
         String headBranch,
-        String htmlUrl) implements WebhookEvent {
+        String htmlUrl,
+        String sender) implements WebhookEvent {
 
     /** The transitions GitHub reports. */
     public enum Action {

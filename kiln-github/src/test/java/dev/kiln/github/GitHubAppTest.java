@@ -6,7 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.github.FakeGitHub;
+import dev.kiln.core.KilnException;
 import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -145,6 +148,27 @@ class GitHubAppTest {
         JitRunner busy = github.generateJitConfig(acme, RunnerScope.org("acme"), "kiln-busy", List.of("kiln"));
         RunnerSide.claim(http, busy.encodedJitConfig());
         assertThat(github.deleteRunner(acme, RunnerScope.org("acme"), busy.runner().id())).isEqualTo(DeleteOutcome.BUSY);
+    }
+
+    @Test
+    void theKeysGitHubHoldsForAUserAcrossPagesAndNoneForAnUnknownUser() throws Exception {
+        List<String> keys = new java.util.ArrayList<>();
+        for (int i = 0; i < 105; i++) {
+            String key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + String.format("%040d", i);
+            fake.addUserKey("Alice", key);
+            keys.add(key);
+        }
+        assertThat(github.userKeys(acme, "alice")).containsExactlyElementsOf(keys);
+        assertThat(github.apiCalls()).containsEntry("GET /users/{username}/keys", 2L);
+        assertThat(github.userKeys(acme, "nobody")).isEmpty();
+        assertThatThrownBy(() -> github.userKeys(acme, "../orgs/acme")).isInstanceOf(KilnException.class);
+
+        // The documented shape, also without authentication, as GitHub answers it.
+        HttpResponse<String> plain = http.send(HttpRequest.newBuilder(fake.url().resolve("/users/alice/keys?per_page=1")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(plain.statusCode()).isEqualTo(200);
+        assertThat(plain.body()).matches("\\[\\{\"id\":\\d+,\"key\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI0+\"}]");
+        assertThat(plain.headers().firstValue("Link")).hasValueSatisfying(link -> assertThat(link).contains("rel=\"next\""));
     }
 
     @Test

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(180)
 class StandInRunnerTest {
-    static final Path LISTENER = locate();
+    static final Path LISTENER = locate("images/runner/stand-in/bin/Runner.Listener");
     static final String SECRET = "webhook-secret-for-tests";
     final TestingClock clock = new TestingClock();
     final FakeGitHub fake = FakeGitHub.start(GitHubAppTest.APP_ID, TestKeys.APP.getPublic(), clock);
@@ -188,13 +188,14 @@ class StandInRunnerTest {
         }
     }
 
-    private static Path locate() {
+    /** A file of the source tree, by its path from the top, looked for above the working directory. */
+    static Path locate(String relative) {
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            Path listener = dir.resolve("images/runner/stand-in/bin/Runner.Listener");
-            if (Files.isRegularFile(listener)) {
-                return listener;
+            Path file = dir.resolve(relative);
+            if (Files.isRegularFile(file)) {
+                return file;
             }
         }
-        throw new IllegalStateException("images/runner/stand-in/bin/Runner.Listener not found above " + Path.of("").toAbsolutePath());
+        throw new IllegalStateException(relative + " not found above " + Path.of("").toAbsolutePath());
     }
 }

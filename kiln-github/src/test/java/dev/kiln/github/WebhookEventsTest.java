@@ -37,6 +37,7 @@ class WebhookEventsTest {
         assertThat(event.completedAt()).isNull();
         assertThat(event.jobName()).isEqualTo("build (linux)");
         assertThat(event.workflowName()).isEqualTo("ci");
+        assertThat(event.sender()).as("who triggered the run, who may debug it").isEqualTo("dev1");
     }
 
     @Test
@@ -120,6 +121,13 @@ class WebhookEventsTest {
         assertThat(event.repositoryFullName()).as("owner.login/name, what the API's paths take").isEqualTo("acme/widgets");
         assertThat(event.organization()).isNull();
         assertThat(event.installationId()).isEqualTo(55501L);
+        assertThat(event.sender()).isEqualTo("dev1");
+
+        // A bot (no name a user can have) or a sender that is not an object: nobody may debug the job but admins.
+        payload.set("sender", JSON.createObjectNode().put("login", "dependabot[bot]").put("type", "Bot"));
+        assertThat(((WorkflowJobEvent) WebhookEvents.parse("workflow_job", "d", JSON.writeValueAsBytes(payload))).sender()).isNull();
+        payload.put("sender", "dev1");
+        assertThat(((WorkflowJobEvent) WebhookEvents.parse("workflow_job", "d", JSON.writeValueAsBytes(payload))).sender()).isNull();
 
         ((ObjectNode) payload.get("repository")).remove("owner");
         assertThat(((WorkflowJobEvent) WebhookEvents.parse("workflow_job", "d", JSON.writeValueAsBytes(payload)))

@@ -61,7 +61,8 @@ public final class KilnServer implements AutoCloseable {
             }
             java.util.function.UnaryOperator<String> digests = name -> images == null ? name
                     : images.findByName(name).map(dev.kiln.images.ImageManifest::digest).orElse(name);
-            ProviderContext context = new ProviderContext(db, clock, config.labels(), digests, config.maxTimeout(), deliveryMemory);
+            ProviderContext context = new ProviderContext(db, clock, config.labels(), digests, config.maxTimeout(), deliveryMemory,
+                    sshConfig != null);
             Map<String, Provider> byKind = new TreeMap<>();
             for (Provider.Factory factory : factories) {
                 Provider provider = factory.create(context);
@@ -83,11 +84,13 @@ public final class KilnServer implements AutoCloseable {
             server = HttpServers.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
             ApiHandler.Ssh sshApi = null;
             if (sshConfig != null) {
-                SshStore sshStore = new SshStore(db, stores.hosts());
+                OrgKeys orgKeys = new OrgKeys(sshConfig.orgKeys());
+                SshStore sshStore = new SshStore(db, stores.hosts(), orgKeys);
                 ssh = dev.kiln.server.ssh.SshGateway.start(sshConfig, sshStore, java.time.Clock.systemUTC());
                 sshApi = new ApiHandler.Ssh(new dev.kiln.api.SshGatewayInfo(ssh.port(), ssh.hostKey()), sshStore);
                 List<String> adminKeys = SshKeys.read(sshConfig.authorizedKeys());
-                stores.sync().sshAuthorizedKeys(() -> adminKeys);
+                stores.sync().sshAccess(new SshAccess(() -> adminKeys, orgKeys,
+                        advertised(sshConfig.bindAddress()) + ":" + ssh.port()));
             }
             server.createContext("/api/", new ApiHandler(config, stores, signals, sshApi));
             Metrics metrics = new Metrics(db, stores.hosts());
@@ -140,6 +143,18 @@ public final class KilnServer implements AutoCloseable {
         this.http = server;
         this.requests = executor;
         this.ssh = ssh;
+    }
+
+    /** The gateway's address as users reach it: its bind address, or this machine's name where it binds them all. */
+    private static String advertised(String bindAddress) {
+        if (!bindAddress.isEmpty() && !bindAddress.equals("0.0.0.0") && !bindAddress.equals("::")) {
+            return bindAddress.contains(":") ? "[" + bindAddress + "]" : bindAddress;
+        }
+        try {
+            return java.net.InetAddress.getLocalHost().getCanonicalHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "localhost";
+        }
     }
 
     /** Checks the config, migrates the store and starts serving. */

@@ -16,9 +16,11 @@ import java.util.function.UnaryOperator;
  * @param imageDigests an image name to the digest launches carry (the name itself when the server has no images)
  * @param maxTimeout the longest a job may run: a runner VM's deadline is at most this
  * @param webhookMemory the budget of unverified webhook bodies shared by every provider's intake
+ * @param debugShells whether the server runs an SSH gateway: only then does a provider look up who may debug its
+ *     jobs ({@link DebugAccess}), which costs a call to the provider per job
  */
 public record ProviderContext(Database db, InstantSource clock, SizeLabels labels, UnaryOperator<String> imageDigests,
-        Duration maxTimeout, DeliveryMemory webhookMemory) {
+        Duration maxTimeout, DeliveryMemory webhookMemory, boolean debugShells) {
     public ProviderContext {
         requireNonNull(db, "db is null");
         requireNonNull(clock, "clock is null");
@@ -26,5 +28,11 @@ public record ProviderContext(Database db, InstantSource clock, SizeLabels label
         requireNonNull(imageDigests, "imageDigests is null");
         requireNonNull(maxTimeout, "maxTimeout is null");
         requireNonNull(webhookMemory, "webhookMemory is null");
+    }
+
+    /** A server without debugging shells. */
+    public ProviderContext(Database db, InstantSource clock, SizeLabels labels, UnaryOperator<String> imageDigests,
+            Duration maxTimeout, DeliveryMemory webhookMemory) {
+        this(db, clock, labels, imageDigests, maxTimeout, webhookMemory, false);
     }
 }

@@ -14,10 +14,12 @@ import java.util.Optional;
 final class SshStore implements SshDirectory {
     private final Database db;
     private final HostStore hosts;
+    private final OrgKeys orgKeys;
 
-    SshStore(Database db, HostStore hosts) {
+    SshStore(Database db, HostStore hosts, OrgKeys orgKeys) {
         this.db = requireNonNull(db, "db is null");
         this.hosts = requireNonNull(hosts, "hosts is null");
+        this.orgKeys = requireNonNull(orgKeys, "orgKeys is null");
     }
 
     @Override
@@ -29,12 +31,30 @@ final class SshStore implements SshDirectory {
         }
     }
 
+    private static final String RUNNING = "SELECT j.id, j.org, v.id AS vm, v.host, v.ssh_host_key, v.ssh_user, v.ssh_user_keys"
+            + " FROM jobs j JOIN vms v ON v.job_id = j.id WHERE j.state = ? AND v.state = ? AND v.ssh_host_key IS NOT NULL";
+
     @Override
     public Optional<Target> runningJob(String job) {
-        return db.read(tx -> tx.queryOne("SELECT j.id, v.id AS vm, v.host, v.ssh_host_key FROM jobs j JOIN vms v ON v.job_id = j.id"
-                        + " WHERE j.id = ? AND j.state = ? AND v.state = ? AND v.ssh_host_key IS NOT NULL",
-                row -> new Target(row.getString("id"), row.getString("vm"), row.getString("host"), row.getString("ssh_host_key")),
-                job, JobState.RUNNING.name(), VmState.RUNNING.name()));
+        return db.read(tx -> tx.queryOne(RUNNING + " AND j.id = ?", this::target, JobState.RUNNING.name(),
+                VmState.RUNNING.name(), job));
+    }
+
+    @Override
+    public boolean anyJobGrants(String key) {
+        return db.read(tx -> tx.query(RUNNING, this::target, JobState.RUNNING.name(), VmState.RUNNING.name())).stream()
+                .anyMatch(target -> target.grantOf(key).isPresent());
+    }
+
+    /** A running job and who may reach it besides the admins: its own user's keys, then its organisation's. */
+    private Target target(java.sql.ResultSet row) throws java.sql.SQLException {
+        List<Grant> grants = new java.util.ArrayList<>();
+        String user = row.getString("ssh_user");
+        DebugAccess.keys(row.getString("ssh_user_keys")).forEach(key -> grants.add(Grant.of(user, key)));
+        String org = row.getString("org");
+        orgKeys.of(org).forEach(key -> grants.add(Grant.of("a key of organisation " + org, key)));
+        return new Target(row.getString("id"), row.getString("vm"), row.getString("host"), row.getString("ssh_host_key"),
+                grants);
     }
 
     @Override

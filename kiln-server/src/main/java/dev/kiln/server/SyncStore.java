@@ -45,8 +45,8 @@ final class SyncStore {
     private final EnvSeal envs;
     private final LaunchImages images;
     private final java.util.function.Supplier<List<String>> prefetch;
-    /** The public keys every VM lets in through the SSH gateway (the admins'), read at each launch; none: no sshd. */
-    private volatile java.util.function.Supplier<List<String>> sshKeys = List::of;
+    /** Who may log in to VMs through the SSH gateway, and where it is; without a gateway, no sshd. */
+    private volatile SshAccess ssh = SshAccess.NONE;
 
     SyncStore(Database db, InstantSource clock, EnvSeal envs) {
         this(db, clock, Map.of(), envs, LaunchImages.NONE);
@@ -77,9 +77,9 @@ final class SyncStore {
         this.images = requireNonNull(images, "images is null");
     }
 
-    /** Launches from now on carry the keys {@code keys} gives (the SSH gateway's admins'). */
-    void sshAuthorizedKeys(java.util.function.Supplier<List<String>> keys) {
-        this.sshKeys = requireNonNull(keys, "keys is null");
+    /** Launches from now on let in the keys {@code access} names and tell the job where the gateway is. */
+    void sshAccess(SshAccess access) {
+        this.ssh = requireNonNull(access, "access is null");
     }
 
     /** Applies a checked report from the host; false when it was stale and changed nothing. */
@@ -274,7 +274,8 @@ final class SyncStore {
             List<String> waiting = new java.util.ArrayList<>();
             List<VmLaunch> vms = new java.util.ArrayList<>();
             for (VmLaunch vm : tx.query("SELECT v.id, v.job_id, v.cpus, v.memory_mib, v.disk_gib, j.image, j.command,"
-                            + " j.env, j.timeout_s, j.kind, v.credential, j.arch, h.arch AS host_arch FROM vms v"
+                            + " j.env, j.timeout_s, j.kind, v.credential, j.arch, h.arch AS host_arch, j.org, v.ssh_user,"
+                            + " v.ssh_user_keys FROM vms v"
                             + " JOIN jobs j ON j.id = v.job_id JOIN hosts h ON h.name = v.host"
                             + " WHERE v.host = ? AND v.state IN (?, ?, ?) ORDER BY v.id",
                     row -> launch(row, waiting), host, VmState.PENDING, VmState.BOOTING, VmState.RUNNING)) {
@@ -310,10 +311,16 @@ final class SyncStore {
         // The VM's arch: the job's, or the host's own for a job that runs on any (never emulated then).
         Arch jobArch = Arch.parse(row.getString("arch")).orElse(Arch.ANY);
         Arch vmArch = jobArch == Arch.ANY ? Arch.parse(row.getString("host_arch")).orElse(Arch.X86_64) : jobArch;
-        return new VmLaunch(id, row.getString("job_id"), images.forArch(row.getString("image"), vmArch), row.getInt("cpus"),
+        String job = row.getString("job_id");
+        Map<String, String> env = envs.open(job, row.getString("env"));
+        List<String> keys = ssh.keys(row.getString("org"), DebugAccess.keys(row.getString("ssh_user_keys")));
+        if (!keys.isEmpty()) {
+            env = ssh.env(env, job, row.getString("ssh_user"));
+        }
+        return new VmLaunch(id, job, images.forArch(row.getString("image"), vmArch), row.getInt("cpus"),
                 row.getLong("memory_mib"), row.getInt("disk_gib"), JobStore.read(row.getString("command"),
-                new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), envs.open(row.getString("job_id"), row.getString("env")),
-                row.getLong("timeout_s"), credential, vmArch.id(), sshKeys.get());
+                new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), env,
+                row.getLong("timeout_s"), credential, vmArch.id(), keys);
     }
 
     public static Optional<String> hostOfVm(Tx tx, String vm) throws SQLException {

@@ -84,6 +84,14 @@ public final class StoreFixture implements AutoCloseable {
         jobs = new JobStore(db, clock, ENVS, Map.of(provider.kind(), provider));
     }
 
+    /**
+     * The syncs from now on launch VMs with a debugging shell: the admins' keys, the organisations' in {@code orgKeys}
+     * (null for none) and the jobs' own users', with the gateway at {@code gateway}. After {@link #serve}.
+     */
+    public void sshAccess(List<String> adminKeys, java.nio.file.Path orgKeys, String gateway) {
+        sync.sshAccess(new SshAccess(() -> adminKeys, new OrgKeys(orgKeys), gateway));
+    }
+
     /** The provider's VMs that got no credential within its launch deadline give their room back; how many. */
     public int withdrawStalled(Provider provider) {
         return new StalledLaunches(db, clock).withdraw(provider);

@@ -74,15 +74,7 @@ class SshRelayTest {
                     // The relay closed it.
                 }
             });
-            HttpServer api = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-            api.createContext("/api/v1/agent/ssh", exchange -> {
-                byte[] body = ("{\"port\": " + gateway.port() + ", \"hostKey\": \"" + gateway.hostKey() + "\"}")
-                        .getBytes(StandardCharsets.UTF_8);
-                exchange.sendResponseHeaders(200, body.length);
-                exchange.getResponseBody().write(body);
-                exchange.close();
-            });
-            api.start();
+            HttpServer api = gatewayInfo(gateway);
             URI server = URI.create("http://127.0.0.1:" + api.getAddress().getPort());
             GuestSshEndpoint endpoint = new GuestSshEndpoint(null, "127.0.0.1", vm.getLocalPort(), "ssh-ed25519 AAAA");
             java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
@@ -114,4 +106,17 @@ class SshRelayTest {
         }
     }
 
+    /** A stand-in server API that tells the agent where the gateway is, as the server's does. */
+    static HttpServer gatewayInfo(SshGateway gateway) throws java.io.IOException {
+        HttpServer api = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        api.createContext("/api/v1/agent/ssh", exchange -> {
+            byte[] body = ("{\"port\": " + gateway.port() + ", \"hostKey\": \"" + gateway.hostKey() + "\"}")
+                    .getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        api.start();
+        return api;
+    }
 }

@@ -86,7 +86,7 @@ public final class GitHubProvider implements Provider {
                 () -> context.imageDigests().apply(settings.runnerImage()), runnerTimeout);
         this.webhooks = new WebhookHandler(new WebhookVerifier(github.config().webhookSecret()), context.webhookMemory(),
                 store, github.config().appId());
-        this.runners = new RunnerLaunches(db, github, clock);
+        this.runners = new RunnerLaunches(db, github, clock, context.debugShells());
         this.lostCompletions = new LostCompletions(db, github, store, clock);
     }
 

@@ -147,9 +147,10 @@ final class GitHubStore {
         long now = clock.millis();
         return db.tx(tx -> {
             tx.update("INSERT INTO github_jobs (id, run_id, installation_id, owner, repo, workflow, name, labels, status,"
-                            + " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                            + " created_at, updated_at, sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                     e.jobId(), e.runId(), e.installationId(), e.owner(), e.repo(), e.workflowName(), e.jobName(),
-                    StoredJson.write(e.labels()), e.action().wireName(), e.createdAt() == null ? now : e.createdAt().toEpochMilli(), now);
+                    StoredJson.write(e.labels()), e.action().wireName(), e.createdAt() == null ? now : e.createdAt().toEpochMilli(), now,
+                    e.sender());
             String stored = tx.queryOne("SELECT status FROM github_jobs WHERE id = ?" + tx.dialect().forUpdate(),
                     row -> row.getString(1), e.jobId()).orElseThrow();
             String status = rank(e.action().wireName()) > rank(stored) ? e.action().wireName() : stored;
@@ -163,6 +164,11 @@ final class GitHubStore {
             if (e.conclusion() != null) {
                 set.append(", conclusion = COALESCE(conclusion, ?)");
                 args.add(e.conclusion());
+            }
+            if (e.sender() != null) {
+                // Who triggered the run: the webhooks' sender (a reconciler's event knows none).
+                set.append(", sender = COALESCE(sender, ?)");
+                args.add(e.sender());
             }
             if (e.runnerName() != null) {
                 set.append(", runner_name = COALESCE(runner_name, ?)");

@@ -15,6 +15,7 @@ import dev.kiln.github.JitRunner;
 import dev.kiln.github.Runner;
 import dev.kiln.github.RunnerScope;
 import dev.kiln.server.Database;
+import dev.kiln.server.DebugAccess;
 import dev.kiln.server.Jobs;
 import dev.kiln.server.LaunchCredentials;
 import dev.kiln.server.Seal;
@@ -56,10 +57,11 @@ final class RunnerLaunches {
     private final Installations installations;
     private final LaunchCredentials claims = new LaunchCredentials();
     private final Semaphore mintSlots = new Semaphore(MAX_CONCURRENT_MINTS);
+    private final boolean debugShells;
 
     /** A runner VM's demand as minting needs it. */
     private record Demand(String vm, String job, JobState state, VmState vmState, String host, long installationId,
-            String owner, String repo, List<String> labels, boolean minted) {
+            String owner, String repo, List<String> labels, boolean minted, String sender) {
         boolean mintable() {
             return !state.terminal() && vmState.holdsRoom() && vmState != VmState.STOPPING;
         }
@@ -82,10 +84,12 @@ final class RunnerLaunches {
         return more;
     }
 
-    /** A runner GitHub registered for a claimed VM, to be stored. */
-    private record Minted(Demand demand, RunnerScope scope, JitRunner runner) {}
+    /** A runner GitHub registered for a claimed VM, to be stored, with the public keys of who triggered its job. */
+    private record Minted(Demand demand, RunnerScope scope, JitRunner runner, List<String> senderKeys) {}
 
-    RunnerLaunches(Database db, GitHubApp github, InstantSource clock) {
+    /** @param debugShells whether the server runs an SSH gateway: then who triggered a job may debug its VM */
+    RunnerLaunches(Database db, GitHubApp github, InstantSource clock, boolean debugShells) {
+        this.debugShells = debugShells;
         this.db = requireNonNull(db, "db is null");
         this.github = requireNonNull(github, "github is null");
         this.clock = requireNonNull(clock, "clock is null");
@@ -118,14 +122,14 @@ final class RunnerLaunches {
             // Claimed in one order by every caller, so that two replicas' claims never deadlock.
             for (String vm : vmIds.stream().sorted().distinct().toList()) {
                 Optional<Demand> found = tx.queryOne("SELECT j.id, j.state, v.state AS vm_state, v.host, g.installation_id,"
-                                + " g.owner, g.repo, g.labels, v.credential, j.arch, h.arch AS host_arch FROM vms v"
+                                + " g.owner, g.repo, g.labels, v.credential, j.arch, h.arch AS host_arch, g.sender FROM vms v"
                                 + " JOIN jobs j ON j.id = v.job_id JOIN hosts h ON h.name = v.host"
                                 + " JOIN github_demands d ON d.job_id = j.id JOIN github_jobs g ON g.id = d.gh_job_id WHERE v.id = ?",
                         row -> new Demand(vm, row.getString("id"), JobState.valueOf(row.getString("state")),
                                 VmState.valueOf(row.getString("vm_state")), row.getString("host"), row.getLong("installation_id"),
                                 row.getString("owner"), row.getString("repo"), withArchLabel(StoredJson.read(row.getString("labels"),
                                 new com.fasterxml.jackson.core.type.TypeReference<List<String>>() {}), row.getString("arch"),
-                                row.getString("host_arch")), row.getString("credential") != null), vm);
+                                row.getString("host_arch")), row.getString("credential") != null, row.getString("sender")), vm);
                 if (found.isPresent() && found.get().minted()) {
                     registered.add(vm);
                 } else if (found.isPresent() && found.get().mintable()) {
@@ -147,6 +151,9 @@ final class RunnerLaunches {
                                     + " VALUES (?, ?, ?, ?, ?, ?, ?)", m.demand().vm(), m.demand().job(),
                             m.demand().installationId(), m.scope().toString(), GitHubApp.runnerName(m.demand().vm()),
                             m.runner().runner().id(), stored);
+                    if (debugShells && m.demand().sender() != null) {
+                        DebugAccess.store(tx, m.demand().vm(), m.demand().sender(), m.senderKeys());
+                    }
                     // Syncs of the host that found the VM claimed (here or on another replica) wake for this.
                     LaunchCredentials.store(tx, m.demand().vm(), seal.seal(m.runner().encodedJitConfig()));
                 }
@@ -198,7 +205,8 @@ final class RunnerLaunches {
         }
         try {
             RunnerScope scope = github.scopeFor(installations.get(demand.installationId()), demand.owner(), demand.repo());
-            return Optional.of(new Minted(demand, scope, mint(demand, scope, name)));
+            JitRunner runner = mint(demand, scope, name);
+            return Optional.of(new Minted(demand, scope, runner, senderKeys(demand)));
         } catch (KilnException e) {
             claims.release(db, demand.vm());
             if (GitHubApiException.heldBack(e)) {
@@ -214,6 +222,23 @@ final class RunnerLaunches {
             return Optional.empty();
         } finally {
             mintSlots.release();
+        }
+    }
+
+    /**
+     * The public keys GitHub holds for who triggered the demand's job, which may then open a debugging shell in its
+     * VM; none when unknown or when GitHub cannot say now (the runner still launches: only the shell is missing).
+     */
+    private List<String> senderKeys(Demand demand) {
+        if (!debugShells || demand.sender() == null) {
+            return List.of();
+        }
+        try {
+            return github.userKeys(demand.installationId(), demand.sender());
+        } catch (KilnException e) {
+            log.warn("job {}: cannot read the SSH keys of {} from GitHub, who may not debug VM {}: {}", demand.job(),
+                    demand.sender(), demand.vm(), e.getMessage());
+            return List.of();
         }
     }
 

@@ -52,7 +52,7 @@ final class JobChannel extends AbstractServerChannel {
         int port = buffer.getInt();
         OpenFuture opened = new DefaultOpenFuture(this, this);
         Session session = getSession();
-        String user = session.getUsername();
+        String typed = session.getUsername();
         String fingerprint = session.getAttribute(SshGateway.USER_KEY);
         if (fingerprint == null) {
             return refuse(opened, SshConstants.SSH_OPEN_ADMINISTRATIVELY_PROHIBITED, "only users reach jobs");
@@ -64,10 +64,19 @@ final class JobChannel extends AbstractServerChannel {
         }
         Optional<SshDirectory.Target> found = directory.runningJob(job);
         if (found.isEmpty()) {
-            log.info("SSH user {} ({}) asked for job {}: not a running job with a debugging shell", user, fingerprint, job);
+            log.info("SSH user {} ({}) asked for job {}: not a running job with a debugging shell", typed, fingerprint, job);
             return refuse(opened, SshConstants.SSH_OPEN_CONNECT_FAILED, "no running job " + job + " with a debugging shell");
         }
         SshDirectory.Target at = found.get();
+        String granted = session.getAttribute(SshGateway.GRANTED_KEY);
+        Optional<SshDirectory.Grant> grant = granted == null ? Optional.empty() : at.grantOf(granted);
+        if (granted != null && grant.isEmpty()) {
+            log.warn("SSH user {} ({}) asked for job {}, which does not grant that key: refused", typed, fingerprint, job);
+            return refuse(opened, SshConstants.SSH_OPEN_ADMINISTRATIVELY_PROHIBITED,
+                    "key " + fingerprint + " may not reach job " + job);
+        }
+        // An admin as the name typed; anyone else as whose the key is.
+        String user = grant.map(SshDirectory.Grant::who).orElse(typed);
         fromUser = new ChannelPipedInputStream(this, getLocalWindow());
         java.net.SocketAddress client = session.getIoSession().getRemoteAddress();
         String remote = client instanceof InetSocketAddress address

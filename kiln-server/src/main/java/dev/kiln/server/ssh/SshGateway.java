@@ -23,7 +23,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The server's SSH gateway (Apache MINA SSHD, on a port of its own). Users (keys in an authorized_keys file)
- * reach a running job's VM with {@code ssh -J USER@GATEWAY runner@JOB}: their {@code direct-tcpip} channel to
+ * reach a running job's VM with {@code ssh -J USER@GATEWAY runner@JOB}: admins (keys in an authorized_keys file)
+ * every job, anyone else the jobs that grant their key (a GitHub job's triggering user, an organisation's keys
+ * its operator configured). Their {@code direct-tcpip} channel to
  * {@code JOB:22} goes through the connection the job's host's agent holds to the gateway (user {@code kiln-agent},
  * its host token as password), then from the host to the VM's sshd over its tap. Every session is recorded.
  * The gateway's host key persists in the server's data directory (0600).
@@ -34,17 +36,26 @@ public final class SshGateway implements AutoCloseable {
     public static final String AGENT_USER = "kiln-agent";
     static final AttributeRepository.AttributeKey<String> AGENT_HOST = new AttributeRepository.AttributeKey<>();
     static final AttributeRepository.AttributeKey<String> USER_KEY = new AttributeRepository.AttributeKey<>();
+    /** The user's key ({@code TYPE BASE64}) when it is no admin's: it reaches only the jobs that grant it. */
+    static final AttributeRepository.AttributeKey<String> GRANTED_KEY = new AttributeRepository.AttributeKey<>();
 
     /**
      * @param bindAddress and port where the gateway listens (port 0: a free one)
      * @param hostKeyFile the gateway's own host key, made on first start
-     * @param authorizedKeys the users' public keys (authorized_keys format), read again when the file changes
+     * @param authorizedKeys the admins' public keys (authorized_keys format), read again when the file changes
+     * @param orgKeys a folder of one authorized_keys file per organisation ({@code DIR/acme}) whose keys reach that
+     *     organisation's jobs, or null for none
      */
-    public record Config(String bindAddress, int port, Path hostKeyFile, Path authorizedKeys) {
+    public record Config(String bindAddress, int port, Path hostKeyFile, Path authorizedKeys, Path orgKeys) {
         public Config {
             requireNonNull(bindAddress, "bindAddress is null");
             requireNonNull(hostKeyFile, "hostKeyFile is null");
             requireNonNull(authorizedKeys, "authorizedKeys is null");
+        }
+
+        /** A gateway whose jobs the admins alone reach, besides the jobs' own users. */
+        public Config(String bindAddress, int port, Path hostKeyFile, Path authorizedKeys) {
+            this(bindAddress, port, hostKeyFile, authorizedKeys, null);
         }
     }
 
@@ -60,6 +71,10 @@ public final class SshGateway implements AutoCloseable {
         requireNonNull(config, "config is null");
         requireNonNull(directory, "directory is null");
         requireNonNull(clock, "clock is null");
+        if (config.orgKeys() != null && !Files.isDirectory(config.orgKeys())) {
+            throw new IllegalArgumentException("the SSH gateway's organisation keys folder " + config.orgKeys()
+                    + " is not a directory: it holds one authorized_keys file per organisation, named as the organisation");
+        }
         if (!Files.isReadable(config.authorizedKeys())) {
             throw new IllegalArgumentException("the SSH gateway's authorized keys file " + config.authorizedKeys()
                     + " is missing or unreadable: it lists the public keys of the users who may reach jobs");
@@ -72,10 +87,20 @@ public final class SshGateway implements AutoCloseable {
         server.setKeyPairProvider(keys);
         AuthorizedKeysAuthenticator users = new AuthorizedKeysAuthenticator(config.authorizedKeys());
         server.setPublickeyAuthenticator((user, key, session) -> {
-            if (AGENT_USER.equals(user) || !users.authenticate(user, key, session)) {
+            if (AGENT_USER.equals(user)) {
+                return false;
+            }
+            if (users.authenticate(user, key, session)) {
+                session.setAttribute(USER_KEY, KeyUtils.getFingerPrint(key));
+                return true;
+            }
+            // Not an admin: in while a running job grants the key, which then reaches that job alone.
+            String line = PublicKeyEntry.toString(key);
+            if (!directory.anyJobGrants(line)) {
                 return false;
             }
             session.setAttribute(USER_KEY, KeyUtils.getFingerPrint(key));
+            session.setAttribute(GRANTED_KEY, line);
             return true;
         });
         server.setPasswordAuthenticator((user, password, session) -> {

@@ -20,6 +20,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.interfaces.RSAPrivateKey;
 import java.time.Duration;
@@ -28,6 +30,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * GitHub's demands in the store, on the test clock, against the faithful fake GitHub: one demand per queued
@@ -61,7 +64,7 @@ abstract class GitHubDemandsContract {
         app = new GitHubApp(config, HttpClient.newHttpClient(), store.clock, store.clock::advance);
         provider = new GitHubProvider(GitHubSettings.defaults(app), new ProviderContext(store.db, store.clock,
                 SizeLabels.defaults(), name -> name, Duration.ofHours(1),
-                new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT)));
+                new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT), true));
         github = provider.store();
         store.serve(provider);
     }
@@ -182,6 +185,48 @@ abstract class GitHubDemandsContract {
         assertThat(store.desired("h1").vms()).isEmpty();
         assertThat(fake.requests()).doesNotContainKey("POST /orgs/{org}/actions/runners/generate-jitconfig");
         assertThat(vmState(scheduled.vm())).isEqualTo(VmState.STOPPING);
+    }
+
+    @Test
+    void theRunsSenderWithTheKeysGitHubHoldsAndTheOrganisationsKeysMayLogInToItsVmBesideTheAdmins(@TempDir Path orgKeys)
+            throws Exception {
+        store.host("h1", 8, 16);
+        String alice = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAliceAliceAliceAliceAliceAliceAliceAlice0 alice@laptop";
+        fake.addUserKey("alice", alice);
+        Files.writeString(orgKeys.resolve("acme"), "# acme's on-call\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOnCall oncall\n");
+        Files.writeString(orgKeys.resolve("other"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther other\n");
+        store.sshAccess(List.of("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAdmin admin"), orgKeys, "gw.example.org:2222");
+        // Through the webhook's own payload, which names who triggered the run (the reconciler's jobs do not).
+        long byAlice = queueThroughWebhook("alice");
+        long byBob = queueThroughWebhook("bob"); // no keys at GitHub: 404
+        store.place();
+
+        List<dev.kiln.api.VmLaunch> launches = store.desired("h1").vms();
+        assertThat(launches).hasSize(2);
+        dev.kiln.api.VmLaunch aliceVm = launches.stream().filter(l -> l.job().equals(demandsFor(byAlice).getFirst().id()))
+                .findFirst().orElseThrow();
+        dev.kiln.api.VmLaunch bobVm = launches.stream().filter(l -> l.job().equals(demandsFor(byBob).getFirst().id()))
+                .findFirst().orElseThrow();
+        assertThat(aliceVm.sshAuthorizedKeys()).containsExactly("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAdmin admin",
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOnCall oncall", alice);
+        assertThat(aliceVm.env()).containsEntry("KILN_SSH_USER", "alice").containsEntry("KILN_JOB_ID", aliceVm.job())
+                .containsEntry("KILN_SSH_GATEWAY", "gw.example.org:2222");
+        assertThat(bobVm.runnerJitConfig()).as("a user without keys still gets the runner").isNotNull();
+        assertThat(bobVm.sshAuthorizedKeys()).containsExactly("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAdmin admin",
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOnCall oncall");
+        assertThat(bobVm.env()).containsEntry("KILN_SSH_USER", "bob");
+        assertThat(fake.requests()).containsKeys("GET /users/alice/keys", "GET /users/bob/keys");
+    }
+
+    /** Queues a job that {@code sender} triggered and applies its {@code queued} webhook as the fake sent it. */
+    private long queueThroughWebhook(String sender) {
+        fake.webhooks().dropNext(1);
+        long job = fake.queueJobBy(sender, "acme", "widgets", "debug", List.of("kiln-2cpu-4gb"), "kiln-debug");
+        dev.kiln.testkit.github.FakeWebhooks.Delivery sent = fake.webhooks().deliveries().getLast();
+        WorkflowJobEvent queued = (WorkflowJobEvent) dev.kiln.github.WebhookEvents.parse("workflow_job", sent.guid(), sent.body());
+        assertThat(queued.sender()).isEqualTo(sender);
+        assertThat(github.apply(queued)).contains("queued: demand");
+        return job;
     }
 
     @Test

@@ -109,6 +109,8 @@ class RunnerReplicasTest {
         }
 
         assertThat(fake.requests()).containsEntry("POST /orgs/{org}/actions/runners/generate-jitconfig", (long) VMS);
+        assertThat(fake.requests().keySet()).as("no SSH gateway: nobody's keys are asked for")
+                .noneMatch(route -> route.startsWith("GET /users/"));
         assertThat(fake.runners()).extracting(FakeGitHub.RunnerView::name)
                 .containsExactlyInAnyOrderElementsOf(vms.stream().map(GitHubApp::runnerName).toList());
         long claimsLeft = one.db.tx(tx -> tx.queryLong("SELECT COUNT(*) FROM launch_claims"));

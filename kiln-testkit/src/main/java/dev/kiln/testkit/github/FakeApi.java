@@ -26,6 +26,7 @@ import java.util.regex.Pattern;
 final class FakeApi implements HttpHandler {
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int MAX_BODY = 1 << 20;
+    private static final Pattern USER_KEYS = Pattern.compile("^/users/([^/]+)/keys$");
     private static final Pattern SCOPE = Pattern.compile("^/(?:orgs/(?<org>[^/]+)|repos/(?<owner>[^/]+)/(?<repo>[^/]+))/actions/runners(?<rest>/.*)?$");
     private static final Pattern REPO_ACTIONS = Pattern.compile("^/repos/(?<owner>[^/]+)/(?<repo>[^/]+)/actions/(?<rest>runs|runs/\\d+/jobs|jobs/\\d+)$");
 
@@ -82,6 +83,11 @@ final class FakeApi implements HttpHandler {
         String route = method + " " + template(path);
         github.faults.count(route);
         String credential = credential(exchange);
+        Matcher keys = USER_KEYS.matcher(path);
+        if (credential == null && method.equals("GET") && keys.matches()) {
+            // Public: GitHub answers it without authentication too.
+            return userKeys(decode(keys.group(1)), path, query);
+        }
         if (credential == null) {
             return error(401, "Requires authentication");
         }
@@ -201,6 +207,10 @@ final class FakeApi implements HttpHandler {
                 List<JsonNode> repos = github.state.repos.values().stream().filter(r -> caller.owns(r.owner()))
                         .map(r -> (JsonNode) FakePayloads.repository(github, r)).toList();
                 return page(path, query, repos, "repositories");
+            }
+            Matcher keys = USER_KEYS.matcher(path);
+            if (method.equals("GET") && keys.matches()) {
+                return userKeys(decode(keys.group(1)), path, query);
             }
             Matcher scope = SCOPE.matcher(path);
             if (scope.matches()) {
@@ -364,6 +374,23 @@ final class FakeApi implements HttpHandler {
     }
 
     // ---- helpers ----
+
+    /** {@code GET /users/{username}/keys}: {@code [{"id": 1, "key": "ssh-ed25519 AAAA…"}]}, paged; 404 for no such user. */
+    private Answer userKeys(String login, String path, Map<String, String> query) {
+        synchronized (github.lock) {
+            List<FakeState.UserKey> keys = github.state.userKeys.get(login.toLowerCase(Locale.ROOT));
+            if (keys == null) {
+                return error(404, "Not Found");
+            }
+            List<JsonNode> items = keys.stream().map(k -> {
+                ObjectNode key = FakeGitHub.JSON.createObjectNode();
+                key.put("id", k.id());
+                key.put("key", k.key());
+                return (JsonNode) key;
+            }).toList();
+            return page(path, query, items, null);
+        }
+    }
 
     /** One page of {@code items} with GitHub's {@code per_page}, {@code page} and {@code Link} rules; a bare array when {@code field} is null. */
     private Answer page(String path, Map<String, String> query, List<JsonNode> items, String field) {

@@ -166,12 +166,32 @@ public final class FakeGitHub implements AutoCloseable {
         return addJob(owner, repo, jobName, labels, script, "queued");
     }
 
+    /** Queues a job as {@link #queueJob} does, in a run that {@code sender} triggered (its webhooks' {@code sender}). */
+    public long queueJobBy(String sender, String owner, String repo, String jobName, List<String> labels, String script) {
+        return addJob(owner, repo, jobName, labels, script, "queued", sender);
+    }
+
+    /** Adds a public SSH key (an authorized_keys line) to the user {@code login}: {@code GET /users/{login}/keys} lists it. */
+    public long addUserKey(String login, String key) {
+        synchronized (lock) {
+            long id = state.nextId();
+            state.userKeys.computeIfAbsent(login.toLowerCase(Locale.ROOT), l -> new java.util.ArrayList<>())
+                    .add(new FakeState.UserKey(id, key.strip()));
+            return id;
+        }
+    }
+
     /** A job held by an environment protection rule; emits {@code waiting}; {@link #approve} queues it. */
     public long queueWaitingJob(String owner, String repo, String jobName, List<String> labels, String script) {
         return addJob(owner, repo, jobName, labels, script, "waiting");
     }
 
     private long addJob(String owner, String repo, String jobName, List<String> labels, String script, String status) {
+        return addJob(owner, repo, jobName, labels, script, status, "octocat");
+    }
+
+    private long addJob(String owner, String repo, String jobName, List<String> labels, String script, String status,
+            String sender) {
         synchronized (lock) {
             FakeState.Repo r = state.repo(owner, repo);
             if (r == null) {
@@ -180,6 +200,7 @@ public final class FakeGitHub implements AutoCloseable {
             Instant now = clock.instant();
             FakeState.Run run = new FakeState.Run(state.nextId(), r, now);
             FakeState.Job job = new FakeState.Job(state.nextId(), run, jobName, labels, script, now, status);
+            job.sender = sender;
             run.jobs.add(job);
             state.runs.put(run.id, run);
             state.jobs.put(job.id, job);
@@ -265,8 +286,8 @@ public final class FakeGitHub implements AutoCloseable {
             inst.put("node_id", "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u" + installation.id);
         }
         ObjectNode sender = body.putObject("sender");
-        sender.put("login", "octocat");
-        sender.put("id", 583231);
+        sender.put("login", job.sender);
+        sender.put("id", job.sender.equals("octocat") ? 583231 : Math.abs(job.sender.toLowerCase(Locale.ROOT).hashCode()));
         sender.put("type", "User");
         webhooks.emit("workflow_job", action, body.toString().getBytes(UTF_8));
     }

@@ -137,6 +137,8 @@ final class FakeState {
         Instant completedAt;
         Integer exitCode;
         String output = "";
+        /** The login of who triggered the run: the {@code sender} of its webhooks. */
+        String sender = "octocat";
 
         Job(long id, Run run, String name, List<String> labels, String script, Instant createdAt, String status) {
             this.id = id;
@@ -157,6 +159,10 @@ final class FakeState {
     final Map<Long, Run> runs = new LinkedHashMap<>();
     final Map<Long, Job> jobs = new LinkedHashMap<>();
     final Map<String, List<Group>> extraGroups = new LinkedHashMap<>();
+    /** Users' public SSH keys ({@code GET /users/{username}/keys}), by lower-case login. */
+    final Map<String, List<UserKey>> userKeys = new LinkedHashMap<>();
+
+    record UserKey(long id, String key) {}
     List<String> appEvents = List.of("workflow_job");
     long nextId = 1000;
 
