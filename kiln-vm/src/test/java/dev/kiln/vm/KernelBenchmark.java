@@ -142,10 +142,17 @@ public final class KernelBenchmark {
                 seen.putIfAbsent("phase." + name, (System.nanoTime() - start) / 1_000_000);
             }
 
+            /** Output arrives in chunks that may end inside a line: a line counts from the chunk that completes it. */
+            private final StringBuilder partial = new StringBuilder();
+
             @Override
-            public void stdout(byte[] bytes, int offset, int length) {
+            public synchronized void stdout(byte[] bytes, int offset, int length) {
                 long now = (System.nanoTime() - start) / 1_000_000;
-                new String(bytes, offset, length, StandardCharsets.UTF_8).lines().forEach(line -> seen.putIfAbsent(line, now));
+                partial.append(new String(bytes, offset, length, StandardCharsets.UTF_8));
+                for (int end = partial.indexOf("\n"); end >= 0; end = partial.indexOf("\n")) {
+                    seen.putIfAbsent(partial.substring(0, end).strip(), now);
+                    partial.delete(0, end + 1);
+                }
             }
 
             @Override
