@@ -17,6 +17,9 @@ home=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${RUNS:-7}
 docker_runs=${DOCKER_RUNS:-5}
 soak=${SOAK:-50}
+# The runner image on Kiln's kernel: bin/test's, or RUNNER_IMAGE (one built from a changed kernel recipe,
+# without moving the name the tests use).
+runner_image=${RUNNER_IMAGE:-runner-test}
 . "$home/bin/java-env.sh"
 kiln_pick_jdk
 images=/var/lib/kiln/images
@@ -27,12 +30,12 @@ work=$(mktemp -d /var/tmp/kiln-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$keep"
 image_dir() { echo "$images/$(sed 's/:/-/' "$images/names/$1")"; }
-for name in default runner-test default-cloud runner-cloud; do
+for name in default "$runner_image" default-cloud runner-cloud; do
   [ -f "$images/names/$name" ] || { echo "bench/kernel needs the image $name (see the top of $0)" >&2; exit 2; }
 done
-own=$(image_dir runner-test)
+own=$(image_dir "$runner_image")
 cloud=$(image_dir default-cloud)
-jq -e '.kernel.source == "kiln"' "$own/manifest.json" >/dev/null || { echo "runner-test does not boot Kiln's kernel" >&2; exit 2; }
+jq -e '.kernel.source == "kiln"' "$own/manifest.json" >/dev/null || { echo "$runner_image does not boot Kiln's kernel" >&2; exit 2; }
 cp "$own/vmlinuz" "$work/kiln-vmlinux"
 cp "$cloud/vmlinuz" "$work/cloud-vmlinuz"
 
@@ -106,7 +109,7 @@ java_bench() {
     dev.kiln.vm.KernelBenchmark "$@"
 }
 bench() {
-  flock /tmp/kiln-vm.lock "$JAVA_HOME/bin/java" \
+  flock /tmp/kiln-vm.lock "$JAVA_HOME/bin/java" -Dkiln.bench.runnerImage="$runner_image" \
     -cp "$home/kiln-vm/target/test-classes:$home/kiln-vm/target/classes:$(cat "$work/cp.txt")" dev.kiln.vm.KernelBenchmark "$@"
 }
 # The job's script goes into the minimal guest's root as a file (debugfs writes it without a mount).
@@ -127,7 +130,7 @@ else
   : > "$work/docker.txt"
 fi
 if [ "$soak" -gt 0 ]; then
-  echo "soak: $soak boots of runner-test..." >&2
+  echo "soak: $soak boots of $runner_image..." >&2
   bench soak "$work" "$soak" > "$work/soak.txt"
 else
   : > "$work/soak.txt"

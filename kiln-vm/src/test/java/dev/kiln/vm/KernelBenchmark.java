@@ -21,6 +21,8 @@ import java.util.concurrent.TimeUnit;
  * Prints "key value" lines (medians in ms, counts) and "all key [values]" lines.
  */
 public final class KernelBenchmark {
+    /** The runner image on Kiln's kernel that the Docker rounds and the soak boot (bench/kernel/run.sh's RUNNER_IMAGE). */
+    private static final String RUNNER_IMAGE = System.getProperty("kiln.bench.runnerImage", "runner-test");
     /** What a Docker job does first: import a busybox tarball and run it. */
     static final String DOCKER_SCRIPT = """
             echo dockerd-ready
@@ -80,7 +82,7 @@ public final class KernelBenchmark {
      * minimal Docker guest (Debian's docker.io only, an init that starts dockerd) by bare QEMU on Kiln's.
      */
     private void docker(Path work, int runs) throws Exception {
-        try (TestHost own = TestHost.started("runner-test"); TestHost cloud = TestHost.started("runner-cloud")) {
+        try (TestHost own = TestHost.started(RUNNER_IMAGE); TestHost cloud = TestHost.started("runner-cloud")) {
             for (int i = 0; i < runs; i++) {
                 engineDocker(own, "docker.kiln");
                 engineDocker(cloud, "docker.cloud");
@@ -100,7 +102,7 @@ public final class KernelBenchmark {
 
     /** Boots the runner image again and again with a first `docker run`; counts what went wrong. */
     private void soak(int boots) {
-        try (TestHost host = TestHost.started("runner-test")) {
+        try (TestHost host = TestHost.started(RUNNER_IMAGE)) {
             Map<String, Integer> outcomes = new TreeMap<>();
             for (int i = 0; i < boots; i++) {
                 var output = new TestHost.Output();
@@ -140,10 +142,17 @@ public final class KernelBenchmark {
                 seen.putIfAbsent("phase." + name, (System.nanoTime() - start) / 1_000_000);
             }
 
+            /** Output arrives in chunks that may end inside a line: a line counts from the chunk that completes it. */
+            private final StringBuilder partial = new StringBuilder();
+
             @Override
-            public void stdout(byte[] bytes, int offset, int length) {
+            public synchronized void stdout(byte[] bytes, int offset, int length) {
                 long now = (System.nanoTime() - start) / 1_000_000;
-                new String(bytes, offset, length, StandardCharsets.UTF_8).lines().forEach(line -> seen.putIfAbsent(line, now));
+                partial.append(new String(bytes, offset, length, StandardCharsets.UTF_8));
+                for (int end = partial.indexOf("\n"); end >= 0; end = partial.indexOf("\n")) {
+                    seen.putIfAbsent(partial.substring(0, end).strip(), now);
+                    partial.delete(0, end + 1);
+                }
             }
 
             @Override
