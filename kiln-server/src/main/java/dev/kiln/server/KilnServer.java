@@ -61,7 +61,9 @@ public final class KilnServer implements AutoCloseable {
             }
             java.util.function.UnaryOperator<String> digests = name -> images == null ? name
                     : images.findByName(name).map(dev.kiln.images.ImageManifest::digest).orElse(name);
-            ProviderContext context = new ProviderContext(db, clock, config.labels(), digests, config.maxTimeout(), deliveryMemory);
+            WebhookOutcomes webhookOutcomes = new WebhookOutcomes();
+            ProviderContext context = new ProviderContext(db, clock, config.labels(), digests, config.maxTimeout(),
+                    deliveryMemory, webhookOutcomes);
             Map<String, Provider> byKind = new TreeMap<>();
             for (Provider.Factory factory : factories) {
                 Provider provider = factory.create(context);
@@ -90,7 +92,8 @@ public final class KilnServer implements AutoCloseable {
                 stores.sync().sshAuthorizedKeys(() -> adminKeys);
             }
             server.createContext("/api/", new ApiHandler(config, stores, signals, sshApi));
-            Metrics metrics = new Metrics(db, stores.hosts());
+            made.forEach(p -> webhookOutcomes.known(p.kind()));
+            Metrics metrics = new Metrics(db, stores.hosts(), webhookOutcomes, made);
             server.createContext("/metrics", new MetricsHandler(metrics, config.adminToken()));
             WaitReasons waitReasons = new WaitReasons();
             dev.kiln.server.dashboard.Dashboard.install(server, new ControlPlane(db, clock, config.adminToken(), stores, waitReasons));

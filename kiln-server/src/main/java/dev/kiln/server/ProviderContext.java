@@ -16,15 +16,23 @@ import java.util.function.UnaryOperator;
  * @param imageDigests an image name to the digest launches carry (the name itself when the server has no images)
  * @param maxTimeout the longest a job may run: a runner VM's deadline is at most this
  * @param webhookMemory the budget of unverified webhook bodies shared by every provider's intake
+ * @param webhookOutcomes where its intake counts each delivery's outcome (shown on {@code /metrics})
  */
 public record ProviderContext(Database db, InstantSource clock, SizeLabels labels, UnaryOperator<String> imageDigests,
-        Duration maxTimeout, DeliveryMemory webhookMemory) {
+        Duration maxTimeout, DeliveryMemory webhookMemory, WebhookOutcomes webhookOutcomes) {
     public ProviderContext {
+        requireNonNull(webhookOutcomes, "webhookOutcomes is null");
         requireNonNull(db, "db is null");
         requireNonNull(clock, "clock is null");
         requireNonNull(labels, "labels is null");
         requireNonNull(imageDigests, "imageDigests is null");
         requireNonNull(maxTimeout, "maxTimeout is null");
         requireNonNull(webhookMemory, "webhookMemory is null");
+    }
+
+    /** A context whose webhook outcomes are counted where nothing shows them (tests of a provider alone). */
+    public ProviderContext(Database db, InstantSource clock, SizeLabels labels, UnaryOperator<String> imageDigests,
+            Duration maxTimeout, DeliveryMemory webhookMemory) {
+        this(db, clock, labels, imageDigests, maxTimeout, webhookMemory, new WebhookOutcomes());
     }
 }
