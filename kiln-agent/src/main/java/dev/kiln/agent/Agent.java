@@ -156,9 +156,19 @@ public final class Agent implements AutoCloseable {
     private final Vmm.Listener listener = new Vmm.Listener() {
         @Override
         public void running(String vmId) {
+            running(vmId, null);
+        }
+
+        @Override
+        public void running(String vmId, VmReport.Boot boot) {
             lock.lock();
             try {
                 LocalVm vm = vms.get(vmId);
+                if (vm != null && vm.boot == null && boot != null) {
+                    vm.boot = boot;
+                    reportDue = true;
+                    news.signalAll();
+                }
                 if (vm != null && vm.state == VmState.BOOTING) {
                     vm.state = VmState.RUNNING;
                     reportDue = true;
@@ -372,7 +382,8 @@ public final class Agent implements AutoCloseable {
             }
             return new AgentReport(bootId, ++sequence, AgentConfig.VERSION, capacity.arch().id(), capacity.vcpus(),
                     capacity.memoryMib(), capacity.diskGib(), desiredVersion, reports,
-                    capacity.emulated().stream().map(Arch::id).sorted().toList(), prefetch == null ? null : prefetch.held());
+                    capacity.emulated().stream().map(Arch::id).sorted().toList(), prefetch == null ? null : prefetch.held(),
+                    vmm.cleanupFailures());
         } finally {
             lock.unlock();
         }

@@ -3,6 +3,7 @@ package dev.kiln.agent;
 import static java.util.Objects.requireNonNull;
 
 import dev.kiln.api.VmLaunch;
+import dev.kiln.api.VmReport;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import dev.kiln.images.ImageManifest;
@@ -93,15 +94,24 @@ public final class EngineVmm implements Vmm {
             if (cancelled.contains(id)) {
                 return Ending.failed("CANCELLED", "cancelled before it started");
             }
+            String digest = image.digest();
             result = engine.run(spec, new GuestOutput() {
+                /** The boot phases reached so far, each at its seconds since the VMM's start; one thread per VM. */
+                private final java.util.Map<String, Double> phases = new java.util.LinkedHashMap<>();
+
                 @Override
                 public void ssh(GuestSshEndpoint endpoint) {
                     listener.ssh(id, endpoint);
                 }
 
                 @Override
-                public void ready() {
-                    listener.running(id);
+                public void phase(String name, Duration sinceStart, String guestUptime) {
+                    phases.putIfAbsent(name, seconds(sinceStart));
+                }
+
+                @Override
+                public void ready(Duration sinceStart) {
+                    listener.running(id, new VmReport.Boot(digest, seconds(sinceStart), phases));
                 }
 
                 @Override
@@ -132,6 +142,15 @@ public final class EngineVmm implements Vmm {
             case GUEST_CRASHED -> Ending.failed("GUEST_CRASHED", result.detail());
             case CANCELLED -> Ending.failed("CANCELLED", result.detail());
         };
+    }
+
+    private static double seconds(Duration duration) {
+        return duration.toNanos() / 1e9;
+    }
+
+    @Override
+    public long cleanupFailures() {
+        return engine.cleanupFailures();
     }
 
     /** The image named by the launch; one this host lacks is fetched by digest and verified first. */

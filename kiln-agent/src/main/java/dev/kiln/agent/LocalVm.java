@@ -15,6 +15,8 @@ final class LocalVm {
     boolean endSent;
     /** Where this host reaches the VM's sshd, for a VM with a debugging shell; null otherwise. */
     dev.kiln.vm.GuestSshEndpoint ssh;
+    /** How it booted, once it did; reported from then on, its end included. */
+    VmReport.Boot boot;
 
     LocalVm(VmLaunch launch, VmState state) {
         this.launch = launch;
@@ -27,9 +29,10 @@ final class LocalVm {
 
     VmReport report() {
         if (ending != null && endReportable) {
-            return new VmReport(launch.id(), ending.state(), ending.exitCode(), ending.outcome(), ending.detail());
+            return new VmReport(launch.id(), ending.state(), ending.exitCode(), ending.outcome(), ending.detail(), null,
+                    boot);
         }
         return new VmReport(launch.id(), state == VmState.RUNNING ? VmState.RUNNING : VmState.BOOTING, null, null, null,
-                ssh == null ? null : ssh.hostKey());
+                ssh == null ? null : ssh.hostKey(), boot);
     }
 }

@@ -14,6 +14,11 @@ public interface Vmm extends AutoCloseable {
     interface Listener {
         void running(String vmId);
 
+        /** The VM booted as {@code boot} says (its image's digest, boot time and phases) and runs. */
+        default void running(String vmId, dev.kiln.api.VmReport.Boot boot) {
+            running(vmId);
+        }
+
         /** The VM will run an sshd for debugging shells, reachable from this host there (before it runs). */
         default void ssh(String vmId, dev.kiln.vm.GuestSshEndpoint endpoint) {}
 
@@ -54,6 +59,11 @@ public interface Vmm extends AutoCloseable {
 
     /** Stops a VM; it ends FAILED with outcome CANCELLED. Unknown ids are ignored. */
     void cancel(String vmId);
+
+    /** How many VMs' resources it failed to remove when they ended, since it started (none by default). */
+    default long cleanupFailures() {
+        return 0;
+    }
 
     /** Stops watching; what happens to running VMs is the implementation's to say. */
     @Override

@@ -67,6 +67,19 @@ class RealVmFleetTest {
         ImageStore local = new ImageStore(state.resolve("images"));
         assertThat(local.list()).extracting(ImageManifest::digest).containsExactly(image.digest());
         local.verify(local.list().getFirst());
+        // The agent reported how the VM booted: the digest it booted, and its boot and phases on /metrics.
+        assertThat(fleet.client.job(job.id()).imageDigest()).isEqualTo(image.digest());
+        HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                fleet.server.uri().resolve("/metrics")).header("Authorization", "Bearer " + TestFleet.ADMIN).build(),
+                HttpResponse.BodyHandlers.ofString());
+        java.util.Map<String, Double> samples = new java.util.HashMap<>();
+        metrics.body().lines().filter(l -> !l.isBlank() && !l.startsWith("#")).forEach(l ->
+                samples.put(l.substring(0, l.lastIndexOf(' ')), Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))));
+        assertThat(samples).containsEntry("kiln_vm_boot_seconds_count", 1.0)
+                .containsEntry("kiln_vm_boot_phase_seconds_count{phase=\"init\"}", 1.0)
+                .containsEntry("kiln_vm_boot_phase_seconds_count{phase=\"network\"}", 1.0);
+        double bootSeconds = samples.get("kiln_vm_boot_seconds_sum");
+        assertThat(bootSeconds).as("VMM start to the ready marker").isPositive().isLessThan(240);
 
         HttpResponse<String> anonymous = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                 fleet.server.uri().resolve("/api/v1/images/" + image.digest())).build(), HttpResponse.BodyHandlers.ofString());

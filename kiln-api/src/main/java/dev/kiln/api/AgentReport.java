@@ -15,19 +15,28 @@ import java.util.List;
  *     --emulate arm64`); null or empty for none (an agent older than this field sends none)
  * @param images the digests of the images the host holds (verified), so that the server moves a name to a new
  *     digest once the hosts prefetched it; null from an agent older than this field
+ * @param cleanupFailures how many VMs' resources (tap, rules, disk, cgroup, process) this agent process failed to
+ *     remove when they ended, counted since its start (its {@code bootId}); null from an agent older than this field
  */
 public record AgentReport(String bootId, long sequence, String version, String arch, int vcpus, long memoryMib,
-        int diskGib, String desiredVersion, List<VmReport> vms, List<String> emulatedArches, List<String> images) {
+        int diskGib, String desiredVersion, List<VmReport> vms, List<String> emulatedArches, List<String> images,
+        Long cleanupFailures) {
+
+    /** A report that says nothing of cleanup failures. */
+    public AgentReport(String bootId, long sequence, String version, String arch, int vcpus, long memoryMib,
+            int diskGib, String desiredVersion, List<VmReport> vms, List<String> emulatedArches, List<String> images) {
+        this(bootId, sequence, version, arch, vcpus, memoryMib, diskGib, desiredVersion, vms, emulatedArches, images, null);
+    }
 
     /** A report that says nothing of the host's images. */
     public AgentReport(String bootId, long sequence, String version, String arch, int vcpus, long memoryMib,
             int diskGib, String desiredVersion, List<VmReport> vms, List<String> emulatedArches) {
-        this(bootId, sequence, version, arch, vcpus, memoryMib, diskGib, desiredVersion, vms, emulatedArches, null);
+        this(bootId, sequence, version, arch, vcpus, memoryMib, diskGib, desiredVersion, vms, emulatedArches, null, null);
     }
 
     /** A report of a host that runs its own arch only. */
     public AgentReport(String bootId, long sequence, String version, String arch, int vcpus, long memoryMib,
             int diskGib, String desiredVersion, List<VmReport> vms) {
-        this(bootId, sequence, version, arch, vcpus, memoryMib, diskGib, desiredVersion, vms, null, null);
+        this(bootId, sequence, version, arch, vcpus, memoryMib, diskGib, desiredVersion, vms, null, null, null);
     }
 }

@@ -281,6 +281,21 @@ public final class GitHubApp {
         return rest.calls();
     }
 
+    /** Requests sent so far, by route and the status GitHub answered ({@link ApiCall#NO_ANSWER}: none). */
+    public Map<ApiCall, Long> apiCallsByStatus() {
+        return rest.answered();
+    }
+
+    /**
+     * The rate limit GitHub last reported for each credential used: {@code app} (the App's JWT) and
+     * {@code installation-ID} (an installation's token).
+     */
+    public Map<String, RateLimit> rateLimits() {
+        Map<String, RateLimit> byCredential = new java.util.TreeMap<>();
+        rest.limits().forEach((bucket, limit) -> byCredential.put(bucket.replace(' ', '-'), limit));
+        return byCredential;
+    }
+
     public long totalApiCalls() {
         return rest.calls().values().stream().mapToLong(Long::longValue).sum();
     }

@@ -56,6 +56,8 @@ final class Rest {
     private final Duration maxWait;
     private final Duration timeout;
     private final Map<String, LongAdder> calls = new ConcurrentHashMap<>();
+    /** Requests by route and the status answered ({@code error}: none), for metrics. */
+    private final Map<ApiCall, LongAdder> answered = new ConcurrentHashMap<>();
     private final Map<String, RateLimit> limits = new ConcurrentHashMap<>();
     private final Backoff backoff;
 
@@ -103,6 +105,7 @@ final class Rest {
             try {
                 answer = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
             } catch (IOException e) {
+                answered.computeIfAbsent(new ApiCall(route, ApiCall.NO_ANSWER), c -> new LongAdder()).increment();
                 lastProblem = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
                 rateLimited = false;
                 if (!last) {
@@ -114,6 +117,8 @@ final class Rest {
                 Thread.currentThread().interrupt();
                 throw new KilnException(ErrorCode.CANCELLED, route + " was interrupted", e);
             }
+            answered.computeIfAbsent(new ApiCall(route, Integer.toString(answer.statusCode())), c -> new LongAdder())
+                    .increment();
             Response response = parse(answer);
             RateLimit limit = recordLimit(bucket, answer);
             int status = answer.statusCode();
@@ -169,6 +174,19 @@ final class Rest {
         Map<String, Long> snapshot = new java.util.TreeMap<>();
         calls.forEach((route, count) -> snapshot.put(route, count.sum()));
         return snapshot;
+    }
+
+    /** Counts of requests sent, by route and the status answered. */
+    Map<ApiCall, Long> answered() {
+        Map<ApiCall, Long> snapshot = new java.util.TreeMap<>(java.util.Comparator.comparing(ApiCall::route)
+                .thenComparing(ApiCall::status));
+        answered.forEach((call, count) -> snapshot.put(call, count.sum()));
+        return snapshot;
+    }
+
+    /** The rate limit each credential's last answer told, by bucket ({@code app}, {@code installation 7}). */
+    Map<String, RateLimit> limits() {
+        return new java.util.TreeMap<>(limits);
     }
 
     Optional<RateLimit> limit(String bucket) {

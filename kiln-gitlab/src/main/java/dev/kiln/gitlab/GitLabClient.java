@@ -110,6 +110,16 @@ public final class GitLabClient {
         return paths;
     }
 
+    /** Requests sent so far, by route and the status GitLab answered ({@link ApiCall#NO_ANSWER}: none). */
+    public Map<ApiCall, Long> callsByStatus() {
+        return rest.answered();
+    }
+
+    /** The rate limit GitLab last told in {@code RateLimit-*} headers, if it sent any. */
+    public java.util.Optional<RateLimit> rateLimit() {
+        return rest.rateLimit();
+    }
+
     /** Requests sent to GitLab, by route, retries included. */
     public Map<String, Long> calls() {
         return rest.calls();
@@ -144,8 +154,9 @@ public final class GitLabClient {
             }
         });
         JsonNode runner = node.path("runner").path("id");
+        JsonNode pipeline = node.path("pipeline").path("id");
         return new GitLabJob(node.get("id").asLong(), projectId, node.path("name").asText(""), node.get("status").asText(), tags,
-                runner.canConvertToLong() ? runner.asLong() : null);
+                runner.canConvertToLong() ? runner.asLong() : null, pipeline.canConvertToLong() ? pipeline.asLong() : null);
     }
 
     private static GitLabApiException refused(String what, GitLabRest.Response answer) {

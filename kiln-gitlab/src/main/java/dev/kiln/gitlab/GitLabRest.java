@@ -45,6 +45,10 @@ final class GitLabRest {
     private final Duration maxWait;
     private final Duration timeout;
     private final Map<String, LongAdder> calls = new ConcurrentHashMap<>();
+    /** Requests by route and the status answered ({@code error}: none), for metrics. */
+    private final Map<ApiCall, LongAdder> answered = new ConcurrentHashMap<>();
+    /** The last {@code RateLimit-Remaining}/{@code RateLimit-Limit} GitLab sent, or null before any. */
+    private volatile RateLimit rateLimit;
 
     GitLabRest(URI apiUrl, String token, HttpClient http, Sleeper sleeper, Duration maxWait, Duration timeout) {
         this.apiUrl = requireNonNull(apiUrl, "apiUrl is null");
@@ -96,12 +100,15 @@ final class GitLabRest {
         try {
             answer = http.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
+            answered.computeIfAbsent(new ApiCall(route, ApiCall.NO_ANSWER), c -> new LongAdder()).increment();
             return new Retry("GitLab could not be reached (" + e.getClass().getSimpleName()
                     + (e.getMessage() == null ? "" : ": " + e.getMessage()) + ")", backoff, false);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new KilnException(ErrorCode.CANCELLED, route + " was interrupted", e);
         }
+        answered.computeIfAbsent(new ApiCall(route, Integer.toString(answer.statusCode())), c -> new LongAdder()).increment();
+        recordLimit(answer.headers());
         Response response = parse(answer);
         if (answer.statusCode() == 429) {
             String retryAfter = answer.headers().firstValue("Retry-After").orElse(null);
@@ -119,6 +126,34 @@ final class GitLabRest {
         Map<String, Long> snapshot = new TreeMap<>();
         calls.forEach((route, count) -> snapshot.put(route, count.sum()));
         return snapshot;
+    }
+
+    /** Requests sent, by route and the status answered. */
+    Map<ApiCall, Long> answered() {
+        Map<ApiCall, Long> snapshot = new TreeMap<>(java.util.Comparator.comparing(ApiCall::route).thenComparing(ApiCall::status));
+        answered.forEach((call, count) -> snapshot.put(call, count.sum()));
+        return snapshot;
+    }
+
+    java.util.Optional<RateLimit> rateLimit() {
+        return java.util.Optional.ofNullable(rateLimit);
+    }
+
+    /**
+     * GitLab sends {@code RateLimit-*} where its throttles are on: on throttled answers, and (GitLab 18.6 and later, or
+     * GitLab.com) on every answer. An answer without them leaves the last one known; malformed ones are not kept.
+     */
+    private void recordLimit(HttpHeaders headers) {
+        java.util.Optional<String> remaining = headers.firstValue("RateLimit-Remaining");
+        if (remaining.isEmpty()) {
+            return;
+        }
+        try {
+            long limit = headers.firstValue("RateLimit-Limit").map(v -> Long.parseLong(v.strip())).orElse(-1L);
+            rateLimit = new RateLimit(limit, Long.parseLong(remaining.get().strip()));
+        } catch (NumberFormatException e) {
+            // A proxy's mangled header: the limit stays as last told; the answer itself is still used.
+        }
     }
 
     private void pause(Duration wait, String route, String why) {

@@ -83,7 +83,10 @@ class GitLabClientTest {
         assertThat(pending.get(0).id()).isEqualTo(tagged);
         assertThat(pending.get(0).tags()).containsExactly("kiln-4cpu-8gb", "docker");
         assertThat(client.calls()).containsEntry("GET /projects/:id/jobs", 2L);
-        assertThat(client.job(project, tagged)).isEqualTo(new GitLabJob(tagged, project, "big", "pending", List.of("kiln-4cpu-8gb", "docker"), null));
+        GitLabJob described = client.job(project, tagged);
+        assertThat(described).usingRecursiveComparison().ignoringFields("pipelineId")
+                .isEqualTo(new GitLabJob(tagged, project, "big", "pending", List.of("kiln-4cpu-8gb", "docker"), null));
+        assertThat(described.pipelineId()).as("the job's pipeline.id").isPositive();
         assertThat(client.projectsOf("acme")).containsExactly("acme/widgets");
     }
 

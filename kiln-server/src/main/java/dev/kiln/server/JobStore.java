@@ -22,7 +22,9 @@ import java.util.Optional;
 final class JobStore {
     private static final String COLUMNS = "id, seq, state, command, env, image, cpus, memory_mib, disk_gib, arch,"
             + " timeout_s, org, repo, priority, host, vm, exit_code, error_code, detail, queued_at, created_at, updated_at";
-    private static final String VIEW = "SELECT " + COLUMNS + ", kind FROM jobs";
+    /** The digest its VM booted comes from the VM's row (a job's VM is its latest). */
+    private static final String VIEW = "SELECT " + COLUMNS + ", kind,"
+            + " (SELECT v.image_digest FROM vms v WHERE v.id = jobs.vm) AS image_digest FROM jobs";
 
     private final Database db;
     private final InstantSource clock;
@@ -146,7 +148,7 @@ final class JobStore {
                 row.getString("org"), row.getString("repo"), row.getInt("priority"), row.getString("host"),
                 row.getString("vm"), Tx.intOrNull(row, "exit_code"), row.getString("error_code"),
                 row.getString("detail"), Tx.instantOrNull(row, "created_at"), Tx.instantOrNull(row, "updated_at"),
-                timeline, row.getString("kind"), null);
+                timeline, row.getString("kind"), null, row.getString("image_digest"), null);
     }
 
     static String json(Object value) {

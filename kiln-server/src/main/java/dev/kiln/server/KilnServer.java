@@ -61,8 +61,9 @@ public final class KilnServer implements AutoCloseable {
             }
             java.util.function.UnaryOperator<String> digests = name -> images == null ? name
                     : images.findByName(name).map(dev.kiln.images.ImageManifest::digest).orElse(name);
-            ProviderContext context = new ProviderContext(db, clock, config.labels(), digests, config.maxTimeout(), deliveryMemory,
-                    sshConfig != null);
+            WebhookOutcomes webhookOutcomes = new WebhookOutcomes();
+            ProviderContext context = new ProviderContext(db, clock, config.labels(), digests, config.maxTimeout(),
+                    deliveryMemory, webhookOutcomes, sshConfig != null);
             Map<String, Provider> byKind = new TreeMap<>();
             for (Provider.Factory factory : factories) {
                 Provider provider = factory.create(context);
@@ -93,7 +94,8 @@ public final class KilnServer implements AutoCloseable {
                         advertised(sshConfig.bindAddress()) + ":" + ssh.port()));
             }
             server.createContext("/api/", new ApiHandler(config, stores, signals, sshApi));
-            Metrics metrics = new Metrics(db, stores.hosts());
+            made.forEach(p -> webhookOutcomes.known(p.kind()));
+            Metrics metrics = new Metrics(db, stores.hosts(), webhookOutcomes, made);
             server.createContext("/metrics", new MetricsHandler(metrics, config.adminToken()));
             WaitReasons waitReasons = new WaitReasons();
             dev.kiln.server.dashboard.Dashboard.install(server, new ControlPlane(db, clock, config.adminToken(), stores, waitReasons));

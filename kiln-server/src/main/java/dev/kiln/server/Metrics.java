@@ -35,9 +35,70 @@ final class Metrics implements SchedulingLoop.Observer {
             .help("How long each scheduling pass with a queue took").classicUpperBounds(
                     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5).register(registry);
 
-    Metrics(Database db, HostStore hosts) {
+    /** The boot phases the guest reports (images/guest/kiln-init, kiln-root, the runner's hooks) and the ready marker. */
+    static final List<String> BOOT_PHASES = List.of("init", "network", "sshd", "dockerd");
+    private static final double[] BOOT_BOUNDS = {0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300};
+
+    /**
+     * @param webhooks the outcomes of the deliveries the providers' intake took in this process
+     * @param providers whose API calls and rate limits are shown
+     */
+    Metrics(Database db, HostStore hosts, WebhookOutcomes webhooks, List<Provider> providers) {
         this.db = requireNonNull(db, "db is null");
         this.hosts = requireNonNull(hosts, "hosts is null");
+        requireNonNull(webhooks, "webhooks is null");
+        List<Provider> shown = List.copyOf(providers);
+        // Booted VMs (their boot kept once, from their host's report), read from the store as the counts are.
+        registry.register(new StoredHistogram(db, "kiln_vm_boot_seconds",
+                "From a VM's VMM start to its guest's ready marker, per booted VM, as its host reported", null, List.of(),
+                "(SELECT boot_ms AS ms FROM vms WHERE boot_ms IS NOT NULL) b", BOOT_BOUNDS));
+        registry.register(new StoredHistogram(db, "kiln_vm_boot_phase_seconds",
+                "From a VM's VMM start to each boot phase its guest reached (init, network, sshd, dockerd)", "phase",
+                BOOT_PHASES, "(SELECT phase AS label, at_ms AS ms FROM vm_boot_phases) p", BOOT_BOUNDS));
+        GaugeWithCallback.builder().name("kiln_host_vms").help("VMs running on each host (booted, not ended)")
+                .labelNames("host").callback(cb -> {
+                    Map<String, Long> counts = countBy("SELECT host, COUNT(*) FROM vms WHERE state = 'RUNNING' GROUP BY host");
+                    for (HostView h : hosts.list()) {
+                        cb.call(counts.getOrDefault(h.name(), 0L), h.name());
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("kiln_agent_cleanup_failures")
+                .help("VMs whose resources a host's agent failed to remove, since the agent's start")
+                .labelNames("host").callback(cb -> {
+                    Map<String, Long> counts = countBy("SELECT name, cleanup_failures FROM hosts");
+                    for (HostView h : hosts.list()) {
+                        cb.call(counts.getOrDefault(h.name(), 0L), h.name());
+                    }
+                }).register(registry);
+        CounterWithCallback.builder().name("kiln_webhook_deliveries")
+                .help("Webhook deliveries this server took, by provider and outcome")
+                .labelNames("provider", "outcome").callback(cb -> webhooks.snapshot().forEach((provider, counts) ->
+                        counts.forEach((outcome, count) -> cb.call(count, provider, outcome.label()))))
+                .register(registry);
+        CounterWithCallback.builder().name("kiln_provider_api_calls")
+                .help("Requests this server sent to a provider's API, by endpoint and HTTP status (error: no answer)")
+                .labelNames("provider", "endpoint", "status").callback(cb -> {
+                    for (Provider provider : shown) {
+                        for (ApiUse.Calls calls : provider.apiUse().calls()) {
+                            cb.call(calls.count(), provider.kind(), calls.endpoint(), calls.status());
+                        }
+                    }
+                }).register(registry);
+        GaugeWithCallback.builder().name("kiln_provider_rate_limit_remaining")
+                .help("Requests left in a provider's rate-limit window, as its last answer told, by credential")
+                .labelNames("provider", "credential").callback(cb -> {
+                    for (Provider provider : shown) {
+                        provider.apiUse().limits().forEach(l -> cb.call(l.remaining(), provider.kind(), l.credential()));
+                    }
+                }).register(registry);
+        GaugeWithCallback.builder().name("kiln_provider_rate_limit")
+                .help("A provider's rate-limit budget per window, as its last answer told, by credential")
+                .labelNames("provider", "credential").callback(cb -> {
+                    for (Provider provider : shown) {
+                        provider.apiUse().limits().stream().filter(l -> l.limit() >= 0)
+                                .forEach(l -> cb.call(l.limit(), provider.kind(), l.credential()));
+                    }
+                }).register(registry);
         GaugeWithCallback.builder().name("kiln_jobs").help("Jobs in the store by state")
                 .labelNames("state").callback(cb -> {
                     Map<String, Long> counts = countBy("SELECT state, COUNT(*) FROM jobs GROUP BY state");

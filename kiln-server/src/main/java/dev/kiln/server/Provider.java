@@ -90,6 +90,11 @@ public interface Provider extends AutoCloseable {
         return Map.of();
     }
 
+    /** Its requests to the provider's API so far and the rate limits last told, for {@code /metrics}; none by default. */
+    default ApiUse apiUse() {
+        return ApiUse.NONE;
+    }
+
     /** Stops what it runs of its own (none by default: the server drives its loop). */
     @Override
     default void close() {}

@@ -16,12 +16,14 @@ import java.util.function.UnaryOperator;
  * @param imageDigests an image name to the digest launches carry (the name itself when the server has no images)
  * @param maxTimeout the longest a job may run: a runner VM's deadline is at most this
  * @param webhookMemory the budget of unverified webhook bodies shared by every provider's intake
+ * @param webhookOutcomes where its intake counts each delivery's outcome (shown on {@code /metrics})
  * @param debugShells whether the server runs an SSH gateway: only then does a provider look up who may debug its
  *     jobs ({@link DebugAccess}), which costs a call to the provider per job
  */
 public record ProviderContext(Database db, InstantSource clock, SizeLabels labels, UnaryOperator<String> imageDigests,
-        Duration maxTimeout, DeliveryMemory webhookMemory, boolean debugShells) {
+        Duration maxTimeout, DeliveryMemory webhookMemory, WebhookOutcomes webhookOutcomes, boolean debugShells) {
     public ProviderContext {
+        requireNonNull(webhookOutcomes, "webhookOutcomes is null");
         requireNonNull(db, "db is null");
         requireNonNull(clock, "clock is null");
         requireNonNull(labels, "labels is null");
@@ -30,9 +32,12 @@ public record ProviderContext(Database db, InstantSource clock, SizeLabels label
         requireNonNull(webhookMemory, "webhookMemory is null");
     }
 
-    /** A server without debugging shells. */
+    /**
+     * A server without debugging shells, whose webhook outcomes are counted where nothing shows them (tests of a
+     * provider alone).
+     */
     public ProviderContext(Database db, InstantSource clock, SizeLabels labels, UnaryOperator<String> imageDigests,
             Duration maxTimeout, DeliveryMemory webhookMemory) {
-        this(db, clock, labels, imageDigests, maxTimeout, webhookMemory, false);
+        this(db, clock, labels, imageDigests, maxTimeout, webhookMemory, new WebhookOutcomes(), false);
     }
 }

@@ -98,7 +98,41 @@ final class Reports {
                 throw invalid("VM " + vm.id() + " has an sshHostKey that is not `ssh-ed25519 BASE64` (" + Math.min(
                         vm.sshHostKey().length(), 200) + "+ characters)");
             }
+            if (vm.boot() != null) {
+                check(vm.id(), vm.boot());
+            }
         }
+        if (report.cleanupFailures() != null && report.cleanupFailures() < 0) {
+            throw invalid("cleanupFailures must not be negative, got " + report.cleanupFailures());
+        }
+    }
+
+    static final int MAX_PHASES = 16;
+    /** A day: a boot reported as longer is not one the histograms should hold. */
+    static final double MAX_BOOT_SECONDS = 86_400;
+    private static final Pattern PHASE = Pattern.compile("[a-z][a-z0-9_-]{0,31}");
+
+    private static void check(String vm, VmReport.Boot boot) {
+        if (boot.imageDigest() == null || !DIGEST.matcher(boot.imageDigest()).matches()) {
+            throw invalid("VM " + vm + ": boot.imageDigest '" + boot.imageDigest()
+                    + "' is not sha256: and 64 lower-case hex digits");
+        }
+        if (!(boot.seconds() >= 0 && boot.seconds() <= MAX_BOOT_SECONDS)) {
+            throw invalid("VM " + vm + ": boot.seconds must be from 0 to " + (long) MAX_BOOT_SECONDS + ", got " + boot.seconds());
+        }
+        if (boot.phases().size() > MAX_PHASES) {
+            throw invalid("VM " + vm + ": boot.phases lists " + boot.phases().size() + " phases; at most " + MAX_PHASES);
+        }
+        boot.phases().forEach((name, seconds) -> {
+            if (!PHASE.matcher(name).matches()) {
+                throw invalid("VM " + vm + ": boot phase '" + (name.length() > 40 ? name.substring(0, 40) + "…" : name)
+                        + "' is not 1 to 32 of [a-z0-9_-] starting with a letter");
+            }
+            if (seconds == null || !(seconds >= 0 && seconds <= MAX_BOOT_SECONDS)) {
+                throw invalid("VM " + vm + ": boot phase " + name + " must be from 0 to " + (long) MAX_BOOT_SECONDS
+                        + " seconds, got " + seconds);
+            }
+        });
     }
 
     /** A VM's host key as its host makes it (SshHostKey): an Ed25519 key's 51 bytes of wire format in base64. */

@@ -107,10 +107,12 @@ final class SyncStore {
                     || report.memoryMib() != (Long) p[4] || report.diskGib() != (Integer) p[5] || !emulated.equals(p[7]);
             boolean wasOffline = (Integer) p[6] == 1;
             tx.update("UPDATE hosts SET arch = ?, vcpus = ?, memory_mib = ?, disk_gib = ?, version = ?, boot_id = ?,"
-                            + " report_seq = ?, last_seen = ?, offline = 0, emulated_arches = ?, images = ? WHERE name = ?",
+                            + " report_seq = ?, last_seen = ?, offline = 0, emulated_arches = ?, images = ?,"
+                            + " cleanup_failures = ? WHERE name = ?",
                     arch, report.vcpus(), report.memoryMib(), report.diskGib(), report.version(), report.bootId(),
                     report.sequence(), now, emulated, report.images() == null ? null
-                            : String.join(" ", new java.util.TreeSet<>(report.images())), host);
+                            : String.join(" ", new java.util.TreeSet<>(report.images())),
+                    report.cleanupFailures() == null ? 0L : report.cleanupFailures(), host);
             if (capacityChanged || wasOffline) {
                 log.info("host {} {}: {} vCPUs, {} MiB, {} GiB, {}{}", host, wasOffline ? "is back" : "reports",
                         report.vcpus(), report.memoryMib(), report.diskGib(), arch,
@@ -152,6 +154,9 @@ final class SyncStore {
             // The VM's own host key, which its host made before the boot: kept as first reported.
             tx.update("UPDATE vms SET ssh_host_key = ? WHERE id = ? AND ssh_host_key IS NULL", report.sshHostKey(), vm.id());
         }
+        if (report.boot() != null) {
+            booted(tx, vm.id(), report.boot());
+        }
         switch (report.state()) {
             case BOOTING -> {
                 if (vm.state() == VmState.PENDING) {
@@ -171,6 +176,21 @@ final class SyncStore {
             }
             case EXITED, FAILED -> ended(tx, host, vm, report, now);
             default -> throw new IllegalStateException("unchecked VM state " + report.state());
+        }
+    }
+
+    /**
+     * Keeps how the VM booted, from the first report that says so (every later report repeats it): the boot histograms
+     * of /metrics count each booted VM once. A phase's time is kept in ms, as reported.
+     */
+    private static void booted(Tx tx, String vm, VmReport.Boot boot) throws SQLException {
+        if (tx.update("UPDATE vms SET image_digest = ?, boot_ms = ? WHERE id = ? AND boot_ms IS NULL",
+                boot.imageDigest(), Math.round(boot.seconds() * 1000), vm) == 0) {
+            return;
+        }
+        for (Map.Entry<String, Double> phase : new java.util.TreeMap<>(boot.phases()).entrySet()) {
+            tx.update("INSERT INTO vm_boot_phases (vm_id, phase, at_ms) VALUES (?, ?, ?)", vm, phase.getKey(),
+                    Math.round(phase.getValue() * 1000));
         }
     }
 

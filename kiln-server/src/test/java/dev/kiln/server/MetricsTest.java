@@ -1,11 +1,12 @@
 package dev.kiln.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.kiln.api.JobRequest;
 import dev.kiln.api.KilnClient;
+import dev.kiln.api.VmReport;
 import dev.kiln.core.JobState;
 import dev.kiln.testkit.TestingClock;
 import java.io.IOException;
@@ -37,6 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(120)
 class MetricsTest {
     static final String ADMIN = ServerFleetTest.ADMIN;
+    static final String DIGEST_A = "sha256:" + "a".repeat(64);
+    static final String DIGEST_B = "sha256:" + "b".repeat(64);
 
     @TempDir
     Path dir;
@@ -64,8 +67,12 @@ class MetricsTest {
 
     @Test
     void countsWhatHappenedInAFleetRunAndPassesPromtool() throws Exception {
-        List<SimulatedHost> hosts = List.of(SimulatedHost.enrol(server.uri(), client, "h1", 4, 8),
-                SimulatedHost.enrol(server.uri(), client, "h2", 2, 4));
+        // Each host's VMs boot as its agent reports: h1's fast from one image, h2's slow from another.
+        VmReport.Boot fast = new VmReport.Boot(DIGEST_A, 1.5, Map.of("init", 0.4, "network", 0.8, "dockerd", 1.2));
+        VmReport.Boot slow = new VmReport.Boot(DIGEST_B, 4.0, Map.of("init", 1.0, "network", 2.5));
+        List<SimulatedHost> hosts = List.of(SimulatedHost.enrol(server.uri(), client, "h1", 4, 8).withBoot(fast),
+                SimulatedHost.enrol(server.uri(), client, "h2", 2, 4).withBoot(slow));
+        hosts.get(1).cleanupFailures(2);
         List<String> jobs = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
             jobs.add(client.submit(JobRequest.command(List.of("true"), 2, 4 * 1024, 10)).id());
@@ -108,7 +115,58 @@ class MetricsTest {
         assertThat(sum(m, "kiln_host_memory_bytes", "free")).isEqualTo((double) (4L << 30));
         assertThat(m).containsKey("kiln_host_vcpus{arch=\"x86_64\",host=\"h2\",use=\"free\"}");
 
-        promtoolAccepts(get(ADMIN).body());
+        // Boots: one per VM that booted (four launched), each kept once however often its host repeats it.
+        long onH1 = hosts.get(0).launched().size();
+        long onH2 = hosts.get(1).launched().size();
+        assertThat(onH1 + onH2).isEqualTo(4);
+        assertThat(m).containsEntry("kiln_vm_boot_seconds_count", 4.0)
+                .containsEntry("kiln_vm_boot_seconds_sum", onH1 * 1.5 + onH2 * 4.0)
+                .containsEntry("kiln_vm_boot_seconds_bucket{le=\"1.0\"}", 0.0)
+                .containsEntry("kiln_vm_boot_seconds_bucket{le=\"2.0\"}", (double) onH1)
+                .containsEntry("kiln_vm_boot_seconds_bucket{le=\"5.0\"}", 4.0)
+                .containsEntry("kiln_vm_boot_seconds_bucket{le=\"+Inf\"}", 4.0)
+                .containsEntry("kiln_vm_boot_phase_seconds_count{phase=\"init\"}", 4.0)
+                .containsEntry("kiln_vm_boot_phase_seconds_count{phase=\"network\"}", 4.0)
+                .containsEntry("kiln_vm_boot_phase_seconds_count{phase=\"dockerd\"}", (double) onH1)
+                .containsEntry("kiln_vm_boot_phase_seconds_count{phase=\"sshd\"}", 0.0)
+                .containsEntry("kiln_vm_boot_phase_seconds_sum{phase=\"network\"}", onH1 * 0.8 + onH2 * 2.5)
+                .containsEntry("kiln_host_vms{host=\"h1\"}", (double) hosts.get(0).running().size())
+                .containsEntry("kiln_host_vms{host=\"h2\"}", (double) hosts.get(1).running().size())
+                .containsEntry("kiln_agent_cleanup_failures_total{host=\"h1\"}", 0.0)
+                .containsEntry("kiln_agent_cleanup_failures_total{host=\"h2\"}", 2.0);
+        // The job's answer names the digest its VM booted.
+        for (String job : first) {
+            assertThat(client.job(job).imageDigest()).isEqualTo(hostOf(hosts, job) == hosts.get(0) ? DIGEST_A : DIGEST_B);
+        }
+        assertThat(client.job(waiting.get(1)).imageDigest()).as("a job cancelled while queued booted nothing").isNull();
+
+        MetricsScrape.promtoolAccepts(get(ADMIN).body());
+    }
+
+    @Test
+    void aBootIsCountedOnceAndAReportOfABadBootIsRefused() throws Exception {
+        SimulatedHost host = SimulatedHost.enrol(server.uri(), client, "h1", 4, 8)
+                .withBoot(new VmReport.Boot(DIGEST_A, 0.9, Map.of("init", 0.3)));
+        String job = client.submit(JobRequest.command(List.of("true"), 1, 1024, 10)).id();
+        syncUntil(List.of(host), () -> client.job(job).state() == JobState.RUNNING);
+        for (int i = 0; i < 5; i++) {
+            host.sync(); // every report repeats the boot
+        }
+        Map<String, Double> m = scrape();
+        assertThat(m).containsEntry("kiln_vm_boot_seconds_count", 1.0).containsEntry("kiln_vm_boot_seconds_sum", 0.9)
+                .containsEntry("kiln_vm_boot_phase_seconds_count{phase=\"init\"}", 1.0);
+
+        // An agent's report with a boot that is not one is refused whole, naming what is wrong.
+        String token = dev.kiln.api.AgentClient.enrol(server.uri(), client.addHost("h9").enrolmentToken()).hostToken();
+        dev.kiln.api.AgentClient agent = new dev.kiln.api.AgentClient(server.uri(), token);
+        VmReport bad = new VmReport("vm-x", dev.kiln.api.VmState.RUNNING, null, null, null, null,
+                new VmReport.Boot("latest", 1, Map.of()));
+        assertThatThrownBy(() -> agent.sync(new dev.kiln.api.AgentReport("b", 1, "t", "x86_64", 2, 2048, 10, null,
+                List.of(bad)), Duration.ZERO)).hasMessageContaining("boot.imageDigest 'latest'");
+        VmReport negative = new VmReport("vm-x", dev.kiln.api.VmState.RUNNING, null, null, null, null,
+                new VmReport.Boot(DIGEST_A, -1, Map.of()));
+        assertThatThrownBy(() -> agent.sync(new dev.kiln.api.AgentReport("b", 1, "t", "x86_64", 2, 2048, 10, null,
+                List.of(negative)), Duration.ZERO)).hasMessageContaining("boot.seconds must be from 0");
     }
 
     @Test
@@ -162,32 +220,7 @@ class MetricsTest {
         return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    /** Each sample by its name and labels as written ({@code name{a="x",b="y"}}), to its value. */
     private Map<String, Double> scrape() throws IOException, InterruptedException {
-        HttpResponse<String> answer = get(ADMIN);
-        assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
-        assertThat(answer.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/plain"));
-        Map<String, Double> samples = new HashMap<>();
-        answer.body().lines().filter(l -> !l.isBlank() && !l.startsWith("#")).forEach(l -> {
-            int space = l.lastIndexOf(' ');
-            samples.put(l.substring(0, space), Double.parseDouble(l.substring(space + 1)));
-        });
-        return samples;
-    }
-
-    private void promtoolAccepts(String exposition) throws IOException, InterruptedException {
-        Path promtool = Stream.of(System.getenv("PATH").split(":")).map(d -> Path.of(d, "promtool"))
-                .filter(Files::isExecutable).findFirst()
-                .orElseThrow(() -> new AssertionError("promtool is missing: install Debian's prometheus package (bin/setup does)"));
-        Process check = new ProcessBuilder(promtool.toString(), "check", "metrics").redirectErrorStream(true).start();
-        try (OutputStream in = check.getOutputStream()) {
-            in.write(exposition.getBytes(StandardCharsets.UTF_8));
-        }
-        String said = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!check.waitFor(60, TimeUnit.SECONDS)) {
-            check.destroyForcibly().waitFor();
-            fail("promtool check metrics did not end in 60 s");
-        }
-        assertThat(check.exitValue()).as("promtool check metrics said: %s\non:\n%s", said, exposition).isZero();
+        return MetricsScrape.samples(MetricsScrape.text(server.uri(), ADMIN));
     }
 }

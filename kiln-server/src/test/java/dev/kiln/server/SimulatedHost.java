@@ -46,6 +46,9 @@ public final class SimulatedHost implements AutoCloseable {
     private final List<String> launched = new ArrayList<>();
     private final Map<String, Thread> guests = new HashMap<>();
     private RunnerGuest runnerGuest;
+    /** How VMs launched from now on boot, as the agent reports it; null: they report none (an older agent). */
+    private VmReport.Boot boot;
+    private long cleanupFailures;
     private volatile Thread syncing;
     private volatile boolean closed;
 
@@ -82,6 +85,17 @@ public final class SimulatedHost implements AutoCloseable {
         return this;
     }
 
+    /** VMs launched from now on report that they booted as {@code boot} says (digest, seconds, phases). */
+    public synchronized SimulatedHost withBoot(VmReport.Boot boot) {
+        this.boot = boot;
+        return this;
+    }
+
+    /** Its agent failed to remove {@code count} VMs' resources so far (reported from the next sync on). */
+    public synchronized void cleanupFailures(long count) {
+        this.cleanupFailures = count;
+    }
+
     /** One exchange: reports its VMs (an ended one once more), then runs what the answer asks for and nothing else. */
     public SyncAnswer sync() {
         return sync(Duration.ZERO);
@@ -91,7 +105,7 @@ public final class SimulatedHost implements AutoCloseable {
         AgentReport report;
         synchronized (this) {
             report = new AgentReport("sim-boot", ++sequence, "test", arch, vcpus, memoryGib * 1024, 100, null,
-                    List.copyOf(vms.values()), emulatedArches);
+                    List.copyOf(vms.values()), emulatedArches, null, cleanupFailures);
         }
         SyncAnswer answer = agent.sync(report, hold);
         converge(answer);
@@ -105,7 +119,7 @@ public final class SimulatedHost implements AutoCloseable {
             if (!launches.containsKey(launch.id())) {
                 launches.put(launch.id(), launch);
                 launched.add(launch.id());
-                vms.put(launch.id(), new VmReport(launch.id(), VmState.RUNNING, null, null, null));
+                vms.put(launch.id(), new VmReport(launch.id(), VmState.RUNNING, null, null, null).withBoot(boot));
                 if (launch.runnerJitConfig() != null) {
                     runRunner(launch);
                 }
@@ -166,7 +180,7 @@ public final class SimulatedHost implements AutoCloseable {
         if (!vms.containsKey(vm)) {
             throw new IllegalStateException("host " + name + " runs no VM " + vm + "; it runs " + vms.keySet());
         }
-        vms.put(vm, new VmReport(vm, VmState.EXITED, code, null, null));
+        vms.put(vm, new VmReport(vm, VmState.EXITED, code, null, null).withBoot(vms.get(vm).boot()));
     }
 
     /** The VM's command writes {@code text} (one chunk, the {@code sequence}th of the VM) to stdout, as its agent uploads it. */

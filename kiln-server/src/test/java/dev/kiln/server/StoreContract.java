@@ -98,6 +98,44 @@ abstract class StoreContract {
     }
 
     @Test
+    void aVmsBootIsKeptOnceAsFirstReportedAndTheScrapeCountsItFromTheStore() throws Exception {
+        store.host("h1", 4, 8);
+        JobView job = store.submit(1, 1, "true");
+        JobView other = store.submit(1, 1, "true");
+        store.pass();
+        String vm = store.jobs.get(job.id()).vm();
+        String otherVm = store.jobs.get(other.id()).vm();
+        String digest = "sha256:" + "c".repeat(64);
+        dev.kiln.api.VmReport.Boot boot = new dev.kiln.api.VmReport.Boot(digest, 2.25,
+                java.util.Map.of("init", 0.5, "network", 1.0, "unknown-phase", 1.5));
+        store.report("h1", 4, 8, booting(vm), booting(otherVm));
+        assertThat(store.jobs.get(job.id()).imageDigest()).as("not booted yet").isNull();
+        store.report("h1", 4, 8, running(vm).withBoot(boot), booting(otherVm));
+        assertThat(store.jobs.get(job.id()).imageDigest()).isEqualTo(digest);
+        // Later reports repeat the boot (or, from a confused agent, change it): the first is kept.
+        store.report("h1", 4, 8, running(vm).withBoot(new dev.kiln.api.VmReport.Boot("sha256:" + "d".repeat(64), 9,
+                java.util.Map.of())), booting(otherVm));
+        store.report("h1", 4, 8, exited(vm, 0).withBoot(boot), booting(otherVm));
+        assertThat(store.jobs.get(job.id()).imageDigest()).isEqualTo(digest);
+        assertThat(store.jobs.list(null, 10)).filteredOn(j -> j.id().equals(job.id())).extracting(JobView::imageDigest)
+                .containsExactly(digest);
+        assertThat(store.jobs.get(other.id()).imageDigest()).isNull();
+
+        Metrics metrics = new Metrics(store.db, store.hosts, new WebhookOutcomes(), List.of());
+        java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
+        io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter.create().write(text, metrics.scrape());
+        java.util.Map<String, Double> m = MetricsScrape.samples(text.toString(java.nio.charset.StandardCharsets.UTF_8));
+        assertThat(m).containsEntry("kiln_vm_boot_seconds_count", 1.0).containsEntry("kiln_vm_boot_seconds_sum", 2.25)
+                .containsEntry("kiln_vm_boot_seconds_bucket{le=\"2.0\"}", 0.0)
+                .containsEntry("kiln_vm_boot_seconds_bucket{le=\"3.0\"}", 1.0)
+                .containsEntry("kiln_vm_boot_phase_seconds_count{phase=\"init\"}", 1.0)
+                .containsEntry("kiln_vm_boot_phase_seconds_sum{phase=\"network\"}", 1.0)
+                .containsEntry("kiln_vm_boot_phase_seconds_count{phase=\"dockerd\"}", 0.0)
+                .containsEntry("kiln_host_vms{host=\"h1\"}", 0.0);
+        assertThat(m.keySet()).as("a phase Kiln does not know adds no label value").noneMatch(k -> k.contains("unknown-phase"));
+    }
+
+    @Test
     void aNonZeroExitFailsTheJobWithItsCode() {
         store.host("h1", 4, 8);
         JobView job = store.submit(1, 1, "false");

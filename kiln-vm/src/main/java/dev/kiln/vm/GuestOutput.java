@@ -15,6 +15,14 @@ public interface GuestOutput {
     default void ready() {}
 
     /**
+     * The guest printed its init marker {@code sinceStart} after its VMM was started (on the host's clock): its boot
+     * time. By default {@link #ready()}.
+     */
+    default void ready(java.time.Duration sinceStart) {
+        ready();
+    }
+
+    /**
      * The guest reached a boot phase (kernel → init → network → dockerd → the ready marker).
      *
      * @param sinceStart on the host's clock, since the VMM was started

@@ -48,6 +48,7 @@ public final class VmEngine {
     private final Map<String, AtomicBoolean> cancellations = new ConcurrentHashMap<>();
     /** VMs that only probe KVM: their failure is a verdict, not a user's VM failing. */
     private final java.util.Set<String> probes = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicLong cleanupFailures = new java.util.concurrent.atomic.AtomicLong();
 
     public VmEngine(EngineConfig config, VmmDriver driver, ImageStore images, HostInfo host, Clock clock) {
         this.config = requireNonNull(config, "config is null");
@@ -61,6 +62,24 @@ public final class VmEngine {
         this.ledger = new HostLedger(config.ledgerDir());
         this.admission = new Admission(host, ledger, config.scratchDir());
         resources.prepareHost();
+    }
+
+    /**
+     * How many VMs' resources (tap, rules, disk, cgroup, processes) this engine failed to remove when they ended, since
+     * it was made: what is left is the next start's {@link #recoverLeftovers} to remove, and the operator's to look at.
+     */
+    public long cleanupFailures() {
+        return cleanupFailures.get();
+    }
+
+    /** Removes every resource of the VM, counting a failure (the exception goes on to the VM's result). */
+    private void release(VmResources.Provisioned vm) {
+        try {
+            resources.release(vm);
+        } catch (RuntimeException e) {
+            cleanupFailures.incrementAndGet();
+            throw e;
+        }
     }
 
     public static String newVmId() {
@@ -234,7 +253,7 @@ public final class VmEngine {
                     Thread.currentThread().interrupt();
                 }
             }
-            resources.release(vm);
+            release(vm);
             cancellations.remove(spec.vmId());
         }
     }
@@ -339,7 +358,7 @@ public final class VmEngine {
                     readyAt = now;
                     deadline = now.plus(spec.timeout());
                     orphanDeadline(vm, deadline);
-                    output.ready();
+                    output.ready(Duration.between(started, now));
                 }
                 if (console.exitCode().isPresent()) {
                     // The guest proved the command finished and its output is out. Nothing of the VM is kept
@@ -402,7 +421,7 @@ public final class VmEngine {
             process.destroyForcibly();
         }
         // The VMM dies while the network is taken down: the release awaits its exit before the cgroup goes.
-        resources.release(vm);
+        release(vm);
         try {
             process.waitFor();
         } catch (InterruptedException e) {

@@ -72,7 +72,7 @@ final class JobData {
         return steps;
     }
 
-    /** Where the job lives at its provider: GitHub's run and job pages. */
+    /** Where the job lives at its provider: GitHub's run and job pages, or GitLab's project, pipeline and job pages. */
     static List<Link> links(JobView job) {
         List<Link> links = new ArrayList<>();
         JobView.GitHubJob github = job.github();
@@ -85,7 +85,22 @@ final class JobData {
                 links.add(new Link("GitHub job " + shown, repo + "/actions/runs/" + github.runId() + "/job/" + shown));
             }
         }
+        JobView.GitLabJob gitlab = job.gitlab();
+        if (gitlab != null && gitlab.project() != null && gitlab.webUrl() != null) {
+            String project = gitlab.webUrl() + "/" + projectPath(gitlab.project());
+            links.add(new Link("project " + gitlab.project(), project));
+            if (gitlab.pipelineId() != null) {
+                links.add(new Link("pipeline " + gitlab.pipelineId(), project + "/-/pipelines/" + gitlab.pipelineId()));
+            }
+            links.add(new Link("GitLab job " + gitlab.jobId(), project + "/-/jobs/" + gitlab.jobId()));
+        }
         return links;
+    }
+
+    /** A GitLab project's path ({@code group/subgroup/project}) with each part URL-encoded. */
+    private static String projectPath(String project) {
+        return java.util.Arrays.stream(project.split("/", -1)).map(p -> URLEncoder.encode(p, StandardCharsets.UTF_8))
+                .collect(java.util.stream.Collectors.joining("/"));
     }
 
     /** {@code owner/repo} with each part URL-encoded. */

@@ -85,7 +85,7 @@ public final class GitHubProvider implements Provider {
         this.store = new GitHubStore(db, clock, labels, github.config(),
                 () -> context.imageDigests().apply(settings.runnerImage()), runnerTimeout);
         this.webhooks = new WebhookHandler(new WebhookVerifier(github.config().webhookSecret()), context.webhookMemory(),
-                store, github.config().appId());
+                store, github.config().appId(), outcome -> context.webhookOutcomes().count(GitHubStore.KIND, outcome));
         this.runners = new RunnerLaunches(db, github, clock, context.debugShells());
         this.lostCompletions = new LostCompletions(db, github, store, clock);
     }
@@ -109,6 +109,17 @@ public final class GitHubProvider implements Provider {
     @Override
     public String kind() {
         return GitHubStore.KIND;
+    }
+
+    @Override
+    public dev.kiln.server.ApiUse apiUse() {
+        List<dev.kiln.server.ApiUse.Calls> calls = new java.util.ArrayList<>();
+        github.apiCallsByStatus().forEach((call, count) ->
+                calls.add(new dev.kiln.server.ApiUse.Calls(call.route(), call.status(), count)));
+        List<dev.kiln.server.ApiUse.Limit> limits = new java.util.ArrayList<>();
+        github.rateLimits().forEach((credential, limit) ->
+                limits.add(new dev.kiln.server.ApiUse.Limit(credential, limit.remaining(), limit.limit())));
+        return new dev.kiln.server.ApiUse(calls, limits);
     }
 
     @Override

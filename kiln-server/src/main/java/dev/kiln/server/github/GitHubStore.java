@@ -251,9 +251,7 @@ final class GitHubStore {
                             Tx.instantOrNull(row, "completed_at")));
                     return null;
                 }, demands.stream().map(JobView::id).toArray());
-        return demands.stream().map(v -> new JobView(v.id(), v.state(), v.command(), v.image(), v.cpus(), v.memoryMib(),
-                v.diskGib(), v.arch(), v.org(), v.repo(), v.priority(), v.host(), v.vm(), v.exitCode(), v.errorCode(),
-                v.detail(), v.createdAt(), v.updatedAt(), v.timeline(), v.kind(), sides.get(v.id()))).toList();
+        return demands.stream().map(v -> v.withGitHub(sides.get(v.id()))).toList();
     }
 
     /** The runner that took the job, if it is one of Kiln's: its VM and demand. */

@@ -19,6 +19,7 @@ import dev.kiln.github.WebhookVerifier;
 import dev.kiln.github.WorkflowJobEvent;
 import dev.kiln.server.DeliveryMemory;
 import dev.kiln.server.Exchange;
+import dev.kiln.server.WebhookOutcomes.Outcome;
 import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,7 +42,12 @@ final class WebhookHandler implements HttpHandler {
     private final GitHubStore store;
     private final long appId;
 
-    WebhookHandler(WebhookVerifier verifier, BodyMemory memory, GitHubStore store, long appId) {
+    private final java.util.function.Consumer<Outcome> outcomes;
+
+    /** @param outcomes counts what became of each delivery (for /metrics) */
+    WebhookHandler(WebhookVerifier verifier, BodyMemory memory, GitHubStore store, long appId,
+            java.util.function.Consumer<Outcome> outcomes) {
+        this.outcomes = requireNonNull(outcomes, "outcomes is null");
         this.verifier = requireNonNull(verifier, "verifier is null");
         this.memory = requireNonNull(memory, "memory is null");
         this.store = requireNonNull(store, "store is null");
@@ -57,12 +63,15 @@ final class WebhookHandler implements HttpHandler {
     @Override
     public void handle(HttpExchange http) throws IOException {
         Exchange exchange = new Exchange(http);
+        Outcome outcome = Outcome.FAILED;
         try {
             if (!http.getRequestURI().getPath().equals("/webhooks/github")) {
+                outcome = Outcome.REFUSED;
                 exchange.send(404, new ApiError(ErrorCode.NOT_FOUND.name(), "GitHub delivers with POST /webhooks/github"));
                 return;
             }
             if (!http.getRequestMethod().equals("POST")) {
+                outcome = Outcome.REFUSED;
                 exchange.sendWrongMethod(new Exchange.WrongMethod(http.getRequestMethod(), "/webhooks/github",
                         java.util.List.of("POST")));
                 return;
@@ -72,8 +81,15 @@ final class WebhookHandler implements HttpHandler {
                     headers.getFirst("X-Hub-Signature-256"), memory);
             Reply reply = take(headers.getFirst("X-GitHub-Event"), headers.getFirst("X-GitHub-Delivery"),
                     headers.getFirst("Content-Type"), body);
+            outcome = outcome(reply);
             exchange.send(reply.http(), reply.body());
         } catch (WebhookException e) {
+            outcome = switch (e.code()) {
+                case UNAUTHENTICATED -> Outcome.BAD_SIGNATURE;
+                case PAYLOAD_TOO_LARGE -> Outcome.TOO_LARGE;
+                case UNAVAILABLE -> Outcome.BUSY;
+                default -> Outcome.INVALID;
+            };
             log.info("refused a GitHub delivery ({}): {}", e.httpStatus(), e.getMessage());
             exchange.send(e.httpStatus(), new ApiError(e.code().name(), e.getMessage()));
         } catch (KilnException e) {
@@ -82,8 +98,23 @@ final class WebhookHandler implements HttpHandler {
         } catch (RuntimeException e) {
             exchange.sendUnexpected(log, e);
         } finally {
+            outcomes.accept(outcome);
             exchange.close();
         }
+    }
+
+    /** What became of a delivery that was read, by the answer it got. */
+    static Outcome outcome(Reply reply) {
+        if (reply.body() instanceof Answer answer) {
+            return switch (answer.status()) {
+                case "accepted" -> Outcome.ACCEPTED;
+                case "duplicate" -> Outcome.DUPLICATE;
+                case "ignored" -> Outcome.IGNORED;
+                case "pong" -> Outcome.PING;
+                default -> Outcome.FAILED; // stored, its processing retried
+            };
+        }
+        return reply.http() == 400 ? Outcome.INVALID : Outcome.REFUSED;
     }
 
     /**

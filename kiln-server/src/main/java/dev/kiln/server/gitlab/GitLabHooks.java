@@ -10,6 +10,7 @@ import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
 import dev.kiln.gitlab.HookVerifier;
 import dev.kiln.server.Exchange;
+import dev.kiln.server.WebhookOutcomes.Outcome;
 import java.io.IOException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -47,7 +48,12 @@ final class GitLabHooks implements HttpHandler {
     private final Processor processor;
     private final Executor work;
 
-    GitLabHooks(HookVerifier verifier, GitLabStore store, Processor processor, Executor work) {
+    private final java.util.function.Consumer<Outcome> outcomes;
+
+    /** @param outcomes counts what became of each hook refused or seen before (a stored one counts once processed) */
+    GitLabHooks(HookVerifier verifier, GitLabStore store, Processor processor, Executor work,
+            java.util.function.Consumer<Outcome> outcomes) {
+        this.outcomes = requireNonNull(outcomes, "outcomes is null");
         this.verifier = requireNonNull(verifier, "verifier is null");
         this.store = requireNonNull(store, "store is null");
         this.processor = requireNonNull(processor, "processor is null");
@@ -57,12 +63,15 @@ final class GitLabHooks implements HttpHandler {
     @Override
     public void handle(HttpExchange http) throws IOException {
         Exchange exchange = new Exchange(http);
+        Outcome outcome = Outcome.FAILED;
         try {
             if (!http.getRequestURI().getPath().equals(PATH)) {
+                outcome = Outcome.REFUSED;
                 exchange.send(404, new ApiError(ErrorCode.NOT_FOUND.name(), "GitLab's hooks go to POST " + PATH));
                 return;
             }
             if (!http.getRequestMethod().equals("POST")) {
+                outcome = Outcome.REFUSED;
                 exchange.sendWrongMethod(new Exchange.WrongMethod(http.getRequestMethod(), PATH, List.of("POST")));
                 return;
             }
@@ -72,17 +81,28 @@ final class GitLabHooks implements HttpHandler {
             String event = headers.getFirst("X-Gitlab-Event") == null ? "-" : headers.getFirst("X-Gitlab-Event");
             String id = key(headers.getFirst("Idempotency-Key"), headers.getFirst("X-Gitlab-Event-UUID"), body);
             if (!store.store(id, event, body)) {
+                outcome = Outcome.DUPLICATE;
                 exchange.send(200, new Answer("duplicate", "hook " + id + " was received before; ignored"));
                 return;
             }
+            outcome = null; // counted once processed: accepted, ignored or invalid
             work.execute(() -> processor.process(id, event, body));
             exchange.send(202, new Answer("stored", "hook " + id + " is stored"));
         } catch (KilnException e) {
+            outcome = switch (e.code()) {
+                case UNAUTHENTICATED -> Outcome.BAD_SIGNATURE;
+                case PAYLOAD_TOO_LARGE -> Outcome.TOO_LARGE;
+                case INVALID_ARGUMENT -> Outcome.INVALID;
+                default -> Outcome.FAILED;
+            };
             log.info("refused a GitLab hook: {}", e.getMessage());
             exchange.send(Exchange.status(e.code()), new ApiError(e.code().name(), e.getMessage()));
         } catch (RuntimeException e) {
             exchange.sendUnexpected(log, e);
         } finally {
+            if (outcome != null) {
+                outcomes.accept(outcome);
+            }
             exchange.close();
         }
     }

@@ -47,6 +47,7 @@ public final class GitLabProvider implements Provider {
     private final GitLabStore store;
     private final GitLabRunners runners;
     private final GitLabHooks hooks;
+    private final dev.kiln.server.WebhookOutcomes outcomes;
     private final ExecutorService work = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("kiln-gitlab-hook-", 0).factory());
 
     public GitLabProvider(GitLabSettings settings, ProviderContext context) {
@@ -58,7 +59,9 @@ public final class GitLabProvider implements Provider {
         this.store = new GitLabStore(context.db(), context.clock(), context.labels(),
                 () -> context.imageDigests().apply(settings.runnerImage()), runnerTimeout);
         this.runners = new GitLabRunners(context.db(), gitlab, config.runnerUrl(), config.token(), context.clock());
-        this.hooks = new GitLabHooks(new HookVerifier(config.webhookSecret()), store, this::process, work);
+        this.outcomes = context.webhookOutcomes();
+        this.hooks = new GitLabHooks(new HookVerifier(config.webhookSecret()), store, this::process, work,
+                outcome -> outcomes.count(GitLabStore.KIND, outcome));
     }
 
     public static Provider.Factory factory(GitLabSettings settings) {
@@ -74,6 +77,20 @@ public final class GitLabProvider implements Provider {
     @Override
     public String kind() {
         return GitLabStore.KIND;
+    }
+
+    @Override
+    public List<dev.kiln.api.JobView> describe(dev.kiln.server.Tx tx, List<dev.kiln.api.JobView> jobs) throws java.sql.SQLException {
+        return GitLabStore.describe(tx, jobs, config.url().toString().replaceFirst("/+$", ""));
+    }
+
+    @Override
+    public dev.kiln.server.ApiUse apiUse() {
+        List<dev.kiln.server.ApiUse.Calls> calls = new java.util.ArrayList<>();
+        gitlab.callsByStatus().forEach((call, count) ->
+                calls.add(new dev.kiln.server.ApiUse.Calls(call.route(), call.status(), count)));
+        return new dev.kiln.server.ApiUse(calls, gitlab.rateLimit().map(l -> List.of(
+                new dev.kiln.server.ApiUse.Limit("token", l.remaining(), l.limit()))).orElse(List.of()));
     }
 
     @Override
@@ -138,6 +155,7 @@ public final class GitLabProvider implements Provider {
         } catch (KilnException e) {
             if (e.code() == dev.kiln.core.ErrorCode.INVALID_ARGUMENT) {
                 store.processed(id, "refused: " + e.getMessage());
+                outcomes.count(GitLabStore.KIND, dev.kiln.server.WebhookOutcomes.Outcome.INVALID);
                 log.info("GitLab hook {} is stored but refused: {}", id, e.getMessage());
             } else {
                 log.warn("GitLab hook {} is stored but could not be processed: {}; it will be retried", id, e.getMessage());
@@ -148,6 +166,8 @@ public final class GitLabProvider implements Provider {
             return;
         }
         store.processed(id, outcome);
+        outcomes.count(GitLabStore.KIND, outcome.startsWith("ignored") ? dev.kiln.server.WebhookOutcomes.Outcome.IGNORED
+                : dev.kiln.server.WebhookOutcomes.Outcome.ACCEPTED);
         log.debug("GitLab hook {}: {}", id, outcome);
     }
 

@@ -114,9 +114,10 @@ final class GitLabStore {
             // one inserts and the other waits for it and finds it: a SELECT … FOR UPDATE locks no row that is not there
             // yet, and a unique violation would fail the whole reconcile pass.
             String placeholder = "making-" + job.id();
-            if (tx.update("INSERT INTO gitlab_jobs (id, project_id, project, name, tags, status, demand, created_at, updated_at)"
-                            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", job.id(), job.projectId(), project,
-                    shorten(job.name(), 255), StoredJson.write(job.tags()), job.status(), placeholder, now, now) == 0) {
+            if (tx.update("INSERT INTO gitlab_jobs (id, project_id, project, name, tags, status, demand, created_at, updated_at,"
+                            + " pipeline_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", job.id(),
+                    job.projectId(), project, shorten(job.name(), 255), StoredJson.write(job.tags()), job.status(), placeholder,
+                    now, now, job.pipelineId()) == 0) {
                 return "job " + job.id() + " has demand " + tx.queryOne("SELECT demand FROM gitlab_jobs WHERE id = ?",
                         row -> row.getString(1), job.id()).orElseThrow() + " already";
             }
@@ -292,6 +293,24 @@ final class GitLabStore {
     void heard(long gitlabJob) {
         long now = clock.millis();
         db.tx(tx -> tx.update("UPDATE gitlab_jobs SET updated_at = ? WHERE id = ?", now, gitlabJob));
+    }
+
+    /** The GitLab side of these views of its demands, read in one query; {@code webUrl} is the instance links start from. */
+    static List<dev.kiln.api.JobView> describe(Tx tx, List<dev.kiln.api.JobView> demands, String webUrl) throws SQLException {
+        if (demands.isEmpty()) {
+            return demands;
+        }
+        java.util.Map<String, dev.kiln.api.JobView.GitLabJob> sides = new java.util.HashMap<>();
+        String marks = String.join(", ", java.util.Collections.nCopies(demands.size(), "?"));
+        tx.query("SELECT demand, id, project_id, project, pipeline_id, name, status FROM gitlab_jobs WHERE demand IN ("
+                + marks + ")", row -> {
+                    long pipeline = row.getLong("pipeline_id");
+                    Long pipelineId = row.wasNull() ? null : pipeline;
+                    return sides.put(row.getString("demand"), new dev.kiln.api.JobView.GitLabJob(row.getLong("id"),
+                            row.getLong("project_id"), row.getString("project"), pipelineId, row.getString("name"),
+                            row.getString("status"), webUrl));
+                }, demands.stream().map(dev.kiln.api.JobView::id).toArray());
+        return demands.stream().map(v -> v.withGitLab(sides.get(v.id()))).toList();
     }
 
     private static String shorten(String text, int max) {

@@ -189,9 +189,9 @@ async function job(id) {
       if (confirm('Cancel job ' + j.id + '?')) act('/dashboard/api/jobs/' + encodeURIComponent(j.id) + '/cancel').then(() => job(id), e => status(e.message, true));
     }}, 'Cancel job') : null,
     h('dl', {class: 'facts'}, fact('Job', j.id), fact('Kind', j.kind), fact('Repository', j.repo), fact('Labels', data.labels.join(', ')),
-      fact('Size', j.cpus + ' vCPUs, ' + gib(j.memoryMib) + ', ' + j.diskGib + ' GiB disk, ' + j.arch), fact('Image', j.image),
+      fact('Size', j.cpus + ' vCPUs, ' + gib(j.memoryMib) + ', ' + j.diskGib + ' GiB disk, ' + j.arch), fact('Image', j.image), fact('Image digest', j.imageDigest),
       fact('Runner', gh.runnerName), fact('VM', j.vm), fact('Host', j.host), fact('Exit code', j.exitCode),
-      fact('Error', j.errorCode), fact('Detail', j.detail), fact('Conclusion', gh.conclusion)),
+      fact('Error', j.errorCode), fact('Detail', j.detail), fact('Conclusion', gh.conclusion), fact('GitLab status', (j.gitlab || {}).status)),
     data.links.length ? h('p', {class: 'links'}, data.links.map(l => [h('a', {href: l.href, rel: 'noreferrer'}, l.title), ' '])) : null,
     h('h2', {}, 'Timeline'),
     h('ol', {id: 'timeline', class: 'timeline'}, data.steps.map(s => h('li', {class: s.current ? 'current' : ''},

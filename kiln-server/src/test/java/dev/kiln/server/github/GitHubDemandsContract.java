@@ -13,6 +13,7 @@ import dev.kiln.github.WorkflowJob;
 import dev.kiln.github.WorkflowJobEvent;
 import dev.kiln.server.DeliveryMemory;
 import dev.kiln.server.ProviderContext;
+import dev.kiln.server.WebhookOutcomes;
 import dev.kiln.server.StoreFixture;
 import dev.kiln.testkit.github.AppKeys;
 import dev.kiln.testkit.github.FakeGitHub;
@@ -64,7 +65,7 @@ abstract class GitHubDemandsContract {
         app = new GitHubApp(config, HttpClient.newHttpClient(), store.clock, store.clock::advance);
         provider = new GitHubProvider(GitHubSettings.defaults(app), new ProviderContext(store.db, store.clock,
                 SizeLabels.defaults(), name -> name, Duration.ofHours(1),
-                new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT), true));
+                new DeliveryMemory(DeliveryMemory.DEFAULT_BYTES, DeliveryMemory.DEFAULT_WAIT), new WebhookOutcomes(), true));
         github = provider.store();
         store.serve(provider);
     }

@@ -323,6 +323,59 @@ class GitHubFleetTest {
         return fake.requests().values().stream().mapToLong(Long::longValue).sum();
     }
 
+    /**
+     * /metrics during a GitHub fleet run: each delivery's outcome as the intake decided it, the requests Kiln sent to
+     * GitHub by route and status (checked against what the fake served), and the rate limit left as GitHub's last
+     * answer told it (the fake's x-ratelimit-remaining for the installation).
+     */
+    @Test
+    void metricsCountWebhookOutcomesApiCallsAndTheRateLimitLeft() throws Exception {
+        fleet();
+        host("h1", 4, 8, SimulatedRunner.claiming());
+        long job = fake.queueJob("acme", "widgets", "build", List.of("kiln-2cpu-4gb"), "true");
+        await().atMost(Duration.ofSeconds(60)).until(() -> demandsFor(job).size() == 1
+                && demandsFor(job).getFirst().state().terminal());
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.webhooks().idle());
+        fake.webhooks().redeliver(fake.webhooks().deliveries().getFirst().guid());
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.webhooks().idle());
+        String body = QUEUED_EXAMPLE.replace("mvm-4cpu", "kiln-4cpu-8gb");
+        assertThat(post("workflow_job", UUID.randomUUID().toString(), body,
+                new WebhookVerifier(Secret.of("not-the-secret")).sign(body.getBytes(UTF_8))).statusCode()).isEqualTo(401);
+        assertThat(signed("workflow_job", UUID.randomUUID().toString(), "{not json").statusCode()).isEqualTo(400);
+        assertThat(signed("installation", UUID.randomUUID().toString(), "{\"action\": \"created\"}").statusCode()).isEqualTo(202);
+        int fromFake = fake.webhooks().deliveries().size();
+
+        Map<String, Double> m = dev.kiln.server.MetricsScrape.samples(dev.kiln.server.MetricsScrape.text(server.uri(), ADMIN));
+        String github = "provider=\"github\"";
+        assertThat(m).containsEntry("kiln_webhook_deliveries_total{outcome=\"duplicate\"," + github + "}", 1.0)
+                .containsEntry("kiln_webhook_deliveries_total{outcome=\"bad_signature\"," + github + "}", 1.0)
+                .containsEntry("kiln_webhook_deliveries_total{outcome=\"invalid\"," + github + "}", 1.0)
+                .containsEntry("kiln_webhook_deliveries_total{outcome=\"too_large\"," + github + "}", 0.0);
+        double accepted = m.get("kiln_webhook_deliveries_total{outcome=\"accepted\"," + github + "}");
+        double ignored = m.get("kiln_webhook_deliveries_total{outcome=\"ignored\"," + github + "}");
+        // queued, in_progress and completed of the job, at least, were acted on; the installation event was not.
+        assertThat(accepted).isGreaterThanOrEqualTo(3.0);
+        assertThat(ignored).isGreaterThanOrEqualTo(1.0);
+        // Every delivery the fake made but the redelivery (the duplicate), and the installation event: each counted once.
+        assertThat(accepted + ignored).isEqualTo(fromFake - 1 + 1);
+
+        String jit = "POST /orgs/{org}/actions/runners/generate-jitconfig";
+        assertThat(fake.requests()).containsKey(jit);
+        assertThat(m).containsEntry("kiln_provider_api_calls_total{endpoint=\"" + jit + "\"," + github + ",status=\"201\"}",
+                (double) fake.requests().get(jit));
+        assertThat(dev.kiln.server.MetricsScrape.sum(m, "kiln_provider_api_calls_total", github))
+                .isEqualTo((double) app.totalApiCalls());
+        String installation = "credential=\"installation-" + acme + "\"";
+        assertThat(m).containsEntry("kiln_provider_rate_limit{" + installation + "," + github + "}", 5000.0);
+        // Kiln's loops may still call GitHub: once quiet, the gauge is what the fake's last answer said.
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(dev.kiln.server.MetricsScrape.samples(
+                dev.kiln.server.MetricsScrape.text(server.uri(), ADMIN)))
+                .containsEntry("kiln_provider_rate_limit_remaining{" + installation + "," + github + "}",
+                        (double) fake.faults().remaining("installation " + acme)));
+        assertThat(fake.faults().remaining("installation " + acme)).isLessThan(5000);
+        dev.kiln.server.MetricsScrape.promtoolAccepts(dev.kiln.server.MetricsScrape.text(server.uri(), ADMIN));
+    }
+
     @Test
     void threeJobsAtOnceAcrossTwoHostsEachRunOnItsOwnRunnerAndShowWhatRanWhere() {
         fleet();

@@ -9,6 +9,7 @@ import dev.kiln.core.JobState;
 import dev.kiln.gitlab.GitLabClient;
 import dev.kiln.gitlab.GitLabConfig;
 import dev.kiln.server.KilnServer;
+import dev.kiln.server.MetricsScrape;
 import dev.kiln.server.ServerConfig;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.gitlab.FakeGitLab;
@@ -20,6 +21,7 @@ import java.nio.file.Path;
 import java.sql.DriverManager;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -96,6 +98,51 @@ class GitLabIntakeTest {
         assertThat(client.jobs(null, 1000)).filteredOn(j -> j.kind().equals("gitlab")).hasSize(1);
         // Tags came from the Jobs API once: the duplicated pending hook made no second call.
         assertThat(fake.requests()).containsEntry("GET /projects/:id/jobs/:job_id", 2L);
+    }
+
+    /**
+     * /metrics on GitLab's side: each hook's outcome, the requests Kiln sent by route and status (what the fake served),
+     * and the rate limit left as GitLab's RateLimit-* headers told it; and a demand's answer names its GitLab job and
+     * pipeline on the configured instance.
+     */
+    @Test
+    void metricsCountHooksApiCallsAndTheRateLimitAndADemandNamesItsPipeline() throws Exception {
+        serve();
+        fake.hooks().duplicateNext(2);
+        long job = fake.queueJob("acme/widgets", "build", List.of("kiln-4cpu-8gb", "docker"), "make");
+        fake.queueJob("acme/widgets", "lint", List.of("docker"), "make lint");
+        await().atMost(Duration.ofSeconds(30)).until(() -> fake.hooks().idle() && demandsFor(job).size() == 1);
+        long distinct = fake.hooks().deliveries().stream().map(FakeGitLabHooks.Delivery::idempotencyKey).distinct().count();
+        await().atMost(Duration.ofSeconds(10)).until(() -> processed() == distinct);
+        HttpResponse<String> forged = http.send(HttpRequest.newBuilder(server.uri().resolve(GitLabHooks.PATH))
+                .header("X-Gitlab-Token", "wrong").header("X-Gitlab-Event", "Job Hook")
+                .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(forged.statusCode()).isEqualTo(401);
+
+        String gitlab = "provider=\"gitlab\"";
+        Map<String, Double> m = MetricsScrape.samples(MetricsScrape.text(server.uri(), ADMIN));
+        assertThat(m).containsEntry("kiln_webhook_deliveries_total{outcome=\"duplicate\"," + gitlab + "}",
+                        (double) (fake.hooks().deliveries().size() - distinct))
+                .containsEntry("kiln_webhook_deliveries_total{outcome=\"bad_signature\"," + gitlab + "}", 1.0);
+        assertThat(fake.hooks().deliveries().size() - distinct).isPositive();
+        double accepted = m.get("kiln_webhook_deliveries_total{outcome=\"accepted\"," + gitlab + "}");
+        double ignored = m.get("kiln_webhook_deliveries_total{outcome=\"ignored\"," + gitlab + "}");
+        assertThat(accepted + ignored).as("each hook kept is counted once, when processed").isEqualTo((double) distinct);
+        assertThat(accepted).isGreaterThanOrEqualTo(1.0);
+        assertThat(m).containsEntry("kiln_provider_api_calls_total{endpoint=\"GET /projects/:id/jobs/:job_id\"," + gitlab
+                + ",status=\"200\"}", (double) fake.requests().get("GET /projects/:id/jobs/:job_id"));
+        long served = fake.requests().values().stream().mapToLong(Long::longValue).sum();
+        assertThat(MetricsScrape.sum(m, "kiln_provider_api_calls_total", gitlab)).isEqualTo((double) served);
+        // The fake's clock stands still: every request fell in one minute of GitLab's 2,000-request throttle.
+        assertThat(m).containsEntry("kiln_provider_rate_limit{credential=\"token\"," + gitlab + "}", 2000.0)
+                .containsEntry("kiln_provider_rate_limit_remaining{credential=\"token\"," + gitlab + "}", 2000.0 - served);
+        MetricsScrape.promtoolAccepts(MetricsScrape.text(server.uri(), ADMIN));
+
+        JobView.GitLabJob side = client.job(demandsFor(job).getFirst().id()).gitlab();
+        assertThat(side.jobId()).isEqualTo(job);
+        assertThat(side.project()).isEqualTo("acme/widgets");
+        assertThat(side.pipelineId()).isEqualTo(fake.pipelineOf(job));
+        assertThat(side.webUrl()).isEqualTo(fake.url().toString().replaceFirst("/+$", ""));
     }
 
     @Test

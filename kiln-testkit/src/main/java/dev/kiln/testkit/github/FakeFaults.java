@@ -42,6 +42,18 @@ public final class FakeFaults {
         this.clock = clock;
     }
 
+    /**
+     * The requests left in a credential's window now, as its next answer's {@code x-ratelimit-remaining} would say
+     * before counting itself: {@code bucket} is {@code app} or {@code installation ID}.
+     */
+    public synchronized long remaining(String bucket) {
+        Window window = windows.get(bucket);
+        if (clock.instant().isBefore(exhaustedUntil)) {
+            return 0;
+        }
+        return window == null || !clock.instant().isBefore(window.reset()) ? LIMIT : Math.max(0, LIMIT - window.used());
+    }
+
     /** The next {@code count} REST requests fail with {@code status} (500, 502, 503...). */
     public synchronized void failNext(int count, int status) {
         failNext = count;

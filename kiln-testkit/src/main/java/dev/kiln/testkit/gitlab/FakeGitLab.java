@@ -200,6 +200,13 @@ public final class FakeGitLab implements AutoCloseable {
         }
     }
 
+    /** The id of the job's pipeline (its hooks' {@code pipeline_id}, the Jobs API's {@code pipeline.id}). */
+    public long pipelineOf(long jobId) {
+        synchronized (lock) {
+            return job0(jobId).pipelineId;
+        }
+    }
+
     public JobView job(long jobId) {
         synchronized (lock) {
             GitLabState.Job job = job0(jobId);

@@ -116,12 +116,21 @@ final class GitLabApi implements HttpHandler {
                 answer = e.answer;
             }
             answer.headers().forEach((k, v) -> exchange.getResponseHeaders().set(k, v));
+            if (answer.status() != 429 && restRoute(exchange.getRequestMethod(), exchange.getRequestURI().getRawPath())) {
+                gitlab.faults.rateLimitHeaders(gitlab.now()).forEach((k, v) -> exchange.getResponseHeaders().set(k, v));
+            }
             exchange.getResponseHeaders().set("Date", DateTimeFormatter.RFC_1123_DATE_TIME.format(gitlab.now().atOffset(ZoneOffset.UTC)));
             exchange.sendResponseHeaders(answer.status(), answer.body().length == 0 ? -1 : answer.body().length);
             if (answer.body().length > 0) {
                 exchange.getResponseBody().write(answer.body());
             }
         }
+    }
+
+    /** A route an access token calls (not the runner-facing ones), which GitLab's API throttle counts. */
+    private static boolean restRoute(String method, String path) {
+        return path.startsWith("/api/v4/") && !(path.startsWith("/api/v4/jobs/") || path.equals("/api/v4/runners/verify")
+                || (path.equals("/api/v4/runners") && method.equals("DELETE")));
     }
 
     private Answer route(HttpExchange exchange) throws IOException {
@@ -134,8 +143,7 @@ final class GitLabApi implements HttpHandler {
         if (!path.startsWith("/api/v4/")) {
             return Answer.error(404, "404 Not Found");
         }
-        if (path.startsWith("/api/v4/jobs/") || path.equals("/api/v4/runners/verify")
-                || (path.equals("/api/v4/runners") && method.equals("DELETE"))) {
+        if (!restRoute(method, path)) {
             return runnerApi.route(method, path, exchange.getRequestHeaders(), params(exchange, body), body);
         }
         String route = method + " " + template(path);
