@@ -129,7 +129,7 @@ class HostCutOffTest {
         Path rules = Files.writeString(dir.resolve("nat.nft"), """
                 table ip kiln-lab-nat {
                     chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade; }
-                    chain fwd {
+                    chain lan_out {
                         type filter hook forward priority filter; policy drop;
                         ct state established,related accept
                         iifname "lan" oifname "wan" accept

@@ -21,6 +21,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -35,6 +37,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @Timeout(600)
 class HostSharingTest {
     private static final String VM_NETWORK = "10.202.0.0/24";
+    /** Readers of child processes block: never on the common pool, which has a single worker on a 2-core machine. */
+    private static final Executor READERS = Executors.newVirtualThreadPerTaskExecutor();
 
     @RegisterExtension
     final VmHost host = new VmHost();
@@ -52,8 +56,8 @@ class HostSharingTest {
     record Outcome(int code, String out, String err) {}
 
     private static Outcome finish(Process process) throws Exception {
-        var out = CompletableFuture.supplyAsync(() -> read(process.getInputStream()));
-        var err = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
+        var out = CompletableFuture.supplyAsync(() -> read(process.getInputStream()), READERS);
+        var err = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()), READERS);
         assertThat(process.waitFor(300, TimeUnit.SECONDS)).as("kiln finished").isTrue();
         return new Outcome(process.exitValue(), out.get(), err.get());
     }
@@ -79,7 +83,7 @@ class HostSharingTest {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-        }).get(240, TimeUnit.SECONDS);
+        }, READERS).get(240, TimeUnit.SECONDS);
         assertThat(line).as("the long VM's first line").isEqualTo("started");
         return kiln;
     }

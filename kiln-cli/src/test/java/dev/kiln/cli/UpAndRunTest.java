@@ -12,8 +12,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -30,6 +33,19 @@ class UpAndRunTest {
     Path dir;
     @RegisterExtension
     final VmHost host = new VmHost();
+    /**
+     * Readers of child processes block: on their own threads, never the common pool, whose single worker on a 2-core
+     * machine a long `kiln run` would hold while every later `kiln` call waited behind it.
+     */
+    private final ExecutorService readers = Executors.newVirtualThreadPerTaskExecutor();
+    private final List<Process> started = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** A failed test leaves no `kiln` behind (a `kiln run` waiting on its job would outlive the JVM's tests). */
+    @AfterEach
+    void stopChildren() {
+        started.forEach(Process::destroyForcibly);
+        readers.shutdownNow();
+    }
 
     record Ran(int code, String out, String err) {}
 
@@ -38,7 +54,8 @@ class UpAndRunTest {
                 "-cp", System.getProperty("java.class.path"), "dev.kiln.cli.Kiln"));
         command.addAll(List.of(args));
         Process process = new ProcessBuilder(command).start();
-        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
+        started.add(process);
+        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()), readers);
         String out = read(process.getInputStream());
         assertThat(process.waitFor(240, TimeUnit.SECONDS)).as("kiln " + List.of(args) + " finished").isTrue();
         return new Ran(process.exitValue(), out, err.get());
@@ -102,7 +119,7 @@ class UpAndRunTest {
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
-            });
+            }, readers);
             // Until its VM runs with sshd, `kiln ssh` says the job has no debugging shell yet.
             Awaitility.await().atMost(java.time.Duration.ofSeconds(200)).pollInterval(java.time.Duration.ofSeconds(2))
                     .until(() -> {
