@@ -83,6 +83,14 @@ class SshGatewayRealVmTest {
         assertThat(shell.output()).as(shell.toString()).isEqualTo("runner on kiln-" + fleet.client.job(job.id()).vm().replaceFirst("^vm-", ""));
         assertThat(shell.code()).isEqualTo(7);
 
+        // A PTY with the terminal's size, and a resize carried to it while the session runs: `script` gives ssh a terminal
+        // of 123x45, which a background `stty` makes 77x33 (SIGWINCH: ssh sends a window-change) while the VM waits for it.
+        String sshTty = "ssh -F " + config + " -J kiln-gateway -tt runner@" + job.id()
+                + " 'tty; stty size; for i in $(seq 300); do [ \"$(stty size)\" = \"33 77\" ] && break; sleep 0.2; done; stty size'";
+        OpenSsh.Result pty = run("script", "-qec", "stty cols 123 rows 45; (sleep 20; stty cols 77 rows 33 < /dev/tty) & " + sshTty,
+                "/dev/null");
+        assertThat(pty.output().replace("\r", "")).as(pty.toString()).containsPattern("/dev/pts/\\d+\n45 123\n33 77");
+
         Path payload = Files.writeString(dir.resolve("payload"), "through the gateway\n".repeat(5000));
         OpenSsh.Result copy = run("scp", "-q", "-F", config.toString(), "-J", "kiln-gateway", payload.toString(),
                 "runner@" + job.id() + ":/tmp/payload");
