@@ -10,6 +10,7 @@ case $arch in
 esac
 chroot "$rootfs" /usr/sbin/usermod -aG docker runner
 install -D -m 755 "$here/guest-hooks" "$rootfs/usr/lib/kiln/guest-hooks"
+install -D -m 755 "$here/guest-early" "$rootfs/usr/lib/kiln/guest-early"
 # A workflow step's pause for a debugging shell through the server's SSH gateway (issue 18).
 install -D -m 755 "$here/kiln-debug" "$rootfs/usr/local/bin/kiln-debug"
 # No host keys baked into an image every VM shares: sshd gets fresh ones if a job starts it.
@@ -61,10 +62,25 @@ if [ -n "${KILN_GITLAB_RUNNER:-}" ]; then
   echo "[kiln image build] installed gitlab-runner from $(basename "$KILN_GITLAB_RUNNER")"
 fi
 mkdir -p "$rootfs/etc/docker"
+# containerd of its own, started by guest-early at the start of the boot (dockerd uses it rather than starting one):
+# its data on the scratch disk, without CRI (Kubernetes-in-Docker brings its own) or the snapshotters Docker 20.10
+# does not use (its overlay2 is its own), each a plugin to load and aufs' a modprobe to run at every boot.
+mkdir -p "$rootfs/etc/kiln"
+cat > "$rootfs/etc/kiln/containerd.toml" <<'TOML'
+version = 2
+root = "/run/kiln/scratch/containerd"
+state = "/run/containerd"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+
+[grpc]
+  address = "/run/containerd/containerd.sock"
+TOML
 # Docker's data on the VM's scratch disk, named here once rather than bind-mounted at every boot.
 cat > "$rootfs/etc/docker/daemon.json" <<'JSON'
 {
   "data-root": "/run/kiln/scratch/docker",
+  "containerd": "/run/containerd/containerd.sock",
   "storage-driver": "overlay2",
   "log-driver": "json-file",
   "features": { "buildkit": true }
