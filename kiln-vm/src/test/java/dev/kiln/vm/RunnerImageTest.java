@@ -108,6 +108,9 @@ class RunnerImageTest {
                 grep -E 'CONFIG_OVERLAY_FS|cgroup hierarchy' /tmp/check
                 grep ': missing' /tmp/check >&2 || true
                 [ -e /proc/modules ] && echo modules || echo no modules
+                # containerd of the image's own, started at the boot's start, not dockerd's child (guest-early).
+                [ -S /run/containerd/containerd.sock ] && [ "$(cut -d' ' -f4 /proc/$(pidof containerd)/stat)" != "$(pidof dockerd)" ] \
+                  && echo "containerd is not dockerd's"
                 """), output);
 
         assertThat(result.exitCode()).as(result.detail() + "\n" + output.stderr()).hasValue(0);
@@ -120,7 +123,8 @@ class RunnerImageTest {
                         "    - CONFIG_DUMMY: enabled",
                         "- cgroup hierarchy: cgroupv2",
                         "    - CONFIG_OVERLAY_FS: enabled",
-                        "no modules");
+                        "no modules",
+                        "containerd is not dockerd's");
         assertThat(output.phases()).containsExactly("init", "network", "dockerd");
     }
 
