@@ -3,6 +3,7 @@ package dev.kiln.server.gitlab;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static java.util.Objects.requireNonNull;
 
+import dev.kiln.api.VmState;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.JobChange;
 import dev.kiln.core.JobState;
@@ -258,11 +259,27 @@ final class GitLabStore {
         return db.tx(tx -> tx.query("SELECT g.demand, g.id, g.project_id, r.took_job FROM gitlab_jobs g JOIN jobs j ON j.id = g.demand"
                         + " LEFT JOIN gitlab_runners r ON r.demand = g.demand WHERE j.state IN (?, ?, ?, ?) AND g.updated_at <= ?"
                         + " ORDER BY g.updated_at LIMIT ?",
-                row -> {
-                    long took = row.getLong("took_job");
-                    Long tookJob = row.wasNull() ? null : took; // read first: wasNull speaks of the last column read
-                    return new Open(row.getString("demand"), row.getLong("id"), row.getLong("project_id"), tookJob);
-                }, JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING, before, limit));
+                GitLabStore::open, JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING, before, limit));
+    }
+
+    /**
+     * Demands not ended whose runner VM ended after their GitLab job was last heard of: GitLab's runner reports its job's
+     * end before it exits, so GitLab knows how it ended by the time the VM's end is reported, and the clean-up asks at
+     * once rather than waiting for the demand to be quiet for a reconcile interval (a lost hook cost up to two). Asking
+     * marks the job heard of, so each VM's end costs one request.
+     */
+    List<Open> endedUnheard(int limit) {
+        return db.tx(tx -> tx.query("SELECT g.demand, g.id, g.project_id, r.took_job FROM gitlab_jobs g JOIN jobs j ON j.id = g.demand"
+                        + " JOIN vms v ON v.id = j.vm LEFT JOIN gitlab_runners r ON r.vm_id = v.id WHERE j.state IN (?, ?, ?, ?)"
+                        + " AND v.state IN (?, ?, ?) AND g.updated_at < v.updated_at ORDER BY v.updated_at LIMIT ?",
+                GitLabStore::open, JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING,
+                VmState.EXITED, VmState.FAILED, VmState.LOST, limit));
+    }
+
+    private static Open open(java.sql.ResultSet row) throws SQLException {
+        long took = row.getLong("took_job");
+        Long tookJob = row.wasNull() ? null : took; // read first: wasNull speaks of the last column read
+        return new Open(row.getString("demand"), row.getLong("id"), row.getLong("project_id"), tookJob);
     }
 
     /**

@@ -11,9 +11,11 @@ import dev.kiln.gitlab.GitLabConfig;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.MetricsScrape;
 import dev.kiln.server.ServerConfig;
+import dev.kiln.server.SimulatedHost;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.gitlab.FakeGitLab;
 import dev.kiln.testkit.gitlab.FakeGitLabHooks;
+import dev.kiln.testkit.gitlab.SimulatedGitLabRunner;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -31,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The GitLab provider's intake in a real server (SQLite) on FakeGitLab, with no host: Job Hooks make one demand per
  * pending job with Kiln's tags (sized by them, the tags read from the Jobs API), whatever the duplicates; a hook
  * without the secret is refused before its body is read and nothing is kept; a lost hook is caught by the reconcile
- * on the server's clock; a job canceled before pickup releases its demand.
+ * on the server's clock; a job canceled before pickup releases its demand; a demand whose hooks were lost concludes
+ * when its runner VM's end is reported.
  */
 @Timeout(120)
 class GitLabIntakeTest {
@@ -188,6 +191,40 @@ class GitLabIntakeTest {
         fake.cancel(job);
         await().atMost(Duration.ofSeconds(30)).until(() -> client.job(demand).state() == JobState.CANCELLED);
         assertThat(client.job(demand).detail()).contains("GitLab job " + job + " canceled before a Kiln runner took it");
+    }
+
+    /**
+     * A replica killed while its runner works loses the job's {@code running} and {@code success} hooks: GitLab knew the
+     * outcome before the runner VM ended, so the demand concludes once the VM's end is reported, on the clean-up's tick,
+     * with the clock short of a reconcile interval (the quiet reconcile alone took one to two of them).
+     */
+    @Test
+    void aDemandWhoseHooksWereLostConcludesWhenItsRunnerVmEndsNotAReconcileLater() {
+        serve();
+        SimulatedHost host = SimulatedHost.enrol(server.uri(), client, "h1", 8, 16).withRunnerGuest(new SimulatedGitLabRunner());
+        try {
+            long job = fake.queueJob("acme/widgets", "build", List.of("kiln"), "make");
+            await().atMost(Duration.ofSeconds(30)).until(() -> fake.hooks().idle() && demandsFor(job).size() == 1);
+            String demand = demandsFor(job).getFirst().id();
+            fake.hooks().dropNext(2); // running and success
+            clock.advance(Duration.ofSeconds(1)); // the VM ends after the job was last heard of
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                host.sync(); // launches the runner VM, then reports its end
+                return fake.job(job).status().equals("success") && host.running().isEmpty();
+            });
+            host.sync();
+            await().atMost(Duration.ofSeconds(30)).until(() -> client.job(demand).state().terminal());
+            assertThat(fake.hooks().deliveries()).extracting(FakeGitLabHooks.Delivery::status).contains(FakeGitLabHooks.DROPPED);
+            assertThat(fake.hooks().deliveries().stream().filter(d -> d.status() == FakeGitLabHooks.DROPPED)).hasSize(2);
+            JobView concluded = client.job(demand);
+            assertThat(concluded.state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(concluded.detail()).contains("GitLab job " + job + " success");
+            assertThat(fake.requests()).as("asked once about the job when its VM ended (and once for its pending hook)")
+                    .containsEntry("GET /projects/:id/jobs/:job_id", 2L);
+        } finally {
+            host.close();
+        }
     }
 
     private long processed() throws Exception {
