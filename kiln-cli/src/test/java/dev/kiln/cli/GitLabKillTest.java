@@ -137,8 +137,8 @@ class GitLabKillTest {
                 assertThat(runners).as("each job on a runner of its own").doesNotContainNull().doesNotHaveDuplicates();
                 // Each runner told GitLab how its job ended before its VM exited; the agent reports the exit at once (to
                 // the other replica while one is down), and a replica's clean-up asks GitLab about the job of each ended
-                // VM on its next tick (1 s), so the demands whose hooks died with a killed replica conclude within
-                // seconds. 60 s is room for two loaded cores, not for the quiet reconcile (one to two minutes), which
+                // VM whose hooks did not come within 10 s, on its next tick (1 s), so the demands whose hooks died with a
+                // killed replica conclude within seconds. 60 s is room for two loaded cores, not for the quiet reconcile (one to two minutes), which
                 // this wait once leaned on and, at 57 s of its 60 on an idle machine, missed on a loaded one.
                 try {
                     await().atMost(Duration.ofSeconds(60)).ignoreException(KilnException.class)

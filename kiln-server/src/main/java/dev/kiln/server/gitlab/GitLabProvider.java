@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  * by its clock:
  * <ul>
  *   <li>clean-up, every tick: hooks stored but not processed (the server stopped, GitLab's API failed) are processed
- *       again; demands whose runner VM ended since their job was last heard of get GitLab's status of it (a lost hook
- *       costs a tick, not a reconcile interval); runners whose VM ended are deleted from GitLab;</li>
+ *       again; demands whose runner VM ended since their job was last heard of, and whose hooks did not follow within
+ *       a grace, get GitLab's status of it (a lost hook costs seconds, not a reconcile interval); runners whose VM
+ *       ended are deleted from GitLab;</li>
  *   <li>reconciliation, at start and every reconcile interval: the pending jobs of every configured project (and of
  *       every project of the configured groups) with Kiln's tags that have no demand get one (a lost hook is caught);
  *       demands whose job has not been heard of for an interval get GitLab's status; old hooks are pruned.</li>
@@ -41,6 +42,8 @@ import org.slf4j.LoggerFactory;
 public final class GitLabProvider implements Provider {
     private static final Logger log = LoggerFactory.getLogger(GitLabProvider.class);
     private static final Duration REPROCESS_AFTER = Duration.ofSeconds(30);
+    /** How long after a runner VM's end its job's hooks may still come, before GitLab is asked how the job ended. */
+    static final Duration HOOK_GRACE = Duration.ofSeconds(10);
 
     private final GitLabSettings settings;
     private final GitLabConfig config;
@@ -122,7 +125,7 @@ public final class GitLabProvider implements Provider {
     @Override
     public void cleanUp() {
         step("processing stored hooks", () -> store.unprocessed(REPROCESS_AFTER, 100).forEach(h -> process(h.id(), h.event(), h.body())));
-        step("asking GitLab how the jobs of ended runner VMs ended", () -> store.endedUnheard(50).forEach(open -> ask(open, false)));
+        step("asking GitLab how the jobs of ended runner VMs ended", () -> store.endedUnheard(HOOK_GRACE, 50).forEach(open -> ask(open, false)));
         step("deleting the runners of ended VMs", () -> runners.deleteEnded(50));
     }
 

@@ -250,7 +250,9 @@ final class GitLabStore {
     }
 
     private static void status(Tx tx, long gitlabJob, String status, long now) throws SQLException {
-        tx.update("UPDATE gitlab_jobs SET status = ?, updated_at = ? WHERE id = ?", status, now, gitlabJob);
+        // Hooks and the reconcile's questions cross: a late 'running' hook must not undo the job's end already heard of.
+        String unlessEnded = status.equals("running") ? " AND status NOT IN ('success', 'failed', 'canceled', 'skipped')" : "";
+        tx.update("UPDATE gitlab_jobs SET status = ?, updated_at = ? WHERE id = ?" + unlessEnded, status, now, gitlabJob);
     }
 
     /** Demands not ended whose GitLab job was last heard of before {@code quietFor}: the reconcile asks GitLab. */
@@ -263,17 +265,19 @@ final class GitLabStore {
     }
 
     /**
-     * Demands not ended whose runner VM ended after their GitLab job was last heard of: GitLab's runner reports its job's
-     * end before it exits, so GitLab knows how it ended by the time the VM's end is reported, and the clean-up asks at
-     * once rather than waiting for the demand to be quiet for a reconcile interval (a lost hook cost up to two). Asking
-     * marks the job heard of, so each VM's end costs one request.
+     * Demands not ended whose runner VM ended {@code grace} ago or more, after their GitLab job was last heard of:
+     * GitLab's runner reports its job's end before it exits, so GitLab knows how it ended by the time the VM's end is
+     * reported, and the clean-up asks then rather than once the demand has been quiet for a reconcile interval (a lost
+     * hook cost up to two). The grace lets the hooks on their way come first (no request when they do). Asking marks
+     * the job heard of, so each VM's end costs one request at most.
      */
-    List<Open> endedUnheard(int limit) {
+    List<Open> endedUnheard(Duration grace, int limit) {
+        long before = clock.millis() - grace.toMillis();
         return db.tx(tx -> tx.query("SELECT g.demand, g.id, g.project_id, r.took_job FROM gitlab_jobs g JOIN jobs j ON j.id = g.demand"
                         + " JOIN vms v ON v.id = j.vm LEFT JOIN gitlab_runners r ON r.vm_id = v.id WHERE j.state IN (?, ?, ?, ?)"
-                        + " AND v.state IN (?, ?, ?) AND g.updated_at < v.updated_at ORDER BY v.updated_at LIMIT ?",
+                        + " AND v.state IN (?, ?, ?) AND g.updated_at < v.updated_at AND v.updated_at <= ? ORDER BY v.updated_at LIMIT ?",
                 GitLabStore::open, JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING,
-                VmState.EXITED, VmState.FAILED, VmState.LOST, limit));
+                VmState.EXITED, VmState.FAILED, VmState.LOST, before, limit));
     }
 
     private static Open open(java.sql.ResultSet row) throws SQLException {

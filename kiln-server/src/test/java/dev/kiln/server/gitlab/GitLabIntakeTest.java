@@ -195,11 +195,12 @@ class GitLabIntakeTest {
 
     /**
      * A replica killed while its runner works loses the job's {@code running} and {@code success} hooks: GitLab knew the
-     * outcome before the runner VM ended, so the demand concludes once the VM's end is reported, on the clean-up's tick,
-     * with the clock short of a reconcile interval (the quiet reconcile alone took one to two of them).
+     * outcome before the runner VM ended, so the demand concludes once the VM's end is reported and the hooks' grace
+     * passed, on the clean-up's tick, with the clock short of a reconcile interval (the quiet reconcile alone took one
+     * to two of them).
      */
     @Test
-    void aDemandWhoseHooksWereLostConcludesWhenItsRunnerVmEndsNotAReconcileLater() {
+    void aDemandWhoseHooksWereLostConcludesWhenItsRunnerVmEndsNotAReconcileLater() throws Exception {
         serve();
         SimulatedHost host = SimulatedHost.enrol(server.uri(), client, "h1", 8, 16).withRunnerGuest(new SimulatedGitLabRunner());
         try {
@@ -214,6 +215,8 @@ class GitLabIntakeTest {
                 return fake.job(job).status().equals("success") && host.running().isEmpty();
             });
             host.sync();
+            // The hooks had their grace: none came.
+            clock.advance(GitLabProvider.HOOK_GRACE);
             await().atMost(Duration.ofSeconds(30)).until(() -> client.job(demand).state().terminal());
             assertThat(fake.hooks().deliveries()).extracting(FakeGitLabHooks.Delivery::status).contains(FakeGitLabHooks.DROPPED);
             assertThat(fake.hooks().deliveries().stream().filter(d -> d.status() == FakeGitLabHooks.DROPPED)).hasSize(2);
@@ -222,6 +225,20 @@ class GitLabIntakeTest {
             assertThat(concluded.detail()).contains("GitLab job " + job + " success");
             assertThat(fake.requests()).as("asked once about the job when its VM ended (and once for its pending hook)")
                     .containsEntry("GET /projects/:id/jobs/:job_id", 2L);
+            assertThat(concluded.gitlab().status()).isEqualTo("success");
+
+            // The 'running' hook, late after all: it changes nothing of the job's end.
+            FakeGitLabHooks.Delivery running = fake.hooks().deliveries().stream()
+                    .filter(d -> d.status() == FakeGitLabHooks.DROPPED && d.bodyText().contains("\"running\"")).findFirst().orElseThrow();
+            long before = processed();
+            HttpResponse<String> late = http.send(HttpRequest.newBuilder(server.uri().resolve(GitLabHooks.PATH))
+                    .header("X-Gitlab-Token", SECRET).header("X-Gitlab-Event", running.event())
+                    .header("Idempotency-Key", running.idempotencyKey())
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(running.body())).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(late.statusCode()).isEqualTo(202);
+            await().atMost(Duration.ofSeconds(10)).until(() -> processed() == before + 1);
+            assertThat(client.job(demand).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(client.job(demand).gitlab().status()).as("GitLab's status as last heard of, not undone").isEqualTo("success");
         } finally {
             host.close();
         }
