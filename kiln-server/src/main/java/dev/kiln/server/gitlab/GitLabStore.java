@@ -208,8 +208,12 @@ final class GitLabStore {
                     row -> row.getString(1), gitlabJob);
             if (demand.isEmpty() && runnerId != null) {
                 demand = tx.queryOne("SELECT demand FROM gitlab_runners WHERE runner_id = ?", row -> row.getString(1), runnerId);
-                if (demand.isPresent()) {
-                    tx.update("UPDATE gitlab_runners SET took_job = ? WHERE runner_id = ? AND took_job IS NULL", gitlabJob, runnerId);
+                if (demand.isPresent() && tx.update("UPDATE gitlab_runners SET took_job = ? WHERE runner_id = ? AND took_job IS NULL",
+                        gitlabJob, runnerId) == 1) {
+                    // The 'running' hook was lost: what it would have done to the demands' jobs is done now. Else the
+                    // job this demand was made for stays another demand's, whose questions about it name this runner
+                    // and never conclude that demand.
+                    handOver(tx, demand.get(), gitlabJob, now);
                 }
             }
             if (demand.isPresent()) {

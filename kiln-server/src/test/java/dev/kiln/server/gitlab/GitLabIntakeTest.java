@@ -244,6 +244,59 @@ class GitLabIntakeTest {
         }
     }
 
+    /**
+     * GitLab hands a runner the oldest pending job its tags cover, not the one its demand was made for, and every hook
+     * that would say so can be lost: the demand made first (for the newer job, the older one's hooks were lost) runs
+     * the older job, the other the newer. Asked about the older job at the second VM's end, GitLab names the first
+     * runner: the first demand concludes, and the newer job becomes the second demand's, as the lost 'running' hook
+     * would have made it, so the second concludes at its next question (it stayed RUNNING for good, its questions
+     * all about the older job).
+     */
+    @Test
+    void crossedRunnersWhoseHooksWereAllLostConcludeBothDemands() {
+        serve();
+        SimulatedHost host = SimulatedHost.enrol(server.uri(), client, "h1", 2, 6).withRunnerGuest(new SimulatedGitLabRunner());
+        try {
+            fake.hooks().dropNext(2); // created and pending: the reconcile makes the older job's demand, after the newer's
+            long older = fake.queueJob("acme/widgets", "older", List.of("kiln-2cpu-4gb"), "make");
+            await().atMost(Duration.ofSeconds(10)).until(() -> fake.hooks().idle());
+            long newer = fake.queueJob("acme/widgets", "newer", List.of("kiln-2cpu-4gb"), "make");
+            await().atMost(Duration.ofSeconds(30)).until(() -> fake.hooks().idle() && demandsFor(newer).size() == 1);
+            fake.hooks().dropNext(100); // every hook from here on: both jobs' running and success
+            clock.advance(Duration.ofMinutes(1));
+            await().atMost(Duration.ofSeconds(30)).until(() -> demandsFor(older).size() == 1);
+            String first = demandsFor(newer).getFirst().id();
+            String second = demandsFor(older).getFirst().id();
+            clock.advance(Duration.ofSeconds(1));
+
+            // Room for one VM (6 GiB): the first demand's runner takes the oldest pending job, the older one.
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                host.sync();
+                return fake.job(older).status().equals("success") && host.running().isEmpty();
+            });
+            host.sync(); // reports the first VM's end (the second's may launch now; its end waits for the next sync)
+            long asked = fake.requests().get("GET /projects/:id/jobs/:job_id");
+            clock.advance(GitLabProvider.HOOK_GRACE);
+            await().atMost(Duration.ofSeconds(30)).until(() -> fake.requests().get("GET /projects/:id/jobs/:job_id") > asked);
+            clock.advance(Duration.ofSeconds(1)); // the second VM ends after that question
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                host.sync();
+                return fake.job(newer).status().equals("success") && host.running().isEmpty();
+            });
+            host.sync();
+            clock.advance(GitLabProvider.HOOK_GRACE);
+            await().atMost(Duration.ofSeconds(30)).until(() -> client.job(first).state().terminal() && client.job(second).state().terminal());
+            assertThat(fake.job(older).runnerId()).as("the runners crossed").isNotEqualTo(fake.job(newer).runnerId());
+            assertThat(client.job(first).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(client.job(first).detail()).contains("GitLab job " + older + " success");
+            assertThat(client.job(second).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(client.job(second).detail()).contains("GitLab job " + newer + " success");
+        } finally {
+            host.close();
+        }
+    }
+
     private long processed() throws Exception {
         return query("SELECT COUNT(*) FROM gitlab_hooks WHERE processed_at IS NOT NULL");
     }
