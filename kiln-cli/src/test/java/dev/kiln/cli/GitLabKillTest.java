@@ -16,10 +16,10 @@ import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.TestingPostgres;
 import dev.kiln.testkit.gitlab.FakeGitLab;
 import dev.kiln.testkit.gitlab.SimulatedGitLabRunner;
-import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.DriverManager;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -37,7 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
  * with SIGKILL at a random moment of a burst of jobs (seeded) and started again, while an agent that knows both runs
  * the runner VMs on a simulated VMM. No GitLab job is lost: each succeeds, on a runner of its own, and Kiln's demands
  * for them all conclude SUCCEEDED, those whose hooks died with a killed replica as soon as their VM's end is reported.
- * A failure lists the demands left open, GitLab's jobs, the hooks' fate and what the replicas logged about them.
+ * A failure lists the demands left open, the VMs not ended (and who claims their runner's registration), GitLab's
+ * jobs, the hooks' fate and what the replicas logged about them.
  */
 @Timeout(300)
 class GitLabKillTest {
@@ -59,7 +60,7 @@ class GitLabKillTest {
      * What a failure needs to explain itself: the demands not concluded (with their GitLab job and VM), GitLab's jobs,
      * what became of the hooks, and what the replicas logged about those demands.
      */
-    String stuck(KilnClient client, FakeGitLab gitlab, List<Long> jobs, int[] ports) throws IOException {
+    String stuck(KilnClient client, FakeGitLab gitlab, List<Long> jobs, int[] ports, String database) throws Exception {
         StringBuilder out = new StringBuilder();
         List<JobView> open = client.jobs(null, 1000).stream().filter(j -> !j.state().terminal()).toList();
         out.append(open.size()).append(" demand(s) not concluded:\n");
@@ -68,6 +69,17 @@ class GitLabKillTest {
                     .append(j.host()).append(", GitLab job ").append(j.gitlab() == null ? "?" : j.gitlab().jobId() + " ("
                             + j.gitlab().status() + ")").append(", error ").append(j.errorCode()).append(": ")
                     .append(j.detail()).append('\n');
+        }
+        out.append("VMs not ended, with the claims on their runner's registration:\n");
+        try (var connection = DriverManager.getConnection(database); var rows = connection.createStatement().executeQuery(
+                "SELECT v.id, v.job_id, v.state, v.credential IS NOT NULL AS issued, c.claimed_by, c.expires_at FROM vms v"
+                        + " LEFT JOIN launch_claims c ON c.vm_id = v.id WHERE v.state IN ('PENDING', 'BOOTING', 'RUNNING', 'STOPPING')")) {
+            while (rows.next()) {
+                out.append("  ").append(rows.getString("id")).append(" of ").append(rows.getString("job_id")).append(' ')
+                        .append(rows.getString("state")).append(rows.getBoolean("issued") ? ", runner made" : ", no runner yet")
+                        .append(rows.getString("claimed_by") == null ? "" : ", claimed by " + rows.getString("claimed_by")
+                                + " until " + Instant.ofEpochMilli(rows.getLong("expires_at"))).append('\n');
+            }
         }
         out.append("GitLab's jobs:\n");
         for (long id : jobs) {
@@ -131,8 +143,13 @@ class GitLabKillTest {
                     replicas[victim] = server(ports[victim], database, config); // its reconcile at start finds lost hooks
                     gitlab.hooks().reenable();
                 }
-                await().atMost(Duration.ofSeconds(180)).ignoreException(KilnException.class)
-                        .until(() -> jobs.stream().allMatch(j -> gitlab.job(j).status().equals("success")));
+                try {
+                    await().atMost(Duration.ofSeconds(180)).ignoreException(KilnException.class)
+                            .until(() -> jobs.stream().allMatch(j -> gitlab.job(j).status().equals("success")));
+                } catch (ConditionTimeoutException e) {
+                    throw new AssertionError("GitLab's jobs did not all succeed within 180 s:\n"
+                            + stuck(client, gitlab, jobs, ports, database), e);
+                }
                 List<Long> runners = jobs.stream().map(j -> gitlab.job(j).runnerId()).toList();
                 assertThat(runners).as("each job on a runner of its own").doesNotContainNull().doesNotHaveDuplicates();
                 // Each runner told GitLab how its job ended before its VM exited; the agent reports the exit at once (to
@@ -145,7 +162,7 @@ class GitLabKillTest {
                             .until(() -> client.jobs(null, 1000).stream().allMatch(j -> j.state().terminal()));
                 } catch (ConditionTimeoutException e) {
                     throw new AssertionError("every GitLab job succeeded, but Kiln's demands did not all conclude within 60 s:\n"
-                            + stuck(client, gitlab, jobs, ports), e);
+                            + stuck(client, gitlab, jobs, ports, database), e);
                 }
                 assertThat(client.jobs(null, 1000)).extracting(JobView::state).as("Kiln's demands")
                         .contains(dev.kiln.core.JobState.SUCCEEDED);
