@@ -143,6 +143,8 @@ class GitLabKillTest {
                     replicas[victim] = server(ports[victim], database, config); // its reconcile at start finds lost hooks
                     gitlab.hooks().reenable();
                 }
+                // Lost pending hooks wait for a reconcile (every minute, and at each replica's start); the runner
+                // registrations of a replica killed mid-way for its claims to run out (30 s).
                 try {
                     await().atMost(Duration.ofSeconds(180)).ignoreException(KilnException.class)
                             .until(() -> jobs.stream().allMatch(j -> gitlab.job(j).status().equals("success")));
