@@ -6,8 +6,6 @@ import static org.awaitility.Awaitility.await;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,47 +21,41 @@ class LaunchCredentialsTest {
 
     @TempDir
     Path dir;
-    StoreFixture store;
 
-    @BeforeEach
-    void open() {
-        store = new StoreFixture("jdbc:sqlite:" + dir.resolve("kiln.db"));
-    }
-
-    @AfterEach
-    void close() {
-        store.close();
-    }
-
-    LaunchCredentials.Claim claim(LaunchCredentials holder) {
+    static LaunchCredentials.Claim claim(StoreFixture store, LaunchCredentials holder) {
         return store.db.tx(tx -> holder.claim(tx, VM, store.clock.millis()));
     }
 
     @Test
     void theClaimOfAReplicaKilledWhileRegisteringRunsOutWithinHalfAMinute() {
-        assertThat(claim(new LaunchCredentials())).isEqualTo(LaunchCredentials.Claim.OURS); // then SIGKILL
-        LaunchCredentials other = new LaunchCredentials();
-        assertThat(claim(other)).isEqualTo(LaunchCredentials.Claim.TAKEN);
-        store.clock.advance(Duration.ofSeconds(30));
-        assertThat(claim(other)).as("the dead replica's claim ran out").isEqualTo(LaunchCredentials.Claim.OURS);
+        try (StoreFixture store = new StoreFixture("jdbc:sqlite:" + dir.resolve("kiln.db"))) {
+            assertThat(claim(store, new LaunchCredentials())).isEqualTo(LaunchCredentials.Claim.OURS); // then SIGKILL
+            LaunchCredentials other = new LaunchCredentials();
+            assertThat(claim(store, other)).isEqualTo(LaunchCredentials.Claim.TAKEN);
+            store.clock.advance(Duration.ofSeconds(30));
+            assertThat(claim(store, other)).as("the dead replica's claim ran out").isEqualTo(LaunchCredentials.Claim.OURS);
+        }
     }
 
     @Test
     void aLiveRegistrationKeepsItsClaimHoweverLongItTakes() {
-        LaunchCredentials live = new LaunchCredentials();
-        LaunchCredentials other = new LaunchCredentials();
-        assertThat(claim(live)).isEqualTo(LaunchCredentials.Claim.OURS);
-        String result = live.renewing(store.db, store.clock, List.of(VM), () -> {
-            // Retries and a rate-limit wait: four leases pass while the runner is being registered.
-            store.clock.advance(LaunchCredentials.LEASE.multipliedBy(4));
-            await().atMost(Duration.ofSeconds(20)).until(() -> store.db.tx(tx -> tx.queryOne(
-                    "SELECT expires_at FROM launch_claims WHERE vm_id = ?", row -> row.getLong(1), VM)).orElseThrow()
-                    > store.clock.millis());
-            assertThat(claim(other)).as("renewed while registering").isEqualTo(LaunchCredentials.Claim.TAKEN);
-            return "registered";
-        });
-        assertThat(result).isEqualTo("registered");
-        store.clock.advance(LaunchCredentials.LEASE);
-        assertThat(claim(other)).as("no longer renewed once the registration returned").isEqualTo(LaunchCredentials.Claim.OURS);
+        try (StoreFixture store = new StoreFixture("jdbc:sqlite:" + dir.resolve("kiln.db"))) {
+            LaunchCredentials live = new LaunchCredentials();
+            LaunchCredentials other = new LaunchCredentials();
+            assertThat(claim(store, live)).isEqualTo(LaunchCredentials.Claim.OURS);
+            String result = live.renewing(store.db, store.clock, List.of(VM), () -> {
+                // Retries and a rate-limit wait: four leases pass while the runner is being registered.
+                store.clock.advance(LaunchCredentials.LEASE.multipliedBy(4));
+                await().atMost(Duration.ofSeconds(20)).until(() -> store.db.tx(tx -> tx.queryOne(
+                        "SELECT expires_at FROM launch_claims WHERE vm_id = ?", row -> row.getLong(1), VM)).orElseThrow()
+                        > store.clock.millis());
+                assertThat(claim(store, other)).as("renewed while registering").isEqualTo(LaunchCredentials.Claim.TAKEN);
+                return "registered";
+            });
+            assertThat(result).isEqualTo("registered");
+            store.clock.advance(LaunchCredentials.LEASE);
+            assertThat(claim(store, other)).as("no longer renewed once the registration returned")
+                    .isEqualTo(LaunchCredentials.Claim.OURS);
+        }
     }
 }
