@@ -242,6 +242,8 @@ public final class Agent implements AutoCloseable {
         Duration backoff = Duration.ofMillis(100);
         boolean unreachable = false;
         while (!stopped) {
+            // Named before the call: a failed call moves the client on to the next replica.
+            java.net.URI asked = client.server();
             try {
                 AgentReport sent = report();
                 SyncAnswer answer = client.sync(sent, config.hold());
@@ -263,8 +265,8 @@ public final class Agent implements AutoCloseable {
                     break;
                 }
                 if (!unreachable) {
-                    log.warn("sync with {} failed: {}; retrying with backoff up to {} s", client.server(),
-                            e.getMessage(), config.maxBackoff().toSeconds());
+                    log.warn("sync with {} failed: {}; retrying with {} (backoff up to {} ms)", asked, e.getMessage(),
+                            client.server(), config.maxBackoff().toMillis());
                     unreachable = true;
                 }
                 if (!pause(backoff)) {

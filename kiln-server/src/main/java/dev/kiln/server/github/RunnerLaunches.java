@@ -142,7 +142,7 @@ final class RunnerLaunches {
             }
             return null;
         });
-        List<Minted> minted = mintAll(claimed);
+        List<Minted> minted = claims.renewing(db, clock, claimed.stream().map(Demand::vm).toList(), () -> mintAll(claimed));
         if (!minted.isEmpty()) {
             long stored = clock.millis();
             db.tx(tx -> {

@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * by its clock:
  * <ul>
  *   <li>clean-up, every tick: hooks stored but not processed (the server stopped, GitLab's API failed) are processed
- *       again; runners whose VM ended are deleted from GitLab;</li>
+ *       again; demands whose runner VM ended since their job was last heard of, and whose hooks did not follow within
+ *       a grace, get GitLab's status of it (a lost hook costs seconds, not a reconcile interval); runners whose VM
+ *       ended are deleted from GitLab;</li>
  *   <li>reconciliation, at start and every reconcile interval: the pending jobs of every configured project (and of
  *       every project of the configured groups) with Kiln's tags that have no demand get one (a lost hook is caught);
  *       demands whose job has not been heard of for an interval get GitLab's status; old hooks are pruned.</li>
@@ -40,6 +42,8 @@ import org.slf4j.LoggerFactory;
 public final class GitLabProvider implements Provider {
     private static final Logger log = LoggerFactory.getLogger(GitLabProvider.class);
     private static final Duration REPROCESS_AFTER = Duration.ofSeconds(30);
+    /** How long after a runner VM's end its job's hooks may still come, before GitLab is asked how the job ended. */
+    static final Duration HOOK_GRACE = Duration.ofSeconds(10);
 
     private final GitLabSettings settings;
     private final GitLabConfig config;
@@ -121,6 +125,7 @@ public final class GitLabProvider implements Provider {
     @Override
     public void cleanUp() {
         step("processing stored hooks", () -> store.unprocessed(REPROCESS_AFTER, 100).forEach(h -> process(h.id(), h.event(), h.body())));
+        step("asking GitLab how the jobs of ended runner VMs ended", () -> store.endedUnheard(HOOK_GRACE, 50).forEach(open -> ask(open, false)));
         step("deleting the runners of ended VMs", () -> runners.deleteEnded(50));
     }
 
@@ -225,18 +230,34 @@ public final class GitLabProvider implements Provider {
      */
     private void reconcileQuiet() {
         for (GitLabStore.Open open : store.quiet(settings.reconcileInterval(), 200)) {
-            long asked = open.tookJob() != null ? open.tookJob() : open.gitlabJob();
-            GitLabJob job = gitlab.job(open.projectId(), asked);
-            switch (job.status()) {
-                case "success", "failed", "canceled", "skipped" -> log.info("reconcile: {}", store.finished(job.id(), job.status(), job.runnerId()));
-                case "running" -> {
-                    if (job.runnerId() != null && open.tookJob() == null) {
-                        log.info("reconcile: {}", store.took(job.id(), job.runnerId()));
-                    }
-                    store.heard(open.gitlabJob());
+            ask(open, true);
+        }
+    }
+
+    /**
+     * Asks GitLab about an open demand's job (the one its runner took, else the one it was made for) and records what
+     * the lost hooks would have said. Only a quiet demand ({@code quiet}) may fail as stranded: right after its VM's end
+     * a hook saying that its runner took another job may still be on its way, and the quiet reconcile asks again.
+     */
+    private void ask(GitLabStore.Open open, boolean quiet) {
+        long asked = open.tookJob() != null ? open.tookJob() : open.gitlabJob();
+        GitLabJob job = gitlab.job(open.projectId(), asked);
+        switch (job.status()) {
+            case "success", "failed", "canceled", "skipped" -> log.info("reconcile: {}", store.finished(job.id(), job.status(), job.runnerId()));
+            case "running" -> {
+                if (job.runnerId() != null && open.tookJob() == null) {
+                    log.info("reconcile: {}", store.took(job.id(), job.runnerId()));
                 }
-                default -> store.stranded(open, job.status());
+                store.heard(open.gitlabJob());
             }
+            default -> {
+                if (quiet) {
+                    store.stranded(open, job.status());
+                }
+            }
+        }
+        if (!quiet) {
+            store.heard(open.gitlabJob()); // whatever GitLab said: this VM's end is asked about once
         }
     }
 

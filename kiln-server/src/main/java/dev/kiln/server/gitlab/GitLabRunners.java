@@ -105,7 +105,7 @@ final class GitLabRunners {
             }
             return null;
         });
-        List<Made> made = makeAll(claimed);
+        List<Made> made = claims.renewing(db, clock, claimed.stream().map(Demand::vm).toList(), () -> makeAll(claimed));
         if (!made.isEmpty()) {
             long stored = clock.millis();
             List<Made> orphans = new ArrayList<>();

@@ -3,6 +3,7 @@ package dev.kiln.server.gitlab;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static java.util.Objects.requireNonNull;
 
+import dev.kiln.api.VmState;
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.JobChange;
 import dev.kiln.core.JobState;
@@ -207,8 +208,12 @@ final class GitLabStore {
                     row -> row.getString(1), gitlabJob);
             if (demand.isEmpty() && runnerId != null) {
                 demand = tx.queryOne("SELECT demand FROM gitlab_runners WHERE runner_id = ?", row -> row.getString(1), runnerId);
-                if (demand.isPresent()) {
-                    tx.update("UPDATE gitlab_runners SET took_job = ? WHERE runner_id = ? AND took_job IS NULL", gitlabJob, runnerId);
+                if (demand.isPresent() && tx.update("UPDATE gitlab_runners SET took_job = ? WHERE runner_id = ? AND took_job IS NULL",
+                        gitlabJob, runnerId) == 1) {
+                    // The 'running' hook was lost: what it would have done to the demands' jobs is done now. Else the
+                    // job this demand was made for stays another demand's, whose questions about it name this runner
+                    // and never conclude that demand.
+                    handOver(tx, demand.get(), gitlabJob, now);
                 }
             }
             if (demand.isPresent()) {
@@ -249,7 +254,9 @@ final class GitLabStore {
     }
 
     private static void status(Tx tx, long gitlabJob, String status, long now) throws SQLException {
-        tx.update("UPDATE gitlab_jobs SET status = ?, updated_at = ? WHERE id = ?", status, now, gitlabJob);
+        // Hooks and the reconcile's questions cross: a late 'running' hook must not undo the job's end already heard of.
+        String unlessEnded = status.equals("running") ? " AND status NOT IN ('success', 'failed', 'canceled', 'skipped')" : "";
+        tx.update("UPDATE gitlab_jobs SET status = ?, updated_at = ? WHERE id = ?" + unlessEnded, status, now, gitlabJob);
     }
 
     /** Demands not ended whose GitLab job was last heard of before {@code quietFor}: the reconcile asks GitLab. */
@@ -258,11 +265,29 @@ final class GitLabStore {
         return db.tx(tx -> tx.query("SELECT g.demand, g.id, g.project_id, r.took_job FROM gitlab_jobs g JOIN jobs j ON j.id = g.demand"
                         + " LEFT JOIN gitlab_runners r ON r.demand = g.demand WHERE j.state IN (?, ?, ?, ?) AND g.updated_at <= ?"
                         + " ORDER BY g.updated_at LIMIT ?",
-                row -> {
-                    long took = row.getLong("took_job");
-                    Long tookJob = row.wasNull() ? null : took; // read first: wasNull speaks of the last column read
-                    return new Open(row.getString("demand"), row.getLong("id"), row.getLong("project_id"), tookJob);
-                }, JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING, before, limit));
+                GitLabStore::open, JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING, before, limit));
+    }
+
+    /**
+     * Demands not ended whose runner VM ended {@code grace} ago or more, after their GitLab job was last heard of:
+     * GitLab's runner reports its job's end before it exits, so GitLab knows how it ended by the time the VM's end is
+     * reported, and the clean-up asks then rather than once the demand has been quiet for a reconcile interval (a lost
+     * hook cost up to two). The grace lets the hooks on their way come first (no request when they do). Asking marks
+     * the job heard of, so each VM's end costs one request at most.
+     */
+    List<Open> endedUnheard(Duration grace, int limit) {
+        long before = clock.millis() - grace.toMillis();
+        return db.tx(tx -> tx.query("SELECT g.demand, g.id, g.project_id, r.took_job FROM gitlab_jobs g JOIN jobs j ON j.id = g.demand"
+                        + " JOIN vms v ON v.id = j.vm LEFT JOIN gitlab_runners r ON r.vm_id = v.id WHERE j.state IN (?, ?, ?, ?)"
+                        + " AND v.state IN (?, ?, ?) AND g.updated_at < v.updated_at AND v.updated_at <= ? ORDER BY v.updated_at LIMIT ?",
+                GitLabStore::open, JobState.QUEUED, JobState.SCHEDULED, JobState.STARTING, JobState.RUNNING,
+                VmState.EXITED, VmState.FAILED, VmState.LOST, before, limit));
+    }
+
+    private static Open open(java.sql.ResultSet row) throws SQLException {
+        long took = row.getLong("took_job");
+        Long tookJob = row.wasNull() ? null : took; // read first: wasNull speaks of the last column read
+        return new Open(row.getString("demand"), row.getLong("id"), row.getLong("project_id"), tookJob);
     }
 
     /**

@@ -11,9 +11,11 @@ import dev.kiln.gitlab.GitLabConfig;
 import dev.kiln.server.KilnServer;
 import dev.kiln.server.MetricsScrape;
 import dev.kiln.server.ServerConfig;
+import dev.kiln.server.SimulatedHost;
 import dev.kiln.testkit.TestingClock;
 import dev.kiln.testkit.gitlab.FakeGitLab;
 import dev.kiln.testkit.gitlab.FakeGitLabHooks;
+import dev.kiln.testkit.gitlab.SimulatedGitLabRunner;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -31,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The GitLab provider's intake in a real server (SQLite) on FakeGitLab, with no host: Job Hooks make one demand per
  * pending job with Kiln's tags (sized by them, the tags read from the Jobs API), whatever the duplicates; a hook
  * without the secret is refused before its body is read and nothing is kept; a lost hook is caught by the reconcile
- * on the server's clock; a job canceled before pickup releases its demand.
+ * on the server's clock; a job canceled before pickup releases its demand; a demand whose hooks were lost concludes
+ * when its runner VM's end is reported.
  */
 @Timeout(120)
 class GitLabIntakeTest {
@@ -188,6 +191,110 @@ class GitLabIntakeTest {
         fake.cancel(job);
         await().atMost(Duration.ofSeconds(30)).until(() -> client.job(demand).state() == JobState.CANCELLED);
         assertThat(client.job(demand).detail()).contains("GitLab job " + job + " canceled before a Kiln runner took it");
+    }
+
+    /**
+     * A replica killed while its runner works loses the job's {@code running} and {@code success} hooks: GitLab knew the
+     * outcome before the runner VM ended, so the demand concludes once the VM's end is reported and the hooks' grace
+     * passed, on the clean-up's tick, with the clock short of a reconcile interval (the quiet reconcile alone took one
+     * to two of them).
+     */
+    @Test
+    void aDemandWhoseHooksWereLostConcludesWhenItsRunnerVmEndsNotAReconcileLater() throws Exception {
+        serve();
+        SimulatedHost host = SimulatedHost.enrol(server.uri(), client, "h1", 8, 16).withRunnerGuest(new SimulatedGitLabRunner());
+        try {
+            long job = fake.queueJob("acme/widgets", "build", List.of("kiln"), "make");
+            await().atMost(Duration.ofSeconds(30)).until(() -> fake.hooks().idle() && demandsFor(job).size() == 1);
+            String demand = demandsFor(job).getFirst().id();
+            fake.hooks().dropNext(2); // running and success
+            clock.advance(Duration.ofSeconds(1)); // the VM ends after the job was last heard of
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                host.sync(); // launches the runner VM, then reports its end
+                return fake.job(job).status().equals("success") && host.running().isEmpty();
+            });
+            host.sync();
+            // The hooks had their grace: none came.
+            clock.advance(GitLabProvider.HOOK_GRACE);
+            await().atMost(Duration.ofSeconds(30)).until(() -> client.job(demand).state().terminal());
+            assertThat(fake.hooks().deliveries()).extracting(FakeGitLabHooks.Delivery::status).contains(FakeGitLabHooks.DROPPED);
+            assertThat(fake.hooks().deliveries().stream().filter(d -> d.status() == FakeGitLabHooks.DROPPED)).hasSize(2);
+            JobView concluded = client.job(demand);
+            assertThat(concluded.state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(concluded.detail()).contains("GitLab job " + job + " success");
+            assertThat(fake.requests()).as("asked once about the job when its VM ended (and once for its pending hook)")
+                    .containsEntry("GET /projects/:id/jobs/:job_id", 2L);
+            assertThat(concluded.gitlab().status()).isEqualTo("success");
+
+            // The 'running' hook, late after all: it changes nothing of the job's end.
+            FakeGitLabHooks.Delivery running = fake.hooks().deliveries().stream()
+                    .filter(d -> d.status() == FakeGitLabHooks.DROPPED && d.bodyText().contains("\"running\"")).findFirst().orElseThrow();
+            long before = processed();
+            HttpResponse<String> late = http.send(HttpRequest.newBuilder(server.uri().resolve(GitLabHooks.PATH))
+                    .header("X-Gitlab-Token", SECRET).header("X-Gitlab-Event", running.event())
+                    .header("Idempotency-Key", running.idempotencyKey())
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(running.body())).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(late.statusCode()).isEqualTo(202);
+            await().atMost(Duration.ofSeconds(10)).until(() -> processed() == before + 1);
+            assertThat(client.job(demand).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(client.job(demand).gitlab().status()).as("GitLab's status as last heard of, not undone").isEqualTo("success");
+        } finally {
+            host.close();
+        }
+    }
+
+    /**
+     * GitLab hands a runner the oldest pending job its tags cover, not the one its demand was made for, and every hook
+     * that would say so can be lost: the demand made first (for the newer job, the older one's hooks were lost) runs
+     * the older job, the other the newer. Asked about the older job at the second VM's end, GitLab names the first
+     * runner: the first demand concludes, and the newer job becomes the second demand's, as the lost 'running' hook
+     * would have made it, so the second concludes at its next question (it stayed RUNNING for good, its questions
+     * all about the older job).
+     */
+    @Test
+    void crossedRunnersWhoseHooksWereAllLostConcludeBothDemands() {
+        serve();
+        SimulatedHost host = SimulatedHost.enrol(server.uri(), client, "h1", 2, 6).withRunnerGuest(new SimulatedGitLabRunner());
+        try {
+            fake.hooks().dropNext(2); // created and pending: the reconcile makes the older job's demand, after the newer's
+            long older = fake.queueJob("acme/widgets", "older", List.of("kiln-2cpu-4gb"), "make");
+            await().atMost(Duration.ofSeconds(10)).until(() -> fake.hooks().idle());
+            long newer = fake.queueJob("acme/widgets", "newer", List.of("kiln-2cpu-4gb"), "make");
+            await().atMost(Duration.ofSeconds(30)).until(() -> fake.hooks().idle() && demandsFor(newer).size() == 1);
+            fake.hooks().dropNext(100); // every hook from here on: both jobs' running and success
+            clock.advance(Duration.ofMinutes(1));
+            await().atMost(Duration.ofSeconds(30)).until(() -> demandsFor(older).size() == 1);
+            String first = demandsFor(newer).getFirst().id();
+            String second = demandsFor(older).getFirst().id();
+            clock.advance(Duration.ofSeconds(1));
+
+            // Room for one VM (6 GiB): the first demand's runner takes the oldest pending job, the older one.
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                host.sync();
+                return fake.job(older).status().equals("success") && host.running().isEmpty();
+            });
+            host.sync(); // reports the first VM's end (the second's may launch now; its end waits for the next sync)
+            long asked = fake.requests().get("GET /projects/:id/jobs/:job_id");
+            clock.advance(GitLabProvider.HOOK_GRACE);
+            await().atMost(Duration.ofSeconds(30)).until(() -> fake.requests().get("GET /projects/:id/jobs/:job_id") > asked);
+            clock.advance(Duration.ofSeconds(1)); // the second VM ends after that question
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                host.sync();
+                return fake.job(newer).status().equals("success") && host.running().isEmpty();
+            });
+            host.sync();
+            clock.advance(GitLabProvider.HOOK_GRACE);
+            await().atMost(Duration.ofSeconds(30)).until(() -> client.job(first).state().terminal() && client.job(second).state().terminal());
+            assertThat(fake.job(older).runnerId()).as("the runners crossed").isNotEqualTo(fake.job(newer).runnerId());
+            assertThat(client.job(first).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(client.job(first).detail()).contains("GitLab job " + older + " success");
+            assertThat(client.job(second).state()).isEqualTo(JobState.SUCCEEDED);
+            assertThat(client.job(second).detail()).contains("GitLab job " + newer + " success");
+        } finally {
+            host.close();
+        }
     }
 
     private long processed() throws Exception {
