@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ObjDoubleConsumer;
 
 /**
  * What {@code /metrics} shows, read from the store at each scrape: the store is the truth shared by every
@@ -56,20 +57,12 @@ final class Metrics implements SchedulingLoop.Observer {
                 "From a VM's VMM start to each boot phase its guest reached (init, network, sshd, dockerd)", "phase",
                 BOOT_PHASES, "(SELECT phase AS label, at_ms AS ms FROM vm_boot_phases) p", BOOT_BOUNDS));
         GaugeWithCallback.builder().name("kiln_host_vms").help("VMs running on each host (booted, not ended)")
-                .labelNames("host").callback(cb -> {
-                    Map<String, Long> counts = countBy("SELECT host, COUNT(*) FROM vms WHERE state = 'RUNNING' GROUP BY host");
-                    for (HostView h : hosts.list()) {
-                        cb.call(counts.getOrDefault(h.name(), 0L), h.name());
-                    }
-                }).register(registry);
+                .labelNames("host").callback(cb -> perHost("SELECT host, COUNT(*) FROM vms WHERE state = 'RUNNING' GROUP BY host",
+                        (host, value) -> cb.call(value, host))).register(registry);
         CounterWithCallback.builder().name("kiln_agent_cleanup_failures")
                 .help("VMs whose resources a host's agent failed to remove, since the agent's start")
-                .labelNames("host").callback(cb -> {
-                    Map<String, Long> counts = countBy("SELECT name, cleanup_failures FROM hosts");
-                    for (HostView h : hosts.list()) {
-                        cb.call(counts.getOrDefault(h.name(), 0L), h.name());
-                    }
-                }).register(registry);
+                .labelNames("host").callback(cb -> perHost("SELECT name, cleanup_failures FROM hosts",
+                        (host, value) -> cb.call(value, host))).register(registry);
         CounterWithCallback.builder().name("kiln_webhook_deliveries")
                 .help("Webhook deliveries this server took, by provider and outcome")
                 .labelNames("provider", "outcome").callback(cb -> webhooks.snapshot().forEach((provider, counts) ->
@@ -152,6 +145,14 @@ final class Metrics implements SchedulingLoop.Observer {
 
     MetricSnapshots scrape() {
         return registry.scrape();
+    }
+
+    /** Each enrolled host's value from {@code sql} (host, value), 0 for a host the query has no row for. */
+    private void perHost(String sql, ObjDoubleConsumer<String> series) {
+        Map<String, Long> values = countBy(sql);
+        for (HostView h : hosts.list()) {
+            series.accept(h.name(), values.getOrDefault(h.name(), 0L));
+        }
     }
 
     private Map<String, Long> countBy(String sql) {
