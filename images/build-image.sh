@@ -116,12 +116,20 @@ echo 'runner ALL=(ALL) NOPASSWD:ALL' > "$rootfs/etc/sudoers.d/runner"
 chmod 440 "$rootfs/etc/sudoers.d/runner"
 # No SSH host keys baked into an image every VM shares: a VM's sshd gets the one its host made for it.
 rm -f "$rootfs"/etc/ssh/ssh_host_*
-install -m 755 "$here/guest/kiln-init" "$rootfs/sbin/kiln-init"
-install -m 755 "$here/guest/kiln-root" "$rootfs/sbin/kiln-root"
-# The boot's tools as busybox applets (static: no dynamic loading, cheap to start under emulation).
+# The guest init, compiled for the guest's architecture: static, so that nothing is loaded at the boot's start. Kiln's
+# kernel starts it as /sbin/kiln-root (it stacks the overlay first), the cloud kernel's initrd as /sbin/kiln-init.
+if [ "$(dpkg --print-architecture)" = "$debian_arch" ]; then
+  guest_cc=cc
+else
+  guest_cc=${arch/arm64/aarch64}-linux-gnu-gcc
+fi
+command -v "$guest_cc" >/dev/null \
+  || { echo "compiling the guest init for $arch needs $guest_cc: run bin/setup (gcc-aarch64-linux-gnu, libc6-dev-arm64-cross)" >&2; exit 3; }
+"$guest_cc" -static -O2 -s -Wall -Wextra -Werror -o "$rootfs/sbin/kiln-init" "$here/guest/kiln-init.c"
+ln -sf kiln-init "$rootfs/sbin/kiln-root"
+# The hooks' tools as busybox applets (static: no dynamic loading, cheap to start under emulation).
 mkdir -p "$rootfs/usr/lib/kiln/bin"
-for applet in mount umount mkdir cat cp chmod chown tar stty hostname sync usleep reboot pivot_root chroot \
-    env sleep; do
+for applet in mount umount mkdir cat cp chmod chown usleep sleep; do
   ln -sf /bin/busybox "$rootfs/usr/lib/kiln/bin/$applet"
 done
 [ -x "$recipe_dir/customize.sh" ] && KILN_ARCH=$arch "$recipe_dir/customize.sh" "$rootfs" "$cache"
@@ -138,7 +146,7 @@ if [ "$kernel" = debian-cloud ]; then
   initrd=$work/initrd
   mkdir -p "$initrd/bin" "$initrd/lib/modules" "$initrd/proc" "$initrd/sys" "$initrd/dev"
   cp /bin/busybox "$initrd/bin/busybox"
-  install -m 755 "$here/guest/kiln-root" "$initrd/init"
+  install -m 755 "$here/guest/kiln-initrd" "$initrd/init"
   : > "$initrd/lib/modules/load-order"
   for module in $INITRD_MODULES; do
     modprobe -d "$rootfs" -S "$kver" --show-depends "$module" | while read -r kind path _; do

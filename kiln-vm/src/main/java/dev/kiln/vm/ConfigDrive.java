@@ -31,6 +31,10 @@ final class ConfigDrive {
         members.put("kiln.env", config.shellEnv().getBytes(StandardCharsets.UTF_8));
         members.put("job.env", config.jobEnv().getBytes(StandardCharsets.UTF_8));
         members.put("command.sh", config.commandScript().getBytes(StandardCharsets.UTF_8));
+        byte[] argv = config.commandArgv();
+        if (argv != null) {
+            members.put("command.argv", argv);
+        }
         if (config.runnerJitConfig() != null) {
             members.put("jitconfig", config.runnerJitConfig().getBytes(StandardCharsets.UTF_8));
         }

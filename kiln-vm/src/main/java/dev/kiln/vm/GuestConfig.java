@@ -4,7 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import dev.kiln.core.ErrorCode;
 import dev.kiln.core.KilnException;
-
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -64,6 +65,16 @@ public record GuestConfig(
             throw new KilnException(ErrorCode.INVALID_ARGUMENT, "no command to run: give one after `--`");
         }
         checkEnvNames(env.keySet());
+        // A program receives its arguments and environment as C strings: a NUL would cut them short.
+        if (command.stream().anyMatch(word -> word.indexOf('\0') >= 0)) {
+            throw new KilnException(ErrorCode.INVALID_ARGUMENT, "the command has an argument with a NUL byte, which no program can receive");
+        }
+        env.forEach((name, value) -> {
+            if (value.indexOf('\0') >= 0) {
+                throw new KilnException(ErrorCode.INVALID_ARGUMENT,
+                        "environment variable %s has a NUL byte, which no program can receive".formatted(name));
+            }
+        });
     }
 
     static void checkEnvNames(java.util.Collection<String> names) {
@@ -112,6 +123,22 @@ public record GuestConfig(
             script.append(' ').append(shellQuote(word));
         }
         return script.append('\n').toString();
+    }
+
+    /**
+     * The command's words, each ended by a NUL, for a guest init that execs them itself (no shell started for a
+     * command that needs none); null for a runner VM, whose start is the script.
+     */
+    byte[] commandArgv() {
+        if (runnerJitConfig != null) {
+            return null;
+        }
+        ByteArrayOutputStream argv = new ByteArrayOutputStream();
+        for (String word : command) {
+            argv.writeBytes(word.getBytes(StandardCharsets.UTF_8));
+            argv.write(0);
+        }
+        return argv.toByteArray();
     }
 
     private static void assign(StringBuilder out, String name, String value) {

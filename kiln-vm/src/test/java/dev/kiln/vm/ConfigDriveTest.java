@@ -72,6 +72,28 @@ class ConfigDriveTest {
     }
 
     @Test
+    void theCommandsWordsAreOnTheDriveForAnInitThatExecsThemItself() throws Exception {
+        Path drive = dir.resolve("config.tar");
+        ConfigDrive.write(config, drive);
+        Path out = Files.createDirectory(dir.resolve("out"));
+        assertThat(new ProcessBuilder("tar", "-xf", drive.toString(), "-C", out.toString()).inheritIO().start().waitFor())
+                .isZero();
+
+        assertThat(new String(Files.readAllBytes(out.resolve("command.argv")), StandardCharsets.UTF_8))
+                .isEqualTo("sh\0-c\0echo \"it's $SECRET\"\0");
+        GuestConfig runner = new GuestConfig("vm-2", "kiln-2", "n", null, List.of(), Map.of(), 60, "{}");
+        assertThat(runner.commandArgv()).as("a runner starts through its script").isNull();
+    }
+
+    @Test
+    void aNulByteInTheCommandOrTheEnvironmentIsRefused() {
+        assertThatThrownBy(() -> new GuestConfig("vm-1", "kiln-1", "n", null, List.of("echo", "a\0b"), Map.of(), 60))
+                .isInstanceOf(KilnException.class).hasMessageContaining("NUL byte");
+        assertThatThrownBy(() -> new GuestConfig("vm-1", "kiln-1", "n", null, List.of("true"), Map.of("A", "x\0"), 60))
+                .isInstanceOf(KilnException.class).hasMessageContaining("environment variable A has a NUL byte");
+    }
+
+    @Test
     void theEnvironmentNeverShowsInToString() {
         assertThat(config.toString()).doesNotContain("s3cr").contains("env=1 variables");
     }

@@ -66,6 +66,46 @@ class VmRunTest {
     }
 
     @Test
+    void theCommandGetsItsEnvironmentExactlyAndNothingOfTheConfig() {
+        var output = new TestHost.Output();
+        Map<String, String> env = Map.of("QUOTED", "it's \"quoted\" $HOME \\ *", "LINES", "one\ntwo", "EMPTY", "",
+                "EQUALS", "a=b", "PATH", "/usr/bin:/bin:/opt/job");
+        VmResult result = host.engine.run(new VmSpec(VmEngine.newVmId(), host.image, 1, 512, 2, Duration.ofMinutes(1),
+                List.of("sh", "-c", """
+                        printf '[%s]\\n' "$QUOTED" "$LINES" "$EMPTY" "$EQUALS" "$PATH" "$HOME" "$USER" "$(pwd)"
+                        env | grep -c '^KILN' || true
+                        cat /run/kiln/cfg/job.env 2>/dev/null || echo "config unreadable"
+                        id -un; id -gn
+                        """), env, true), output);
+
+        assertThat(result.exitCode()).as(result.detail() + " / " + output.stderr()).hasValue(0);
+        assertThat(output.stdout()).isEqualTo("""
+                [it's "quoted" $HOME \\ *]
+                [one
+                two]
+                []
+                [a=b]
+                [/usr/bin:/bin:/opt/job]
+                [/home/runner]
+                [runner]
+                [/run/kiln/scratch/work]
+                0
+                config unreadable
+                runner
+                runner
+                """);
+    }
+
+    @Test
+    void aCommandThatIsNotThereExitsWith127AndSaysSo() {
+        var output = new TestHost.Output();
+        VmResult result = host.engine.run(host.spec("no-such-program", "arg"), output);
+
+        assertThat(result.exitCode()).as(result.detail()).hasValue(127);
+        assertThat(output.stderr()).contains("no-such-program").contains("not found");
+    }
+
+    @Test
     void busyboxWgetResolvesAndFailsCleanly() {
         // busybox-static looks names up through glibc's NSS, which a static binary loads at run time: a
         // mismatch with the image's libraries crashes it (139) instead of reporting the refused connection.
