@@ -62,7 +62,7 @@ if [ -n "${KILN_GITLAB_RUNNER:-}" ]; then
   echo "[kiln image build] installed gitlab-runner from $(basename "$KILN_GITLAB_RUNNER")"
 fi
 mkdir -p "$rootfs/etc/docker"
-# containerd of its own, started by guest-early at the start of the boot (dockerd uses it rather than starting one):
+# containerd of its own, started by guest-early beside dockerd (dockerd uses it rather than starting one):
 # its data on the scratch disk, without CRI (Kubernetes-in-Docker brings its own) or the snapshotters Docker 20.10
 # does not use (its overlay2 is its own), each a plugin to load and aufs' a modprobe to run at every boot.
 mkdir -p "$rootfs/etc/kiln"

@@ -108,7 +108,7 @@ class RunnerImageTest {
                 grep -E 'CONFIG_OVERLAY_FS|cgroup hierarchy' /tmp/check
                 grep ': missing' /tmp/check >&2 || true
                 [ -e /proc/modules ] && echo modules || echo no modules
-                # containerd of the image's own, started at the boot's start, not dockerd's child (guest-early).
+                # containerd of the image's own, started beside dockerd by guest-early, not dockerd's child.
                 [ -S /run/containerd/containerd.sock ] && [ "$(cut -d' ' -f4 /proc/$(pidof containerd)/stat)" != "$(pidof dockerd)" ] \
                   && echo "containerd is not dockerd's"
                 """), output);

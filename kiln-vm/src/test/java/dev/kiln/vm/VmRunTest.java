@@ -44,7 +44,7 @@ class VmRunTest {
         var output = new TestHost.Output();
         VmResult result = host.engine.run(host.spec("sh", "-c",
                 "uname -r; [ -e /proc/modules ] && echo modules || echo no modules;"
-                        + " cat /proc/cmdline; findmnt -no FSTYPE /"), output);
+                        + " cat /proc/cmdline; findmnt -no FSTYPE /; cat /sys/block/vda/queue/read_ahead_kb"), output);
 
         assertThat(result.exitCode()).as(result.detail()).hasValue(0);
         List<String> lines = output.stdout().lines().toList();
@@ -52,6 +52,7 @@ class VmRunTest {
         assertThat(lines.get(1)).isEqualTo("no modules");
         assertThat(lines.get(2)).contains("root=/dev/vda", "init=/sbin/kiln-root").doesNotContain("initrd");
         assertThat(lines.get(3)).isEqualTo("overlay");
+        assertThat(lines.get(4)).as("the root disk's read-ahead, which speeds loading big programs").isEqualTo("4096");
         // The guest marked its boot's phases before the command started.
         assertThat(output.phases()).containsExactly("init", "network");
     }
