@@ -37,6 +37,7 @@ mkdir -p "$work/cfg"
 printf "KILN_HOSTNAME='bare'\nKILN_NONCE='n'\nKILN_GUEST_IP='10.206.0.2'\nKILN_PREFIX='30'\nKILN_GATEWAY='10.206.0.1'\nKILN_DNS='10.206.0.1'\n" \
   > "$work/cfg/kiln.env"
 printf '#!/bin/sh\nexec true\n' > "$work/cfg/command.sh"
+printf 'true\0' > "$work/cfg/command.argv"
 : > "$work/cfg/job.env"; echo '{}' > "$work/cfg/config.json"
 tar -cf "$work/config.tar" -C "$work/cfg" .
 bare() {

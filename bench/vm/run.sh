@@ -46,6 +46,7 @@ for form in none nic; do
     printf "KILN_HOSTNAME='bare'\nKILN_NONCE='n'\nKILN_GUEST_IP=''\n" > "$work/cfg-$form/kiln.env"
   fi
   printf '#!/bin/sh\nexec true\n' > "$work/cfg-$form/command.sh"
+  printf 'true\0' > "$work/cfg-$form/command.argv"
   : > "$work/cfg-$form/job.env"; echo '{}' > "$work/cfg-$form/config.json"
   tar -cf "$work/config-$form.tar" -C "$work/cfg-$form" .
 done

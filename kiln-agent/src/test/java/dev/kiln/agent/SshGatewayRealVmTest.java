@@ -131,8 +131,9 @@ class SshGatewayRealVmTest {
         Process held = new ProcessBuilder("ssh", "-F", config.toString(), "-J", "kiln-gateway", "runner@" + job.id(),
                 "echo holding; sleep 600").redirectErrorStream(true).start();
         assertThat(new String(held.getInputStream().readNBytes(8), StandardCharsets.UTF_8)).isEqualTo("holding\n");
-        assertThat(run("ssh", "-F", config.toString(), "-J", "kiln-gateway", "runner@" + job.id(), "touch /tmp/kiln-done")
-                .code()).isZero();
+        // Released a moment after this session is over: a VM that ended at once could cut the session's own close.
+        assertThat(run("ssh", "-F", config.toString(), "-J", "kiln-gateway", "runner@" + job.id(),
+                "(sleep 2; touch /tmp/kiln-done) < /dev/null > /dev/null 2>&1 &").code()).isZero();
         await().atMost(Duration.ofSeconds(120)).until(() -> fleet.client.job(job.id()).state().terminal());
         assertThat(fleet.client.job(job.id()).state()).isEqualTo(JobState.SUCCEEDED);
         assertThat(fleet.client.logs(job.id(), 0, Duration.ZERO).entries().stream().map(LogPage.Entry::text)

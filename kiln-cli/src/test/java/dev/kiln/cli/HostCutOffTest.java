@@ -147,7 +147,8 @@ class HostCutOffTest {
                 "--state-dir", stateDir.path().toString(), "--accel", "tcg", "--vm-network", "10.209.0.0/24", "--vcpus", "2",
                 "--vm-memory", "2304m"), Map.of(), dir.resolve("agent-natted.log")));
 
-        String job = submit("while [ ! -e /tmp/released ]; do sleep 0.2; done; echo released");
+        // Ends once released and no session is open: a VM that ended at once would cut the session's own close.
+        String job = submit("while [ ! -e /tmp/released ] || pgrep -f '^sshd: runner' > /dev/null; do sleep 0.2; done; echo released");
         await().atMost(Duration.ofSeconds(240)).until(() -> state(job).equals("RUNNING")
                 && api("GET", "/api/v1/jobs/" + job + "/ssh", null).path("hostKey").isTextual());
         JsonNode ssh = api("GET", "/api/v1/jobs/" + job + "/ssh", null);
